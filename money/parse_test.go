@@ -110,7 +110,7 @@ func TestRecoverFloat(t *testing.T) {
 		{"1.1000000000000001", CNY, false, 110, nil},
 		{"1.25E+3", CNY, false, 125000, nil},
 		{"1E-2", CNY, false, 1, nil},
-		{"12.345000000000001", CNY, false, 0, ErrAmbiguousFloat}, // an artifact of an off-grid value
+		{"12.34567891234567", CNY, false, 0, ErrAmbiguousFloat}, // 16 digits, off the grid at 15
 		{"12.499999999", CNY, false, 0, ErrTooManyDecimals},       // what the cell shows: too many decimals
 		{"12.345", CNY, false, 0, ErrTooManyDecimals},
 		{"1250", CNY, true, 1250, nil},
