@@ -1,0 +1,51 @@
+package quickpay
+
+import (
+	"strings"
+	"time"
+)
+
+// Every fact about QuickPay this client relies on that no public source
+// states. Keep them here, so that correcting one is a one-line change.
+
+const (
+	// Assumed: the refund query endpoint, with the SuNingPay sibling's shape
+	// {store_no, order_no, refund_order_no}.
+	pathRefund      = "/QuickPay/Refund"
+	pathRefundQuery = "/QuickPay/RefundQuery"
+
+	// Assumed: authentication is a per-store shared key; the signature is the
+	// lowercase hex HMAC-SHA256 of the exact body bytes, in this header.
+	signHeader = "X-QuickPay-Sign"
+
+	// defaultOperator fills the required operator (1–16 chars) when the
+	// sheet gave none.
+	defaultOperator = "bulkrefund"
+)
+
+// Assumed: error codes QuickPay uses for a request it refused as a whole
+// (authentication, signature, malformed fields), as opposed to refusing the
+// refund itself. Matched by substring so that vendor spellings
+// (INVALID_SIGN, SIGN_ERROR, AUTH_FAILED, STORE_NOT_EXIST) all land here.
+var requestErrorMarkers = []string{"SIGN", "AUTH", "KEY", "STORE", "PARAM", "UNAUTHORIZED", "FORBIDDEN"}
+
+// Assumed: codes naming a server-side fault of unknown effect.
+var systemErrorMarkers = []string{"SYSTEM", "BUSY", "INTERNAL", "TIMEOUT", "UNKNOWN_ERROR"}
+
+// Assumed: codes with which RefundQuery answers a refund (or order) it has
+// no record of.
+var notFoundMarkers = []string{"NOT_FOUND", "NOT_EXIST", "NOTEXIST", "NO_RECORD"}
+
+func hasMarker(code string, markers []string) bool {
+	code = strings.ToUpper(code)
+	for _, m := range markers {
+		if strings.Contains(code, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// chinaTime reads refund_transaction_time when it carries no zone. Assumed:
+// QuickPay reports Beijing time.
+var chinaTime = time.FixedZone("CST", 8*3600)
