@@ -1,0 +1,51 @@
+// Package runner sends a batch's refunds to the providers concurrently and
+// checkpoints every step in a store.Store, so that a crash, a kill or a lost
+// response never pays a refund twice and never loses one.
+//
+// # State machine
+//
+// Every item is in one of the store states. The runner moves it like this:
+//
+//	planned ──MarkSubmitting (durable)──▶ submitting ──Refund──┬─▶ succeeded   (final)
+//	                                                          ├─▶ failed      (final: provider said no)
+//	                                                          ├─▶ pending     (accepted; Lookup later)
+//	                                                          └─▶ unknown     (timeout, lost response, 5xx)
+//
+//	submitting | unknown | pending ──Lookup──┬─▶ succeeded | failed | pending   (what the provider says)
+//	                                         ├─ ErrNotFound ─▶ Refund again, SAME refund number
+//	                                         └─ error ──────▶ unknown, Lookup again after backoff
+//
+// In pseudo-code, per item:
+//
+//	doubt := state in {submitting, unknown, pending}   // found so on resume
+//	for calls < MaxAttempts:
+//	    if doubt:
+//	        o, err := Lookup()
+//	        not found        → doubt = false          // the only license to re-send
+//	        answered         → store it; stop unless it says "unknown"
+//	        error            → unknown; backoff; continue
+//	    else:
+//	        MarkSubmitting()                          // committed before the request leaves
+//	        o, err := Refund()
+//	        answered         → store it; stop unless it says "unknown" (then doubt = true)
+//	        KindFinal        → failed; stop
+//	        KindRetryable    → unknown; backoff (≥ Retry-After); send again
+//	        KindUnknown      → unknown; doubt = true; backoff
+//	out of attempts → stays unknown, with the reason
+//
+// A retryable error is by contract one that certainly did not take effect, so
+// it is re-sent without a lookup; everything else doubtful is looked up first.
+// Re-sends always carry the same refund number, which providers treat as
+// idempotent, so even a lookup that raced an in-flight request cannot pay twice.
+//
+// Pending items are looked up again, every PollInterval, while Poll lasts.
+//
+// # Stopping
+//
+// When Run's context is cancelled the runner starts nothing new, stops
+// backing off, lets the calls in flight finish (each is bounded by
+// CallTimeout, and all of them by DrainTimeout), records their outcomes, and
+// returns ErrInterrupted. Store writes use a context of their own, so an
+// outcome that arrived is always recorded. What is left in submitting or
+// unknown is looked up by the next run.
+package runner

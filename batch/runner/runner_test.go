@@ -1,0 +1,271 @@
+package runner_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bulkrefund/bulkrefund/adapters"
+	"github.com/bulkrefund/bulkrefund/batch"
+	"github.com/bulkrefund/bulkrefund/batch/runner"
+	"github.com/bulkrefund/bulkrefund/batch/store"
+	"github.com/bulkrefund/bulkrefund/money"
+)
+
+// fake is an in-memory provider for the runner's unit tests (the
+// integration tests in cmd/bulkrefund use the real sandbox over loopback).
+// script[refundNo] lists what each Refund call does in turn.
+type fake struct {
+	mu      sync.Mutex
+	applied map[string]int // refund number → times the money moved
+	calls   map[string]int
+	lookups map[string]int
+	script  map[string][]string
+	delay   time.Duration
+}
+
+func newFake() *fake {
+	return &fake{applied: map[string]int{}, calls: map[string]int{}, lookups: map[string]int{}, script: map[string][]string{}}
+}
+
+func (f *fake) Refund(ctx context.Context, r adapters.Refund) (adapters.Outcome, error) {
+	if f.delay > 0 {
+		select {
+		case <-time.After(f.delay):
+		case <-ctx.Done():
+			return adapters.Outcome{}, ctx.Err()
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := f.calls[r.RefundNo]
+	f.calls[r.RefundNo]++
+	step := "ok"
+	if s := f.script[r.RefundNo]; n < len(s) {
+		step = s[n]
+	}
+	switch step {
+	case "retryable":
+		return adapters.Outcome{}, &adapters.Error{Provider: r.Provider, Op: "refund", Kind: adapters.KindRetryable, HTTPStatus: 503}
+	case "429":
+		return adapters.Outcome{}, &adapters.Error{Provider: r.Provider, Op: "refund", Kind: adapters.KindRetryable, HTTPStatus: 429, RetryAfter: 30 * time.Millisecond}
+	case "lost": // applied, answer lost
+		if f.applied[r.RefundNo] == 0 {
+			f.applied[r.RefundNo]++
+		}
+		return adapters.Outcome{}, &adapters.Error{Provider: r.Provider, Op: "refund", Kind: adapters.KindUnknown, Err: errors.New("connection reset")}
+	case "timeout-unapplied":
+		return adapters.Outcome{}, &adapters.Error{Provider: r.Provider, Op: "refund", Kind: adapters.KindUnknown, Err: errors.New("timeout")}
+	case "reject":
+		return adapters.Outcome{}, &adapters.Error{Provider: r.Provider, Op: "refund", Kind: adapters.KindFinal, Code: "REFUNDABLE_AMOUNT_NOT_ENOUGH", Message: "not enough"}
+	case "pending":
+		if f.applied[r.RefundNo] == 0 {
+			f.applied[r.RefundNo]++
+		}
+		return adapters.Outcome{Status: adapters.StatusPending, Code: "PROCESSING"}, nil
+	}
+	if f.applied[r.RefundNo] == 0 { // idempotent on the refund number
+		f.applied[r.RefundNo]++
+	}
+	return adapters.Outcome{Status: adapters.StatusSucceeded, Code: "SUCCESS", ProviderRefundID: "P" + r.RefundNo, Amount: r.Amount}, nil
+}
+
+func (f *fake) Lookup(ctx context.Context, r adapters.Refund) (adapters.Outcome, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lookups[r.RefundNo]++
+	if f.applied[r.RefundNo] == 0 {
+		return adapters.Outcome{}, &adapters.Error{Provider: r.Provider, Op: "lookup", Kind: adapters.KindFinal, Err: adapters.ErrNotFound}
+	}
+	if s := f.script[r.RefundNo]; len(s) > 0 && s[len(s)-1] == "pending" && f.lookups[r.RefundNo] < 2 {
+		return adapters.Outcome{Status: adapters.StatusPending}, nil
+	}
+	return adapters.Outcome{Status: adapters.StatusSucceeded, Code: "SUCCESS", ProviderRefundID: "P" + r.RefundNo, Amount: r.Amount}, nil
+}
+
+func mkItems(n int) []batch.Item {
+	out := make([]batch.Item, n)
+	for i := range out {
+		out[i] = batch.Item{Row: i + 2, Refund: adapters.Refund{Provider: adapters.Upay, Account: "T1",
+			OrderNo: fmt.Sprintf("O%d", i), RefundNo: fmt.Sprintf("R%d", i), Amount: 100, Total: 1000, Currency: money.CNY, Action: adapters.ActionRefund}}
+	}
+	return out
+}
+
+func setup(t *testing.T, its []batch.Item, f *fake) (*runner.Runner, store.Store) {
+	t.Helper()
+	st := store.NewMemory()
+	if err := st.Init(context.Background(), store.Meta{BatchID: batch.Identity(its)}, its); err != nil {
+		t.Fatal(err)
+	}
+	r := &runner.Runner{
+		Store: st,
+		Route: func(p, a string) (runner.Target, bool) { return runner.Target{Provider: f}, a == "T1" },
+		Options: runner.Options{Parallel: 4, MaxAttempts: 6, BackoffBase: time.Millisecond, BackoffMax: 5 * time.Millisecond,
+			CallTimeout: time.Second},
+	}
+	return r, st
+}
+
+func records(t *testing.T, st store.Store) map[string]store.Record {
+	out := map[string]store.Record{}
+	st.Each(context.Background(), func(r store.Record) error { out[r.RefundNo] = r; return nil })
+	return out
+}
+
+func TestSettle(t *testing.T) {
+	tests := []struct {
+		name       string
+		script     []string
+		prior      store.State // state left by an earlier run; "" = planned
+		priorApply bool        // the earlier run's request reached the provider
+		want       store.State
+		sends      int // Refund calls in this run
+		lookups    int
+		errLike    string
+	}{
+		{name: "ok", want: store.Succeeded, sends: 1},
+		{name: "retryable then ok", script: []string{"retryable", "retryable"}, want: store.Succeeded, sends: 3},
+		{name: "429 honours Retry-After", script: []string{"429"}, want: store.Succeeded, sends: 2},
+		{name: "lost response is looked up, not re-sent", script: []string{"lost"}, want: store.Succeeded, sends: 1, lookups: 1},
+		{name: "timeout unapplied: lookup not found, re-send", script: []string{"timeout-unapplied"}, want: store.Succeeded, sends: 2, lookups: 1},
+		{name: "reject is final", script: []string{"reject"}, want: store.Failed, sends: 1},
+		{name: "pending", script: []string{"pending"}, want: store.Pending, sends: 1},
+		{name: "gives up unknown with reason", script: []string{"retryable", "retryable", "retryable", "retryable", "retryable", "retryable", "retryable"},
+			want: store.Unknown, sends: 6, errLike: "gave up after 6 attempts"},
+		{name: "resume submitting that reached provider: lookup only", prior: store.Submitting, priorApply: true, want: store.Succeeded, lookups: 1},
+		{name: "resume submitting that never left: lookup, then send", prior: store.Submitting, want: store.Succeeded, sends: 1, lookups: 1},
+		{name: "resume unknown: lookup only", prior: store.Unknown, priorApply: true, want: store.Succeeded, lookups: 1},
+		{name: "resume succeeded: nothing", prior: store.Succeeded, priorApply: true, want: store.Succeeded},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake()
+			its := mkItems(1)
+			f.script["R0"] = tc.script
+			r, st := setup(t, its, f)
+			if tc.prior != "" {
+				st.MarkSubmitting(context.Background(), its[0].Key(), time.Now())
+				st.Finish(context.Background(), its[0].Key(), tc.prior, adapters.Outcome{}, "")
+				if tc.prior == store.Submitting {
+					st.MarkSubmitting(context.Background(), its[0].Key(), time.Now())
+				}
+			}
+			if tc.priorApply {
+				f.applied["R0"] = 1
+			}
+			if _, err := r.Run(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			rec := records(t, st)["R0"]
+			if rec.State != tc.want {
+				t.Errorf("state %s, want %s (error %q)", rec.State, tc.want, rec.LastError)
+			}
+			if f.calls["R0"] != tc.sends || f.lookups["R0"] != tc.lookups {
+				t.Errorf("sends %d lookups %d, want %d and %d", f.calls["R0"], f.lookups["R0"], tc.sends, tc.lookups)
+			}
+			if f.applied["R0"] > 1 {
+				t.Errorf("refund applied %d times", f.applied["R0"])
+			}
+			if tc.errLike != "" && !strings.Contains(rec.LastError, tc.errLike) {
+				t.Errorf("last error %q, want it to mention %q", rec.LastError, tc.errLike)
+			}
+			if tc.want == store.Succeeded && tc.sends+tc.lookups > 0 && rec.ProviderRefundID != "PR0" {
+				t.Errorf("provider refund id %q", rec.ProviderRefundID)
+			}
+			if tc.want == store.Failed && rec.ProviderCode != "REFUNDABLE_AMOUNT_NOT_ENOUGH" {
+				t.Errorf("provider code %q", rec.ProviderCode)
+			}
+		})
+	}
+}
+
+
+func TestPollSettlesPending(t *testing.T) {
+	f := newFake()
+	its := mkItems(3)
+	f.script["R1"] = []string{"pending"}
+	r, st := setup(t, its, f)
+	r.Options.Poll = 2 * time.Second
+	r.Options.PollInterval = 10 * time.Millisecond
+	c := &runner.Counter{}
+	r.Progress = c
+	sum, err := r.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.States[store.Succeeded] != 3 {
+		t.Errorf("states %v, want 3 succeeded", sum.States)
+	}
+	if s := c.Snapshot(); s.Done() != 3 || s.Succeeded != 3 || s.Pending != 0 {
+		t.Errorf("counter %+v", s)
+	}
+	_ = st
+}
+
+func TestInterruptStopsStartingAndResumes(t *testing.T) {
+	f := newFake()
+	f.delay = 20 * time.Millisecond
+	its := mkItems(200)
+	r, st := setup(t, its, f)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(60*time.Millisecond, cancel)
+	sum, err := r.Run(ctx)
+	if !errors.Is(err, runner.ErrInterrupted) {
+		t.Fatalf("Run after cancel: %v, want ErrInterrupted", err)
+	}
+	if sum.States[store.Planned] == 0 || sum.States[store.Succeeded] == 0 {
+		t.Fatalf("states after interrupt %v: want some done, some planned", sum.States)
+	}
+	// In-flight calls finished and were recorded: nothing left submitting.
+	if sum.States[store.Submitting] != 0 {
+		t.Errorf("%d items left submitting after a graceful stop", sum.States[store.Submitting])
+	}
+	sum, err = r.Run(context.Background())
+	if err != nil || sum.States[store.Succeeded] != 200 {
+		t.Fatalf("resume: %v %v", sum.States, err)
+	}
+	for k, n := range f.applied {
+		if n != 1 {
+			t.Errorf("%s applied %d times", k, n)
+		}
+	}
+	for k, n := range f.calls {
+		if n != 1 {
+			t.Errorf("%s sent %d times, want once (no doubt anywhere)", k, n)
+		}
+	}
+	_ = st
+}
+
+func TestNoRouteFailsBeforeSending(t *testing.T) {
+	f := newFake()
+	its := mkItems(3)
+	its[2].Account = "T9"
+	r, _ := setup(t, its, f)
+	if _, err := r.Run(context.Background()); !errors.Is(err, runner.ErrNoRoute) {
+		t.Fatalf("err %v, want ErrNoRoute", err)
+	}
+	if len(f.calls) != 0 {
+		t.Errorf("sent %d refunds before failing", len(f.calls))
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	for n := 1; n < 12; n++ {
+		for i := 0; i < 50; i++ {
+			d := runner.Backoff(n, 100*time.Millisecond, time.Second, 0)
+			ceil := min(time.Second, 100*time.Millisecond<<(n-1))
+			if d < 0 || d >= ceil {
+				t.Fatalf("Backoff(%d) = %v, want in [0,%v)", n, d, ceil)
+			}
+		}
+	}
+	if d := runner.Backoff(1, time.Millisecond, time.Millisecond, 2*time.Second); d != 2*time.Second {
+		t.Errorf("Retry-After not honoured: %v", d)
+	}
+}
