@@ -1,0 +1,23 @@
+// Package sheet reads a refund sheet (CSV or XLSX), finds its header, and
+// validates every row into a batch.Item or a list of row errors.
+//
+// It streams: rows are read one at a time (encoding/csv, excelize's row
+// iterator), handed to the caller and dropped. The only state kept across
+// rows is what the cross-row rules need, in compact form:
+//
+//	refunds: 128-bit hash of (provider, account, refund_no) → first row
+//	orders:  128-bit hash of (provider, account, order)     → total, refunded so far, currency, first row, revoke/refund flags
+//
+// so memory grows with the number of orders and refunds (a few dozen bytes
+// each), never with the number of cells.
+//
+// Rules are applied in sheet order, which makes them streaming-friendly and
+// easy to explain: the row that reuses a refund number, or pushes an order
+// over its total, or adds a refund to a revoked order, is the invalid one;
+// earlier rows stay valid. Only valid rows feed the cross-row state, so an
+// invalid row never makes a later row invalid.
+//
+// Row numbers are the spreadsheet's (1-based, title and header rows
+// counted; a CSV record spanning lines is one row), and columns are named as
+// the user wrote them, so that every message points where the user looks.
+package sheet

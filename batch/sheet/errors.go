@@ -1,0 +1,85 @@
+package sheet
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// File-level errors: Validate returns an error wrapping one of these when
+// the file cannot be used at all (the CLI exits 2).
+var (
+	ErrUnreadable    = errors.New("unreadable file")
+	ErrEmptyFile     = errors.New("file is empty")
+	ErrNoHeader      = errors.New("no header row found")
+	ErrMissingColumn = errors.New("missing required column")
+	ErrDuplicateCol  = errors.New("two columns mean the same field")
+	ErrNoRows        = errors.New("no data rows below the header")
+	ErrNoSuchSheet   = errors.New("no such sheet")
+)
+
+// Row-level errors: each RowError wraps one of these (or a money sentinel
+// such as money.ErrTooManyDecimals for amounts).
+var (
+	ErrRequired          = errors.New("required")
+	ErrTooLong           = errors.New("too long")
+	ErrBadFormat         = errors.New("bad format")
+	ErrOutOfRange        = errors.New("out of range")
+	ErrPrecisionLost     = errors.New("precision lost: the spreadsheet stored this id as a number")
+	ErrUnknownProvider   = errors.New("unknown provider")
+	ErrBadAction         = errors.New("unknown action")
+	ErrRevokeNotAllowed  = errors.New("revoke is only supported by upay")
+	ErrRevokeNotFull     = errors.New("a revoke must be for the full order amount")
+	ErrRevokeNotAlone    = errors.New("a revoke must be alone on its order")
+	ErrDuplicateRefundNo = errors.New("refund number used twice")
+	ErrOverRefund        = errors.New("refunds exceed the order total")
+	ErrOrderConflict     = errors.New("order details differ between rows")
+	ErrCurrency          = errors.New("currency not supported by provider")
+	ErrRagged            = errors.New("wrong number of cells")
+	ErrMalformedRow      = errors.New("malformed CSV row")
+)
+
+// RowError is one problem with one row: the row as the spreadsheet numbers
+// it, the column as the user wrote it ("" when the whole row is at fault),
+// the offending value, and a wrapped sentinel.
+type RowError struct {
+	Row    int
+	Column string
+	Value  string
+	Err    error
+}
+
+// Error renders `row 12, column "退款金额", value "12.345": <reason>`.
+func (e *RowError) Error() string {
+	return "row " + strconv.Itoa(e.Row) + ", " + e.Reason()
+}
+
+// Reason is the message without the row number, for the errors file whose
+// row number has its own column.
+func (e *RowError) Reason() string {
+	var b strings.Builder
+	if e.Column != "" {
+		b.WriteString("column ")
+		b.WriteString(strconv.Quote(e.Column))
+		b.WriteString(", value ")
+		b.WriteString(strconv.Quote(shorten(e.Value)))
+		b.WriteString(": ")
+	}
+	if e.Err != nil {
+		b.WriteString(e.Err.Error())
+	}
+	return b.String()
+}
+
+func (e *RowError) Unwrap() error { return e.Err }
+
+// shorten keeps error lines readable when a cell holds a paragraph.
+func shorten(s string) string {
+	const max = 60
+	if utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:max]) + "…"
+}

@@ -1,0 +1,586 @@
+package sheet
+
+import (
+	"fmt"
+	"hash/maphash"
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/bulkrefund/bulkrefund/adapters"
+	"github.com/bulkrefund/bulkrefund/batch"
+	"github.com/bulkrefund/bulkrefund/money"
+)
+
+// Options tunes Validate.
+type Options struct {
+	// Sheet is the XLSX sheet to read; "" means the first visible sheet.
+	Sheet string
+}
+
+// Summary counts what Validate saw. Read = Valid + Invalid + Blank: the rows
+// below the header.
+type Summary struct {
+	Read, Valid, Invalid, Blank int
+	Warnings                    []string
+	// Header is the header row as the user wrote it (trailing blank cells
+	// dropped): the columns of the errors file.
+	Header    []string
+	HeaderRow int    // spreadsheet row number of the header
+	Format    string // e.g. `CSV, GB18030, comma-separated` or `XLSX, sheet "退款"`
+}
+
+// maxTitleRows bounds the search for the header row.
+const maxTitleRows = 30
+
+// Validate streams the file at path: every valid item goes to onItem in
+// sheet order, every invalid row (its original cells and all its errors) to
+// onInvalid, which may be nil. A returned error means the file is
+// unreadable or unusable (missing column, no header, no rows), or is the
+// first error a callback returned.
+func Validate(path string, opts Options, onItem func(batch.Item) error, onInvalid func(cells []string, errs []*RowError) error) (Summary, error) {
+	var sum Summary
+	src, err := open(path, opts)
+	if err != nil {
+		return sum, err
+	}
+	defer src.close()
+	sum.Format = src.describe()
+
+	// Find the header below any title rows.
+	var cols columns
+	var unknown []string
+	for {
+		row, cells, rowErr, err := src.next()
+		if err == io.EOF {
+			if row == 0 && sum.HeaderRow == 0 {
+				return sum, fmt.Errorf("%w: %s has no rows", ErrEmptyFile, path)
+			}
+			break
+		}
+		if err != nil {
+			return sum, err
+		}
+		if rowErr != nil {
+			continue
+		}
+		c, found, unk, dupErr := matchHeader(cells)
+		if isHeader(c, found) {
+			if dupErr != nil {
+				return sum, fmt.Errorf("row %d: %w", row, dupErr)
+			}
+			cols, unknown, sum.HeaderRow = c, unk, row
+			sum.Header = append([]string(nil), cells[:c.width]...)
+			break
+		}
+		if row >= maxTitleRows {
+			break
+		}
+	}
+	if sum.HeaderRow == 0 {
+		return sum, fmt.Errorf("%w in the first %d rows of %s: expected columns such as %s (or their Chinese names 渠道, 商户号, 订单号, 退款单号, 退款金额)",
+			ErrNoHeader, maxTitleRows, path, strings.Join(fieldNames[:fRefundAmount+1], ", "))
+	}
+	if m := cols.missing(); len(m) > 0 {
+		return sum, fmt.Errorf("%w: %s (header on row %d has: %s)", ErrMissingColumn, strings.Join(m, ", "), sum.HeaderRow, strings.Join(sum.Header, ", "))
+	}
+	for _, u := range unknown {
+		sum.Warnings = append(sum.Warnings, fmt.Sprintf("column %q is not a known field; it is ignored", u))
+	}
+
+	v := newValidator(cols, src.stored())
+	var errs []*RowError
+	for {
+		row, cells, rowErr, err := src.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return sum, err
+		}
+		sum.Read++
+		if rowErr == nil && blank(cells) {
+			sum.Blank++
+			continue
+		}
+		errs = errs[:0]
+		var it batch.Item
+		switch {
+		case rowErr != nil:
+			errs = append(errs, &RowError{Row: row, Err: rowErr})
+		case src.ragged() && raggedRow(cells, cols.width):
+			errs = append(errs, &RowError{Row: row, Err: fmt.Errorf("%w: %d cells, the header has %d", ErrRagged, nonTrailing(cells), cols.width)})
+		default:
+			it, errs = v.row(row, cells, errs)
+		}
+		if len(errs) == 0 {
+			sum.Valid++
+			if err := onItem(it); err != nil {
+				return sum, err
+			}
+			continue
+		}
+		sum.Invalid++
+		if onInvalid != nil {
+			// Callers may keep both: hand them copies, not our reused buffers.
+			if err := onInvalid(append([]string(nil), cells...), append([]*RowError(nil), errs...)); err != nil {
+				return sum, err
+			}
+		}
+	}
+	if sum.Read == sum.Blank {
+		return sum, fmt.Errorf("%w: %s has a header on row %d and nothing below it", ErrNoRows, path, sum.HeaderRow)
+	}
+	return sum, nil
+}
+
+func blank(cells []string) bool {
+	for _, c := range cells {
+		if strings.TrimSpace(c) != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// raggedRow: fewer cells than the header, or extra cells that hold
+// something. Extra empty cells (a trailing separator) are harmless.
+func raggedRow(cells []string, width int) bool {
+	if len(cells) < width {
+		return true
+	}
+	return nonTrailing(cells) > width
+}
+
+func nonTrailing(cells []string) int {
+	n := len(cells)
+	for n > 0 && strings.TrimSpace(cells[n-1]) == "" {
+		n--
+	}
+	return n
+}
+
+type key [2]uint64
+
+type orderState struct {
+	total, refunded int64
+	currency        money.Currency
+	firstRow        int32
+	totalRow        int32
+	revokeRow       int32 // the row revoking this order, 0 if none
+	refundRow       int32 // the first plain refund of this order, 0 if none
+}
+
+// validator holds the per-file state: column map and the cross-row tables.
+type validator struct {
+	cols    columns
+	stored  bool
+	seeds   [2]maphash.Seed
+	h       [2]maphash.Hash
+	refunds map[key]int32
+	orders  map[key]*orderState
+}
+
+func newValidator(cols columns, stored bool) *validator {
+	v := &validator{cols: cols, stored: stored, refunds: map[key]int32{}, orders: map[key]*orderState{}}
+	for i := range v.h {
+		v.seeds[i] = maphash.MakeSeed()
+		v.h[i].SetSeed(v.seeds[i])
+	}
+	return v
+}
+
+func (v *validator) hash(a, b, c string) key {
+	var k key
+	for i := range v.h {
+		h := &v.h[i]
+		h.Reset()
+		h.WriteString(a)
+		h.WriteByte(0)
+		h.WriteString(b)
+		h.WriteByte(0)
+		h.WriteString(c)
+		k[i] = h.Sum64()
+	}
+	return k
+}
+
+// cell returns the trimmed text of field f, and the raw cell for messages.
+func (v *validator) cell(cells []string, f field) string {
+	i := v.cols.idx[f]
+	if i < 0 || i >= len(cells) {
+		return ""
+	}
+	return trim(cells[i])
+}
+
+// trim drops surrounding ASCII, full-width and no-break spaces without
+// allocating in the common case.
+func trim(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" || (s[0] < utf8.RuneSelf && s[len(s)-1] < utf8.RuneSelf) {
+		return s
+	}
+	return strings.TrimFunc(s, func(r rune) bool { return r == 0x3000 || r == 0xA0 || r == ' ' || r == '\t' })
+}
+
+// rowCtx collects one row's errors.
+type rowCtx struct {
+	v    *validator
+	row  int
+	errs []*RowError
+}
+
+func (c *rowCtx) add(f field, value string, err error) {
+	c.errs = append(c.errs, &RowError{Row: c.row, Column: c.v.cols.name[f], Value: value, Err: err})
+}
+
+func (c *rowCtx) addf(f field, value string, sentinel error, format string, args ...any) {
+	c.add(f, value, fmt.Errorf("%w: "+format, append([]any{sentinel}, args...)...))
+}
+
+// text checks a text field's presence and length (in characters).
+func (c *rowCtx) text(f field, s string, req bool, max int, what string) {
+	if s == "" {
+		if req {
+			c.addf(f, s, ErrRequired, "%s is required", what)
+		}
+		return
+	}
+	if max > 0 && len(s) > max && utf8.RuneCountInString(s) > max {
+		c.addf(f, s, ErrTooLong, "%s is at most %d characters, this is %d", what, max, utf8.RuneCountInString(s))
+	}
+}
+
+// id cleans an id cell: a number the spreadsheet stored in exponent form is
+// expanded when all its digits survived, and otherwise rejected.
+func (c *rowCtx) id(f field, s string) string {
+	if !looksExponent(s) {
+		return s
+	}
+	if c.v.stored {
+		if d, ok := expandExponent(s); ok {
+			return d
+		}
+	}
+	c.addf(f, s, ErrPrecisionLost, "the sheet holds %s in scientific notation, so digits may be lost; format the column as Text and re-enter the id", s)
+	return s
+}
+
+// amount parses an amount cell in the column's unit.
+func (c *rowCtx) amount(f field, s string, cur money.Currency, req bool) int64 {
+	if s == "" {
+		if req {
+			c.addf(f, s, ErrRequired, "%s is required", fieldNames[f])
+		}
+		return 0
+	}
+	var a int64
+	var err error
+	minor := c.v.cols.minor[f]
+	switch {
+	case c.v.stored:
+		a, err = money.RecoverFloat(s, cur, minor)
+	case minor:
+		a, err = money.ParseMinor(s)
+	default:
+		a, err = money.ParseMajor(s, cur)
+	}
+	if err != nil {
+		c.add(f, s, err)
+		return 0
+	}
+	return a
+}
+
+// maxFen is the String(10) / 1–9999999999 limit of Upay and QuickPay amounts.
+const maxFen = 9999999999
+
+func (c *rowCtx) maxAmount(f field, s string, a, max int64, provider string) {
+	if a > max {
+		c.addf(f, s, ErrOutOfRange, "%s allows at most %s", provider, money.Format(max, money.CNY))
+	}
+}
+
+var providerNames = map[string]string{
+	"upay": adapters.Upay, "shouqianba": adapters.Upay, "收钱吧": adapters.Upay,
+	"quickpay": adapters.QuickPay,
+	"nomad":    adapters.Nomad, "samarkand": adapters.Nomad, "samarkandnomad": adapters.Nomad,
+	"payease": adapters.PayEase, "5upay": adapters.PayEase, "首信易": adapters.PayEase,
+}
+
+var actionNames = map[string]adapters.Action{
+	"refund": adapters.ActionRefund, "退款": adapters.ActionRefund,
+	"revoke": adapters.ActionRevoke, "撤单": adapters.ActionRevoke, "撤销": adapters.ActionRevoke,
+}
+
+// row validates one non-blank row. It appends to errs (reused by the
+// caller) and returns the item when errs stays empty.
+func (v *validator) row(row int, cells []string, errs []*RowError) (batch.Item, []*RowError) {
+	c := rowCtx{v: v, row: row, errs: errs}
+	var r adapters.Refund
+
+	raw := v.cell(cells, fProvider)
+	r.Provider = providerNames[strings.ToLower(strings.ReplaceAll(raw, " ", ""))]
+	if raw == "" {
+		c.addf(fProvider, raw, ErrRequired, "provider is required (upay, quickpay, nomad or payease)")
+	} else if r.Provider == "" {
+		c.addf(fProvider, raw, ErrUnknownProvider, "%q is not upay, quickpay, nomad or payease", raw)
+	}
+
+	r.Currency = money.CNY
+	if s := v.cell(cells, fCurrency); s != "" {
+		cur, err := money.ParseCurrency(s)
+		if err != nil {
+			c.add(fCurrency, s, err)
+			r.Currency = ""
+		} else {
+			r.Currency = cur
+		}
+	}
+	if r.Currency != "" && r.Currency != money.CNY && r.Provider != "" && r.Provider != adapters.PayEase {
+		c.addf(fCurrency, string(r.Currency), ErrCurrency, "%s refunds are in CNY only", r.Provider)
+	}
+
+	r.Action = adapters.ActionRefund
+	if s := v.cell(cells, fAction); s != "" {
+		a, ok := actionNames[strings.ToLower(s)]
+		if !ok {
+			c.addf(fAction, s, ErrBadAction, "%q is not refund or revoke", s)
+		}
+		r.Action = a
+	}
+
+	r.Account = c.id(fAccount, v.cell(cells, fAccount))
+	r.OrderNo = c.id(fOrderNo, v.cell(cells, fOrderNo))
+	r.ProviderOrderID = c.id(fProviderOrderID, v.cell(cells, fProviderOrderID))
+	r.RefundNo = c.id(fRefundNo, v.cell(cells, fRefundNo))
+	r.Operator = v.cell(cells, fOperator)
+	r.Reason = v.cell(cells, fReason)
+	r.PaymentMethod = v.cell(cells, fPaymentMethod)
+	r.NotifyURL = v.cell(cells, fNotifyURL)
+
+	amountText := v.cell(cells, fRefundAmount)
+	totalText := v.cell(cells, fTotalAmount)
+	cur := r.Currency
+	if cur == "" {
+		cur = money.CNY // still report amount errors against the default
+	}
+	r.Amount = c.amount(fRefundAmount, amountText, cur, true)
+	totalRequired := r.Provider == adapters.Nomad || r.Action == adapters.ActionRevoke
+	r.Total = c.amount(fTotalAmount, totalText, cur, totalRequired)
+	if r.Amount > 0 && r.Total > 0 && r.Amount > r.Total {
+		c.addf(fRefundAmount, amountText, ErrOverRefund, "refund %s is more than the order total %s", money.Format(r.Amount, cur), money.Format(r.Total, cur))
+	}
+
+	if r.Action == adapters.ActionRevoke {
+		if r.Provider != "" && r.Provider != adapters.Upay {
+			c.addf(fAction, v.cell(cells, fAction), ErrRevokeNotAllowed, "%s has no revoke; use a refund", r.Provider)
+		} else if r.Amount > 0 && r.Total > 0 && r.Amount != r.Total {
+			c.addf(fRefundAmount, amountText, ErrRevokeNotFull, "revoke %s but the order total is %s", money.Format(r.Amount, cur), money.Format(r.Total, cur))
+		}
+	}
+
+	switch r.Provider {
+	case adapters.Upay:
+		// Seeds 000/001: terminal_sn String(32), client_sn String(32), sn
+		// String(16), one of sn/client_sn, refund_request_no String(20),
+		// operator String(32) required, refund_amount String(10) fen.
+		c.text(fAccount, r.Account, true, 32, "terminal_sn")
+		c.text(fOrderNo, r.OrderNo, r.ProviderOrderID == "", 32, "client_sn (or sn)")
+		c.text(fProviderOrderID, r.ProviderOrderID, false, 16, "sn")
+		c.text(fRefundNo, r.RefundNo, true, 20, "refund_request_no")
+		c.text(fOperator, r.Operator, true, 32, "operator")
+		c.maxAmount(fRefundAmount, amountText, r.Amount, maxFen, "upay")
+	case adapters.QuickPay:
+		// Seed 002: store_no 1–32, operator 1–16, amounts 1–9999999999 fen,
+		// order_no and refund_no required.
+		c.text(fAccount, r.Account, true, 32, "store_no")
+		c.text(fOrderNo, r.OrderNo, true, 0, "order_no")
+		c.text(fRefundNo, r.RefundNo, true, 0, "refund_no")
+		c.text(fOperator, r.Operator, true, 16, "operator")
+		c.maxAmount(fRefundAmount, amountText, r.Amount, maxFen, "quickpay")
+		c.maxAmount(fTotalAmount, totalText, r.Total, maxFen, "quickpay")
+	case adapters.Nomad:
+		// Seed 003: merchant in the path, paymentMethod wechatpay|alipay,
+		// orderRef, refundOrderRef, refundAmount, totalAmount required, CNY.
+		c.text(fAccount, r.Account, true, 0, "merchant")
+		c.text(fOrderNo, r.OrderNo, true, 0, "orderRef")
+		c.text(fRefundNo, r.RefundNo, true, 0, "refundOrderRef")
+		pm := strings.ToLower(r.PaymentMethod)
+		switch {
+		case pm == "":
+			c.addf(fPaymentMethod, r.PaymentMethod, ErrRequired, "nomad needs payment_method wechatpay or alipay")
+		case pm != "wechatpay" && pm != "alipay":
+			c.addf(fPaymentMethod, r.PaymentMethod, ErrBadFormat, "nomad payment_method is wechatpay or alipay")
+		default:
+			r.PaymentMethod = pm
+		}
+	case adapters.PayEase:
+		// Seed 004: merchantId varchar(9), orderRequestId varchar(80)
+		// yyyymmdd-merchantId-flow, requestId varchar(50), notifyUrl
+		// varchar(200) mandatory, remark varchar(300).
+		c.text(fAccount, r.Account, true, 9, "merchantId")
+		c.text(fOrderNo, r.OrderNo, true, 80, "orderRequestId")
+		if r.OrderNo != "" && r.Account != "" {
+			if msg := checkOrderRequestID(r.OrderNo, r.Account); msg != "" {
+				c.addf(fOrderNo, r.OrderNo, ErrBadFormat, "orderRequestId must be yyyymmdd-merchantId-flow: %s", msg)
+			}
+		}
+		c.text(fRefundNo, r.RefundNo, true, 50, "requestId")
+		c.text(fNotifyURL, r.NotifyURL, true, 200, "notifyUrl")
+		c.text(fReason, r.Reason, false, 300, "remark")
+	}
+
+	if len(c.errs) == 0 {
+		v.crossRow(&c, &r, amountText, totalText)
+	}
+	if len(c.errs) > 0 {
+		return batch.Item{}, c.errs
+	}
+	return batch.Item{Row: row, Refund: r}, c.errs
+}
+
+// checkOrderRequestID checks PayEase's yyyymmdd-merchantId-flow, where flow
+// is digits and '-'. It returns "" when s is well formed.
+func checkOrderRequestID(s, merchant string) string {
+	parts := strings.SplitN(s, "-", 3)
+	if len(parts) != 3 {
+		return "it has fewer than three '-'-separated parts"
+	}
+	d := parts[0]
+	if len(d) != 8 || !allDigits(d) {
+		return "it does not start with an 8-digit date"
+	}
+	mm, dd := (d[4]-'0')*10+d[5]-'0', (d[6]-'0')*10+d[7]-'0'
+	if mm < 1 || mm > 12 || dd < 1 || dd > 31 {
+		return "its date " + d + " is not a valid yyyymmdd"
+	}
+	if parts[1] != merchant {
+		return "its merchant part " + parts[1] + " is not the row's merchantId " + merchant
+	}
+	flow := parts[2]
+	if flow == "" || strings.Trim(flow, "0123456789-") != "" || !strings.ContainsAny(flow, "0123456789") {
+		return "its flow number " + flow + " must be digits (and '-')"
+	}
+	return ""
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// crossRow applies the rules across rows and, when the row passes, records it.
+func (v *validator) crossRow(c *rowCtx, r *adapters.Refund, amountText, totalText string) {
+	rk := v.hash(r.Provider, r.Account, r.RefundNo)
+	if first, ok := v.refunds[rk]; ok {
+		c.addf(fRefundNo, r.RefundNo, ErrDuplicateRefundNo, "refund number already used on row %d for %s account %s; each refund needs its own number", first, r.Provider, r.Account)
+		return
+	}
+	order := r.OrderNo
+	if order == "" {
+		order = "sn:" + r.ProviderOrderID
+	}
+	ok := v.hash(r.Provider, r.Account, order)
+	st := v.orders[ok]
+	cur := r.Currency
+	if st != nil {
+		switch {
+		case st.currency != cur:
+			c.addf(fCurrency, string(cur), ErrOrderConflict, "this order is in %s on row %d", st.currency, st.firstRow)
+		case r.Total > 0 && st.total > 0 && r.Total != st.total:
+			c.addf(fTotalAmount, totalText, ErrOrderConflict, "this order's total is %s on row %d", money.Format(st.total, cur), st.totalRow)
+		case st.revokeRow > 0:
+			c.addf(fOrderNo, r.OrderNo, ErrRevokeNotAlone, "this order is revoked on row %d; nothing else can be refunded on it", st.revokeRow)
+		case r.Action == adapters.ActionRevoke:
+			c.addf(fAction, string(r.Action), ErrRevokeNotAlone, "this order already has a refund on row %d; a revoke must be alone on its order", st.refundRow)
+		}
+		if len(c.errs) > 0 {
+			return
+		}
+		total := st.total
+		if total == 0 {
+			total = r.Total
+		}
+		if total > 0 && st.refunded+r.Amount > total {
+			c.addf(fRefundAmount, amountText, ErrOverRefund, "with the refunds above, this order's refunds add up to %s, more than its total %s",
+				money.Format(st.refunded+r.Amount, cur), money.Format(total, cur))
+			return
+		}
+	} else {
+		st = &orderState{currency: cur, firstRow: int32(c.row)}
+		v.orders[ok] = st
+	}
+	if st.total == 0 && r.Total > 0 {
+		st.total, st.totalRow = r.Total, int32(c.row)
+	}
+	st.refunded += r.Amount
+	if r.Action == adapters.ActionRevoke {
+		st.revokeRow = int32(c.row)
+	} else if st.refundRow == 0 {
+		st.refundRow = int32(c.row)
+	}
+	v.refunds[rk] = int32(c.row)
+}
+
+// looksExponent matches a number in scientific notation ("4.20000114820211E+27").
+func looksExponent(s string) bool {
+	e := strings.IndexAny(s, "eE")
+	if e <= 0 || e == len(s)-1 {
+		return false
+	}
+	m, x := s[:e], s[e+1:]
+	if x[0] == '+' || x[0] == '-' {
+		x = x[1:]
+	}
+	if !allDigits(x) {
+		return false
+	}
+	if i := strings.IndexByte(m, '.'); i >= 0 {
+		return allDigits(m[:i]) && (i == len(m)-1 || allDigits(m[i+1:]))
+	}
+	return allDigits(m)
+}
+
+// expandExponent turns a stored number in exponent form into its integer
+// digits when it has at most 15 significant digits — all Excel keeps — and
+// is an integer: "2.0261101001E+10" → "20261101001". Anything longer has lost
+// digits and is not expanded.
+func expandExponent(s string) (string, bool) {
+	e := strings.IndexAny(s, "eE")
+	m, x := s[:e], s[e+1:]
+	neg := false
+	if x[0] == '+' {
+		x = x[1:]
+	} else if x[0] == '-' {
+		neg = true
+		x = x[1:]
+	}
+	if len(x) > 3 || neg {
+		return "", false
+	}
+	exp := 0
+	for i := 0; i < len(x); i++ {
+		exp = exp*10 + int(x[i]-'0')
+	}
+	intPart, frac := m, ""
+	if i := strings.IndexByte(m, '.'); i >= 0 {
+		intPart, frac = m[:i], m[i+1:]
+	}
+	frac = strings.TrimRight(frac, "0")
+	intPart = strings.TrimLeft(intPart, "0")
+	if len(frac) > exp {
+		return "", false // not an integer
+	}
+	digits := intPart + frac + strings.Repeat("0", exp-len(frac))
+	digits = strings.TrimLeft(digits, "0")
+	if digits == "" || len(digits) > 15 {
+		return "", false
+	}
+	return digits, true
+}
