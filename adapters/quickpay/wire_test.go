@@ -1,0 +1,142 @@
+package quickpay
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/bulkrefund/bulkrefund/adapters"
+)
+
+const testKey = "store-key-for-tests"
+
+type seen struct {
+	path, sign string
+	body       []byte
+	fields     map[string]any
+}
+
+func fake(t *testing.T, status int, answer string) (*Client, *seen) {
+	t.Helper()
+	s := &seen{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.body, _ = io.ReadAll(r.Body)
+		s.path, s.sign = r.URL.Path, r.Header.Get("X-QuickPay-Sign")
+		json.Unmarshal(s.body, &s.fields)
+		w.WriteHeader(status)
+		io.WriteString(w, answer)
+	}))
+	t.Cleanup(srv.Close)
+	c, err := New(Options{BaseURL: srv.URL, StoreNo: "SH001", StoreKey: testKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, s
+}
+
+func TestRefundWireFormat(t *testing.T) {
+	c, s := fake(t, 200, `{"code":"SUCCESS","msg":"ok","data":{"transaction_status":"SUCCESSED","store_no":"SH001","total_amount":1000,"refund_amount":250,"order_no":"QP-1","refund_order_no":"QR-1","refund_transaction_no":"T9","refund_transaction_time":"2026-11-20 10:00:00"}}`)
+	out, err := c.Refund(context.Background(), adapters.Refund{Account: "SH001", OrderNo: "QP-1", RefundNo: "QR-1",
+		Amount: 250, Total: 1000, Operator: "bob", Reason: "damaged"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.path != "/QuickPay/Refund" {
+		t.Errorf("path %q", s.path)
+	}
+	m := hmac.New(sha256.New, []byte(testKey))
+	m.Write(s.body)
+	if s.sign != hex.EncodeToString(m.Sum(nil)) {
+		t.Errorf("X-QuickPay-Sign %q does not sign the body sent", s.sign)
+	}
+	want := map[string]any{"store_no": "SH001", "operator": "bob", "amount": 1000.0, "refund_amount": 250.0,
+		"order_no": "QP-1", "refund_no": "QR-1", "refund_desc": "damaged"}
+	if len(s.fields) != len(want) {
+		t.Errorf("fields %v, want %v", s.fields, want)
+	}
+	for k, v := range want {
+		if s.fields[k] != v { // amounts are JSON integers of fen
+			t.Errorf("%s = %#v, want %#v", k, s.fields[k], v)
+		}
+	}
+	if !strings.Contains(string(s.body), `"refund_amount":250`) {
+		t.Errorf("refund_amount not an integer: %s", s.body)
+	}
+	if out.Status != adapters.StatusSucceeded || out.Amount != 250 || out.ProviderRefundID != "T9" || out.Time.IsZero() {
+		t.Errorf("outcome %+v", out)
+	}
+}
+
+func TestAnswers(t *testing.T) {
+	cases := []struct {
+		name     string
+		lookup   bool
+		status   int
+		answer   string
+		want     adapters.Status
+		wantKind adapters.Kind
+		wantErr  bool
+		notFound bool
+	}{
+		{name: "refunded", lookup: true, status: 200, answer: `{"code":"SUCCESS","data":{"transaction_status":"REFUNDED"}}`, want: adapters.StatusSucceeded},
+		{name: "refund failed", lookup: true, status: 200, answer: `{"code":"SUCCESS","data":{"transaction_status":"REFUNDFAILED"}}`, want: adapters.StatusFailed},
+		{name: "paying", status: 200, answer: `{"code":"SUCCESS","data":{"transaction_status":"PAYING"}}`, want: adapters.StatusPending},
+		{name: "unknown is pending", status: 200, answer: `{"code":"SUCCESS","data":{"transaction_status":"UNKNOWN"}}`, want: adapters.StatusPending},
+		{name: "over refund refused", status: 200, answer: `{"code":"REFUND_AMOUNT_EXCEEDED","msg":"退款金额超过可退金额"}`, want: adapters.StatusFailed},
+		{name: "bad sign", status: 200, answer: `{"code":"INVALID_SIGN","msg":"签名错误"}`, wantErr: true, wantKind: adapters.KindFinal},
+		{name: "http 401", status: 401, answer: `{"code":"UNAUTHORIZED"}`, wantErr: true, wantKind: adapters.KindFinal},
+		{name: "system error", status: 200, answer: `{"code":"SYSTEM_ERROR"}`, wantErr: true, wantKind: adapters.KindUnknown},
+		{name: "http 500", status: 500, answer: `oops`, wantErr: true, wantKind: adapters.KindUnknown},
+		{name: "lookup 500 is retryable", lookup: true, status: 500, answer: `oops`, wantErr: true, wantKind: adapters.KindRetryable},
+		{name: "http 429", status: 429, answer: ``, wantErr: true, wantKind: adapters.KindRetryable},
+		{name: "not found", lookup: true, status: 200, answer: `{"code":"REFUND_NOT_EXIST","msg":"无此退款"}`, notFound: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, s := fake(t, tc.status, tc.answer)
+			r := adapters.Refund{OrderNo: "QP-1", RefundNo: "QR-1", Amount: 250}
+			var out adapters.Outcome
+			var err error
+			if tc.lookup {
+				out, err = c.Lookup(context.Background(), r)
+				if s.path != "/QuickPay/RefundQuery" || s.fields["refund_order_no"] != "QR-1" || s.fields["order_no"] != "QP-1" || s.fields["store_no"] != "SH001" {
+					t.Errorf("query %s %s", s.path, s.body)
+				}
+			} else {
+				out, err = c.Refund(context.Background(), r)
+			}
+			switch {
+			case tc.notFound:
+				if !errors.Is(err, adapters.ErrNotFound) {
+					t.Fatalf("want ErrNotFound, got %+v %v", out, err)
+				}
+			case tc.wantErr:
+				if err == nil || adapters.KindOf(err) != tc.wantKind {
+					t.Fatalf("err %v kind %v, want %v", err, adapters.KindOf(err), tc.wantKind)
+				}
+			default:
+				if err != nil || out.Status != tc.want {
+					t.Fatalf("got %+v %v, want %s", out, err, tc.want)
+				}
+			}
+		})
+	}
+}
+
+func TestSecretsNotPrinted(t *testing.T) {
+	o := Options{BaseURL: "http://x", StoreNo: "SH001", StoreKey: testKey}
+	c, _ := New(o)
+	for _, s := range []string{o.String(), o.GoString(), c.String(), c.GoString()} {
+		if strings.Contains(s, testKey) {
+			t.Errorf("key printed: %s", s)
+		}
+	}
+}
