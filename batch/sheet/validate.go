@@ -16,6 +16,10 @@ import (
 type Options struct {
 	// Sheet is the XLSX sheet to read; "" means the first visible sheet.
 	Sheet string
+	// OnHeader, if set, is called once the header row is found and checked,
+	// before any data row: the place to open an errors file, whose columns
+	// are the header's. An error it returns stops Validate.
+	OnHeader func(header []string) error
 }
 
 // Summary counts what Validate saw. Read = Valid + Invalid + Blank: the rows
@@ -86,6 +90,11 @@ func Validate(path string, opts Options, onItem func(batch.Item) error, onInvali
 	}
 	for _, u := range unknown {
 		sum.Warnings = append(sum.Warnings, fmt.Sprintf("column %q is not a known field; it is ignored", u))
+	}
+	if opts.OnHeader != nil {
+		if err := opts.OnHeader(sum.Header); err != nil {
+			return sum, err
+		}
 	}
 
 	v := newValidator(cols, src.stored())
