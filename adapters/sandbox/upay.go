@@ -1,0 +1,204 @@
+package sandbox
+
+import (
+	"crypto/md5"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/bulkrefund/bulkrefund/adapters"
+)
+
+// Upay (Shouqianba) emulation: POST /upay/v2/refund, /upay/v2/revoke and
+// /upay/v2/query. See doc.go for the wire format and codes.
+
+// upayReq is every request field Upay's refund, revoke and query take. All
+// values are strings on the wire: a number where a string belongs fails to
+// decode and is answered INVALID_PARAMS, as the real API does.
+type upayReq struct {
+	TerminalSN      string          `json:"terminal_sn"`
+	SN              string          `json:"sn"`
+	ClientSN        string          `json:"client_sn"`
+	RefundRequestNo string          `json:"refund_request_no"`
+	Operator        string          `json:"operator"`
+	RefundAmount    string          `json:"refund_amount"`
+	Extended        json.RawMessage `json:"extended"`
+	GoodsDetails    json.RawMessage `json:"goods_details"`
+}
+
+type upayBiz struct {
+	ResultCode   string            `json:"result_code"`
+	ErrorCode    string            `json:"error_code,omitempty"`
+	ErrorMessage string            `json:"error_message,omitempty"`
+	Data         map[string]string `json:"data,omitempty"`
+}
+
+type upayEnvelope struct {
+	ResultCode   string   `json:"result_code"`
+	ErrorCode    string   `json:"error_code,omitempty"`
+	ErrorMessage string   `json:"error_message,omitempty"`
+	BizResponse  *upayBiz `json:"biz_response,omitempty"`
+}
+
+const maxBody = 1 << 20
+
+func readBody(r *http.Request) ([]byte, error) {
+	return io.ReadAll(io.LimitReader(r.Body, maxBody))
+}
+
+func (s *Sandbox) upay(op string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		body, err := readBody(r)
+		if err != nil {
+			return
+		}
+		terminal, sign, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+		if !s.admit(w, r, adapters.Upay, terminal) {
+			return
+		}
+		env := s.upayHandle(op, body, terminal, strings.TrimSpace(sign))
+		b, _ := json.Marshal(env)
+		s.respond(w, op != "query", http.StatusOK, "application/json;charset=utf-8", b)
+	}
+}
+
+func upayErr(code, msg string) upayEnvelope {
+	return upayEnvelope{ResultCode: "400", ErrorCode: code, ErrorMessage: msg}
+}
+
+func upayFail(code, msg string) upayEnvelope {
+	return upayEnvelope{ResultCode: "200", BizResponse: &upayBiz{ResultCode: "FAIL", ErrorCode: code, ErrorMessage: msg}}
+}
+
+func (s *Sandbox) upayHandle(op string, body []byte, terminal, sign string) upayEnvelope {
+	acc := s.accounts[acctKey{adapters.Upay, terminal}]
+	if terminal == "" || acc == nil {
+		return upayErr("INVALID_TERMINAL", "终端不存在或未激活 (unknown terminal)")
+	}
+	// The signature covers the exact bytes received, never a re-encoding.
+	h := md5.New()
+	h.Write(body)
+	io.WriteString(h, acc.Secret)
+	want := hex.EncodeToString(h.Sum(nil))
+	if subtle.ConstantTimeCompare([]byte(sign), []byte(want)) != 1 {
+		return upayErr("ILLEGAL_SIGN", "签名错误 (signature does not match)")
+	}
+	var q upayReq
+	if err := json.Unmarshal(body, &q); err != nil {
+		return upayErr("INVALID_PARAMS", "参数错误: "+err.Error())
+	}
+	if q.TerminalSN != terminal {
+		return upayErr("INVALID_PARAMS", "terminal_sn 与签名终端不一致 (terminal_sn does not match Authorization)")
+	}
+	if q.SN == "" && q.ClientSN == "" {
+		return upayErr("INVALID_PARAMS", "sn 和 client_sn 不能同时为空 (sn or client_sn is required)")
+	}
+	if len(q.SN) > 16 || len(q.ClientSN) > 32 {
+		return upayErr("INVALID_PARAMS", "sn 或 client_sn 过长 (sn ≤ 16, client_sn ≤ 32)")
+	}
+	var amount int64
+	if op == "refund" {
+		switch {
+		case q.RefundRequestNo == "" || len(q.RefundRequestNo) > 20:
+			return upayErr("INVALID_PARAMS", "refund_request_no 必填且不超过20位 (required, ≤ 20 chars)")
+		case q.Operator == "" || len([]rune(q.Operator)) > 32:
+			return upayErr("INVALID_PARAMS", "operator 必填且不超过32位 (required, ≤ 32 chars)")
+		}
+		var ok bool
+		if amount, ok = fenString(q.RefundAmount, 10); !ok || amount <= 0 {
+			return upayErr("INVALID_PARAMS", "refund_amount 必须为正整数分 (positive fen as a string of ≤ 10 digits): "+strconv.Quote(q.RefundAmount))
+		}
+	}
+	s.mu.Lock()
+	o := s.findOrder(adapters.Upay, terminal, q.SN, q.ClientSN)
+	s.mu.Unlock()
+	if o == nil {
+		return upayFail("UPAY_ORDER_NOT_EXISTS", "订单不存在 (order not found)")
+	}
+	if op == "query" {
+		ord, last := s.orderState(o)
+		return upayEnvelope{ResultCode: "200", BizResponse: &upayBiz{ResultCode: "SUCCESS", Data: upayData(terminal, ord, last)}}
+	}
+	req := refundReq{provider: adapters.Upay, account: terminal, ord: o, typ: adapters.ActionRefund,
+		refundNo: q.RefundRequestNo, amount: amount, operator: q.Operator}
+	if op == "revoke" {
+		req.typ, req.refundNo = adapters.ActionRevoke, ""
+	}
+	rf, ord, _, rej := s.apply(req)
+	switch rej {
+	case rejNone:
+	case rejConflict:
+		return upayFail("REFUND_REQUEST_NO_CONFLICT", "退款序列号已用于其他金额的退款 (refund_request_no already used with another amount)")
+	case rejFullyRefunded:
+		return upayFail("UPAY_REFUND_INVALID_ORDER_STATE", "订单已全额退款,可退金额不足 (order fully refunded)")
+	case rejExceeds:
+		return upayFail("REFUNDABLE_AMOUNT_NOT_ENOUGH", "可退金额不足 (refund exceeds the refundable amount "+strconv.FormatInt(ord.remaining(), 10)+")")
+	case rejWindow:
+		return upayFail("TRADE_TIMEOUT", "交易已超过可退款期限(3个月) (paid more than 3 months ago)")
+	case rejRevoked:
+		return upayFail("UPAY_REFUND_INVALID_ORDER_STATE", "订单已撤销 (order was revoked)")
+	case rejRevokeDay:
+		return upayFail("UPAY_REFUND_INVALID_ORDER_STATE", "只能撤销当日交易 (revoke only on the day of payment)")
+	case rejRevokeAfter:
+		return upayFail("UPAY_REFUND_INVALID_ORDER_STATE", "订单已有退款,不能撤销 (order already has a refund)")
+	}
+	code := "REFUND_SUCCESS"
+	if op == "revoke" {
+		code = "CANCEL_SUCCESS"
+	}
+	return upayEnvelope{ResultCode: "200", BizResponse: &upayBiz{ResultCode: code, Data: upayData(terminal, ord, &rf)}}
+}
+
+// fenString parses Upay's string amounts: only ASCII digits, at most n of them.
+func fenString(s string, n int) (int64, bool) {
+	if s == "" || len(s) > n {
+		return 0, false
+	}
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	return v, err == nil
+}
+
+// upayData renders an order and its latest transaction (txn nil: the payment).
+func upayData(terminal string, o order, txn *LedgerRefund) map[string]string {
+	payway, paywayName := "3", "微信"
+	if o.PaymentMethod == "alipay" {
+		payway, paywayName = "2", "支付宝"
+	}
+	status := "PAID"
+	switch {
+	case o.revoked:
+		status = "CANCELED"
+	case o.refunded >= o.Total:
+		status = "REFUNDED"
+	case o.refunded > 0:
+		status = "PARTIAL_REFUNDED"
+	}
+	finish := o.PaidAt
+	if txn != nil {
+		finish = txn.Time
+	}
+	ms := strconv.FormatInt(finish.UnixMilli(), 10)
+	d := map[string]string{
+		"terminal_sn": terminal, "sn": o.ProviderOrderID, "client_sn": o.OrderNo,
+		"trade_no": "4200" + o.ProviderOrderID, "status": "SUCCESS", "order_status": status,
+		"payway": payway, "payway_name": paywayName, "sub_payway": "1",
+		"total_amount": strconv.FormatInt(o.Total, 10), "net_amount": strconv.FormatInt(o.Total-o.refunded, 10),
+		"subject": "order " + o.OrderNo, "finish_time": ms, "channel_finish_time": ms,
+	}
+	if txn != nil {
+		d["client_tsn"] = txn.ProviderRefundID
+		if txn.Type == adapters.ActionRefund {
+			d["refund_amount"] = strconv.FormatInt(txn.Amount, 10)
+		}
+	}
+	return d
+}
