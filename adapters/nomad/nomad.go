@@ -150,7 +150,11 @@ func (c *Client) read(op string, resp *httpx.Response) (adapters.Outcome, error)
 	case op == "lookup" && isNotFound(resp.Status, errText):
 		return adapters.Outcome{}, httpx.NotFound(adapters.Nomad, strconv.Itoa(resp.Status), errText)
 	case resp.Status == http.StatusUnprocessableEntity && op == "refund":
-		return adapters.Outcome{Status: adapters.StatusFailed, Code: "422", Message: errText, NetAmount: -1}, nil
+		code := "422"
+		if a.Message != "" && a.Message != "success" {
+			code = a.Message // the sandbox and some gateways put a code here
+		}
+		return adapters.Outcome{Status: adapters.StatusFailed, Code: code, Message: errText, NetAmount: -1}, nil
 	default:
 		msg := errText
 		if jerr != nil {

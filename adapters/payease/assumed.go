@@ -22,7 +22,7 @@ const (
 
 // Assumed: error codes naming a problem with the request as a whole
 // (signature, encryption key, merchant, parameters), matched by substring.
-var requestErrorMarkers = []string{"SIGN", "HMAC", "KEY", "MERCHANT", "PARAM", "DECRYPT", "AUTH", "CERT"}
+var requestErrorMarkers = []string{"SIGN", "HMAC", "KEY", "MERCHANT", "PARAM", "DECRYPT", "AUTH", "CERT", "CONTENT_TYPE"}
 
 // Assumed: error codes of a server-side fault with unknown effect.
 var systemErrorMarkers = []string{"SYSTEM", "BUSY", "INTERNAL", "TIMEOUT", "UNKNOWN"}
@@ -33,6 +33,13 @@ var notFoundMarkers = []string{"NOT_FOUND", "NOT_EXIST", "NOTEXIST", "NO_RECORD"
 
 // Assumed: times ("yyyy-MM-dd HH:mm:ss") are Beijing time.
 var chinaTime = time.FixedZone("CST", 8*3600)
+
+// isNotFound: a not-found code that is not about the merchant or the
+// request itself (MERCHANT_NOT_EXIST must never read as "no such refund":
+// that would license a re-send).
+func isNotFound(code string) bool {
+	return hasMarker(code, notFoundMarkers) && !hasMarker(code, requestErrorMarkers)
+}
 
 func hasMarker(code string, markers []string) bool {
 	code = strings.ToUpper(code)

@@ -131,7 +131,7 @@ func (c *Client) Lookup(ctx context.Context, r adapters.Refund) (adapters.Outcom
 	}
 	if s := str(ans["status"]); s != "SUCCESS" {
 		code := errorCode(ans)
-		if hasMarker(code, notFoundMarkers) {
+		if isNotFound(code) {
 			return adapters.Outcome{}, httpx.NotFound(adapters.PayEase, code, errorMessage(ans))
 		}
 		_, err := c.errorAnswer("lookup", ans)

@@ -230,6 +230,7 @@ func TestAnswers(t *testing.T) {
 		{name: "query failed", lookup: true, ans: map[string]any{"status": "SUCCESS", "refundStatus": "FAILED"}, want: adapters.StatusFailed},
 		{name: "query processing", lookup: true, ans: map[string]any{"status": "SUCCESS", "refundStatus": "PROCESSING"}, want: adapters.StatusPending},
 		{name: "query not found", lookup: true, ans: map[string]any{"code": "REFUND_NOT_EXIST", "cause": "no such request"}, notFound: true},
+		{name: "unknown merchant is not 'refund not found'", lookup: true, ans: map[string]any{"code": "MERCHANT_NOT_EXIST"}, wantErr: true, wantKind: adapters.KindFinal},
 		{name: "refund refused", ans: map[string]any{"code": "AMOUNT_EXCEED", "cause": "refund exceeds paid amount"}, want: adapters.StatusFailed},
 		{name: "refund sign error", ans: map[string]any{"code": "HMAC_ERROR", "cause": "bad hmac"}, wantErr: true, wantKind: adapters.KindFinal},
 		{name: "refund system error", ans: map[string]any{"code": "SYSTEM_ERROR", "cause": "try later"}, wantErr: true, wantKind: adapters.KindUnknown},

@@ -36,6 +36,13 @@ var systemErrorMarkers = []string{"SYSTEM", "BUSY", "INTERNAL", "TIMEOUT", "UNKN
 // no record of.
 var notFoundMarkers = []string{"NOT_FOUND", "NOT_EXIST", "NOTEXIST", "NO_RECORD"}
 
+// isNotFound: a not-found code that is not about the store or the request
+// itself (STORE_NOT_EXIST must never read as "no such refund": that would
+// license a re-send).
+func isNotFound(code string) bool {
+	return hasMarker(code, notFoundMarkers) && !hasMarker(code, requestErrorMarkers)
+}
+
 func hasMarker(code string, markers []string) bool {
 	code = strings.ToUpper(code)
 	for _, m := range markers {

@@ -134,7 +134,7 @@ func (c *Client) Lookup(ctx context.Context, r adapters.Refund) (adapters.Outcom
 	if err != nil {
 		return adapters.Outcome{}, httpx.ReadOnly(err)
 	}
-	if env.Code != "SUCCESS" && hasMarker(env.Code, notFoundMarkers) {
+	if env.Code != "SUCCESS" && isNotFound(env.Code) {
 		return adapters.Outcome{}, httpx.NotFound(adapters.QuickPay, env.Code, env.Msg)
 	}
 	out, err := c.outcome("lookup", env)

@@ -97,6 +97,7 @@ func TestAnswers(t *testing.T) {
 		{name: "http 500", status: 500, answer: `oops`, wantErr: true, wantKind: adapters.KindUnknown},
 		{name: "lookup 500 is retryable", lookup: true, status: 500, answer: `oops`, wantErr: true, wantKind: adapters.KindRetryable},
 		{name: "http 429", status: 429, answer: ``, wantErr: true, wantKind: adapters.KindRetryable},
+		{name: "unknown store is not 'refund not found'", lookup: true, status: 200, answer: `{"code":"STORE_NOT_EXIST"}`, wantErr: true, wantKind: adapters.KindFinal},
 		{name: "not found", lookup: true, status: 200, answer: `{"code":"REFUND_NOT_EXIST","msg":"无此退款"}`, notFound: true},
 	}
 	for _, tc := range cases {

@@ -39,7 +39,10 @@
 //   - order unknown to Upay (UPAY_ORDER_NOT_EXISTS): ErrNotFound.
 //   - latest transaction is this refund (client_tsn matches): its status —
 //     SUCCESS succeeded; FAIL_CANCELED, FAIL_ERROR, *FAIL* failed;
-//     CREATED, IN_PROG pending; anything else unknown.
+//     CREATED, IN_PROG pending; anything else unknown. Its client_tsn is
+//     reported as the ProviderRefundID.
+//   - order CANCELED (revoked): Upay revokes only orders without refunds and
+//     refunds nothing after a revoke, so ErrNotFound.
 //   - latest transaction is the payment itself and net_amount equals
 //     total_amount with order_status PAID: no refund of any number has ever
 //     moved money on this order, so ErrNotFound.

@@ -156,6 +156,7 @@ func (c *Client) Refund(ctx context.Context, r adapters.Refund) (adapters.Outcom
 	switch rc := biz.ResultCode; {
 	case rc == "REFUND_SUCCESS" || rc == "CANCEL_SUCCESS":
 		out.Status = adapters.StatusSucceeded
+		out.ProviderRefundID = biz.Data.ClientTSN
 		if revoke && out.Amount == 0 {
 			out.Amount = out.OrderTotal // a revoke is always the full amount
 		}
@@ -227,6 +228,7 @@ func (c *Client) Lookup(ctx context.Context, r adapters.Refund) (adapters.Outcom
 	switch {
 	case d.ClientTSN != "" && d.ClientTSN == clientSN+"-"+r.RefundNo:
 		out.Code = firstNonEmpty(d.Status, d.OrderStatus)
+		out.ProviderRefundID = d.ClientTSN
 		switch {
 		case d.Status == "SUCCESS":
 			out.Status = adapters.StatusSucceeded
@@ -237,6 +239,10 @@ func (c *Client) Lookup(ctx context.Context, r adapters.Refund) (adapters.Outcom
 		default:
 			out.Status = adapters.StatusUnknown
 		}
+	case d.OrderStatus == "CANCELED":
+		// Upay revokes only orders without refunds, and refunds nothing on
+		// a revoked order: no refund of any number exists here.
+		return adapters.Outcome{}, httpx.NotFound(adapters.Upay, d.OrderStatus, "order was revoked, so it has no refunds")
 	case untouched && d.OrderStatus == "PAID":
 		return adapters.Outcome{}, httpx.NotFound(adapters.Upay, d.OrderStatus,
 			"no refund has moved money on this order")
