@@ -184,7 +184,6 @@ func TestSettle(t *testing.T) {
 	}
 }
 
-
 func TestPollSettlesPending(t *testing.T) {
 	f := newFake()
 	its := mkItems(3)
