@@ -1,0 +1,323 @@
+package report
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/time/rate"
+
+	"github.com/bulkrefund/bulkrefund/adapters"
+	"github.com/bulkrefund/bulkrefund/batch/store"
+)
+
+// Inputs are everything one report reads. Files are read in the order
+// given; each becomes a Source in the provenance.
+type Inputs struct {
+	States     []string // run checkpoint stores (SQLite files)
+	Results    []string // results files (CSV or XLSX)
+	Statements []string // provider statements (CSV or XLSX)
+	Orders     []string // orders ledgers (CSV or XLSX)
+
+	// Records the caller already holds, added to what the files give
+	// (e.g. a sandbox's statement kept in memory).
+	Ours   []Ours
+	Theirs []Theirs
+
+	// Lookup, when set, asks the providers live about every refund of our
+	// side that was sent; the answers join the provider side.
+	Lookup *Lookup
+
+	Options
+	Operator    string
+	ToolVersion string
+	Now         time.Time // generation time; zero means time.Now()
+}
+
+// Lookup configures live lookups through the adapters.
+type Lookup struct {
+	// Provider returns the client for a provider account.
+	Provider func(provider, account string) (adapters.Provider, error)
+	// Parallel bounds the lookups in flight (default 8).
+	Parallel int
+	// PerAccount limits the lookups per second to one provider account
+	// (default 10, burst 1).
+	PerAccount rate.Limit
+	// Timeout bounds each lookup (default 15 s).
+	Timeout time.Duration
+}
+
+// Build reads the inputs, reconciles them and fills in the provenance.
+// Input problems come back as *InputError (or an error naming the file).
+func Build(ctx context.Context, in Inputs) (*Result, error) {
+	now := in.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	loc := in.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	var (
+		meta   Meta
+		ours   []Ours
+		theirs []Theirs
+		orders []Order
+	)
+	add := func(s Source) int32 {
+		meta.Sources = append(meta.Sources, s)
+		return int32(len(meta.Sources) - 1)
+	}
+	for _, p := range in.States {
+		src := add(Source{Role: "state", Path: p})
+		recs, m, err := ReadStore(ctx, p, src)
+		if err != nil {
+			return nil, err
+		}
+		sum, err := hashFile(p)
+		if err != nil {
+			return nil, err
+		}
+		s := &meta.Sources[src]
+		s.SHA256, s.Records, s.BatchID, s.RunID = sum, len(recs), m.BatchID, runID(m)
+		if meta.Operator == "" {
+			meta.Operator = m.Operator
+		}
+		ours = append(ours, recs...)
+	}
+	for _, p := range in.Results {
+		src := add(Source{Role: "results", Path: p})
+		recs, sum, err := ReadResults(p, src, loc)
+		if err != nil {
+			return nil, err
+		}
+		meta.Sources[src].SHA256, meta.Sources[src].Records = sum, len(recs)
+		ours = append(ours, recs...)
+	}
+	if len(in.Ours) > 0 {
+		src := add(Source{Role: "memory", Records: len(in.Ours)})
+		for _, o := range in.Ours {
+			o.Source = src
+			ours = append(ours, o)
+		}
+	}
+	for _, p := range in.Statements {
+		src := add(Source{Role: "statement", Path: p})
+		recs, sum, err := ReadStatement(p, src, loc)
+		if err != nil {
+			return nil, err
+		}
+		meta.Sources[src].SHA256, meta.Sources[src].Records = sum, len(recs)
+		theirs = append(theirs, recs...)
+	}
+	if len(in.Theirs) > 0 {
+		src := add(Source{Role: "memory", Records: len(in.Theirs)})
+		for _, t := range in.Theirs {
+			t.Source = src
+			theirs = append(theirs, t)
+		}
+	}
+	for _, p := range in.Orders {
+		src := add(Source{Role: "orders", Path: p})
+		recs, sum, err := ReadOrders(p, now, loc)
+		if err != nil {
+			return nil, err
+		}
+		meta.Sources[src].SHA256, meta.Sources[src].Records = sum, len(recs)
+		orders = append(orders, recs...)
+	}
+	if in.Lookup != nil {
+		src := add(Source{Role: "lookup"})
+		recs, err := lookupAll(ctx, in.Lookup, ours, src)
+		if err != nil {
+			return nil, err
+		}
+		meta.Sources[src].Records = len(recs)
+		theirs = append(theirs, recs...)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	res := Reconcile(ours, theirs, orders, in.Options)
+	if in.Operator != "" {
+		meta.Operator = in.Operator
+	}
+	meta.GeneratedAt = now
+	meta.ToolVersion = in.ToolVersion
+	for _, s := range meta.Sources {
+		if s.RunID != "" {
+			meta.RunIDs = append(meta.RunIDs, s.RunID)
+		}
+		if s.BatchID != "" {
+			meta.BatchIDs = append(meta.BatchIDs, s.BatchID)
+		}
+	}
+	slices.Sort(meta.RunIDs)
+	meta.RunIDs = slices.Compact(meta.RunIDs)
+	slices.Sort(meta.BatchIDs)
+	meta.BatchIDs = slices.Compact(meta.BatchIDs)
+	res.Meta = meta
+	return res, nil
+}
+
+// runID names a run by its batch and the time its store was created: the
+// store is one file per batch, and this is what tells two runs apart.
+func runID(m store.Meta) string {
+	id := m.BatchID
+	if len(id) > 16 {
+		id = id[:16]
+	}
+	if !m.Created.IsZero() {
+		id += "@" + m.Created.UTC().Format(time.RFC3339)
+	}
+	return id
+}
+
+// ReadStore reads a run's checkpoint store as our side.
+func ReadStore(ctx context.Context, path string, source int32) ([]Ours, store.Meta, error) {
+	st, err := store.OpenSQLiteExisting(path)
+	if err != nil {
+		return nil, store.Meta{}, fmt.Errorf("%s: %w", path, err)
+	}
+	defer st.Close()
+	m, err := st.Meta(ctx)
+	if err != nil {
+		return nil, m, fmt.Errorf("%s: %w", path, err)
+	}
+	in := interner{}
+	out := make([]Ours, 0, m.Items)
+	err = st.Each(ctx, func(r store.Record) error {
+		s, err := ParseState(string(r.State))
+		if err != nil {
+			return &InputError{File: path, Row: r.Row, Column: "state", Value: string(r.State), Err: err}
+		}
+		out = append(out, Ours{
+			Provider: in.get(r.Provider), Account: in.get(r.Account), OrderNo: r.OrderNo,
+			ProviderOrderID: r.ProviderOrderID, RefundNo: r.RefundNo, Action: r.Action,
+			Amount: r.Amount, Total: r.Total, Currency: r.Currency, State: s,
+			ProviderRefundID: r.ProviderRefundID, ProviderCode: r.ProviderCode, ProviderMessage: r.ProviderMessage,
+			Error: r.LastError, Attempts: int32(r.Attempts), FirstAttempt: r.FirstAttempt, LastAttempt: r.LastAttempt,
+			Source: source, Row: int32(r.Row),
+		})
+		return nil
+	})
+	if err != nil {
+		return nil, m, fmt.Errorf("%s: %w", path, err)
+	}
+	return out, m, nil
+}
+
+// lookupAll asks the providers about every refund of ours that may have
+// reached them (each refund number once), with bounded parallelism and a
+// token bucket per provider account. A refund the provider does not know
+// gives no record; a lookup that fails gives a record of status unknown,
+// which reconciles as PENDING with the error as its reason.
+func lookupAll(ctx context.Context, l *Lookup, ours []Ours, src int32) ([]Theirs, error) {
+	par := l.Parallel
+	if par <= 0 {
+		par = 8
+	}
+	per := l.PerAccount
+	if per <= 0 {
+		per = 10
+	}
+	timeout := l.Timeout
+	if timeout <= 0 {
+		timeout = 15 * time.Second
+	}
+	// One lookup per match key.
+	idx := make([]int, 0, len(ours))
+	for i := range ours {
+		if ours[i].State.sent() {
+			idx = append(idx, i)
+		}
+	}
+	slices.SortFunc(idx, func(a, b int) int { return cmpKey(oursKey(&ours[a]), oursKey(&ours[b])) })
+	idx = slices.CompactFunc(idx, func(a, b int) bool { return cmpKey(oursKey(&ours[a]), oursKey(&ours[b])) == 0 })
+
+	limiters := map[string]*rate.Limiter{}
+	clients := map[string]adapters.Provider{}
+	for _, i := range idx {
+		k := ours[i].Provider + "\x00" + ours[i].Account
+		if _, ok := clients[k]; ok {
+			continue
+		}
+		p, err := l.Provider(ours[i].Provider, ours[i].Account)
+		if err != nil {
+			return nil, fmt.Errorf("lookup: %s account %s: %w", ours[i].Provider, ours[i].Account, err)
+		}
+		clients[k], limiters[k] = p, rate.NewLimiter(per, 1)
+	}
+
+	out := make([]Theirs, len(idx))
+	found := make([]bool, len(idx))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(par)
+	for n, i := range idx {
+		o := &ours[i]
+		k := o.Provider + "\x00" + o.Account
+		g.Go(func() error {
+			if err := limiters[k].Wait(gctx); err != nil {
+				return err
+			}
+			cctx, cancel := context.WithTimeout(gctx, timeout)
+			defer cancel()
+			oc, err := clients[k].Lookup(cctx, adapters.Refund{
+				Provider: o.Provider, Account: o.Account, OrderNo: o.OrderNo, ProviderOrderID: o.ProviderOrderID,
+				RefundNo: o.RefundNo, Amount: o.Amount, Total: o.Total, Currency: o.Currency, Action: o.Action,
+			})
+			t := Theirs{
+				Provider: o.Provider, Account: o.Account, OrderNo: o.OrderNo, ProviderOrderID: o.ProviderOrderID,
+				RefundNo: o.RefundNo, Action: o.Action, Currency: o.Currency, Source: src, Row: o.Row,
+			}
+			if o.Action == adapters.ActionRevoke {
+				t.RefundNo = ""
+			}
+			switch {
+			case errors.Is(err, adapters.ErrNotFound):
+				return nil
+			case err != nil:
+				if gctx.Err() != nil {
+					return gctx.Err()
+				}
+				t.Status, t.Amount = StatusUnknown, o.Amount
+				t.Code, t.Message = "LOOKUP_"+strings.ToUpper(adapters.KindOf(err).String()), err.Error()
+			default:
+				t.Status = statusFrom(oc.Status)
+				t.Amount = oc.Amount
+				if oc.Amount == 0 {
+					// The provider did not report the amount: take ours and
+					// say so, rather than invent a mismatch.
+					t.Amount = o.Amount
+					t.Message = "amount not reported by the provider; ours assumed"
+				}
+				if oc.Currency != "" {
+					t.Currency = oc.Currency
+				}
+				t.ProviderRefundID, t.Time, t.Code = oc.ProviderRefundID, oc.Time, oc.Code
+				if oc.ProviderOrderID != "" {
+					t.ProviderOrderID = oc.ProviderOrderID
+				}
+				if t.Message == "" {
+					t.Message = oc.Message
+				}
+			}
+			out[n], found[n] = t, true
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	kept := out[:0]
+	for n := range out {
+		if found[n] {
+			kept = append(kept, out[n])
+		}
+	}
+	return kept, nil
+}

@@ -1,0 +1,226 @@
+package report
+
+import (
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bulkrefund/bulkrefund/money"
+)
+
+// kind is how a column's values are typed in each output: CSV and JSON
+// carry amounts as exact decimal text, XLSX as numbers with a currency
+// number format.
+type kind uint8
+
+const (
+	kText kind = iota
+	kAmount
+	kInt
+	kBool
+)
+
+// field is one cell before it is written.
+type field struct {
+	s    string
+	n    int64
+	cur  money.Currency
+	b    bool
+	null bool // no value (an amount the row does not have)
+}
+
+type colDef struct {
+	name  string
+	kind  kind
+	width float64
+}
+
+// table is one logical table of the report: a sheet of the XLSX (or a
+// section of its Summary sheet), a file of --csv, a key of --json.
+type sheet struct {
+	title   string // XLSX sheet or Summary section title
+	file    string // CSV file name without .csv; JSON key
+	summary bool   // a section of the Summary sheet
+	cols    []colDef
+	n       int
+	fill    func(i int, f []field)
+}
+
+var refundCols = []colDef{
+	{"category", kText, 24}, {"reason", kText, 60}, {"what_to_do", kText, 50},
+	{"provider", kText, 10}, {"account", kText, 20}, {"order_no", kText, 26}, {"provider_order_id", kText, 22},
+	{"refund_no", kText, 22}, {"action", kText, 8}, {"currency", kText, 9},
+	{"our_amount", kAmount, 14}, {"provider_amount", kAmount, 15}, {"difference", kAmount, 13},
+	{"our_state", kText, 11}, {"provider_status", kText, 15}, {"provider_refund_id", kText, 24},
+	{"provider_code", kText, 20}, {"provider_message", kText, 30}, {"time", kText, 21}, {"day", kText, 11},
+	{"attempts", kInt, 9}, {"our_record", kText, 22}, {"provider_record", kText, 22},
+}
+
+var failureCols = []colDef{
+	{"provider", kText, 10}, {"account", kText, 20}, {"order_no", kText, 26}, {"refund_no", kText, 22},
+	{"currency", kText, 9}, {"amount", kAmount, 14}, {"provider_code", kText, 24}, {"provider_message", kText, 40},
+	{"reason", kText, 60}, {"what_to_do", kText, 60}, {"time", kText, 21}, {"our_record", kText, 22},
+}
+
+var orderCols = []colDef{
+	{"provider", kText, 10}, {"account", kText, 20}, {"order_no", kText, 26}, {"provider_order_id", kText, 22},
+	{"currency", kText, 9}, {"total", kAmount, 14}, {"total_from", kText, 13},
+	{"refunded_per_provider", kAmount, 21}, {"refunded_per_us", kAmount, 16}, {"net", kAmount, 14},
+	{"over_refund", kBool, 12}, {"refunds", kInt, 9},
+}
+
+var summaryCols = []colDef{
+	{"category", kText, 24}, {"currency", kText, 9}, {"rows", kInt, 10},
+	{"our_amount", kAmount, 18}, {"provider_amount", kAmount, 18}, {"provider_refunded", kAmount, 18},
+}
+
+var totalCols = []colDef{
+	{"provider", kText, 10}, {"account", kText, 20}, {"currency", kText, 9}, {"day", kText, 11},
+	{"rows", kInt, 10}, {"exceptions", kInt, 11}, {"our_amount", kAmount, 18}, {"our_refunded", kAmount, 18},
+	{"provider_refunded", kAmount, 18},
+}
+
+var provenanceCols = []colDef{
+	{"role", kText, 10}, {"path", kText, 40}, {"sha256", kText, 66}, {"records", kInt, 10},
+	{"run_id", kText, 20}, {"batch_id", kText, 66},
+}
+
+var infoCols = []colDef{{"field", kText, 18}, {"value", kText, 40}}
+
+func text(s string) field                      { return field{s: s} }
+func amount(n int64, cur money.Currency) field { return field{n: n, cur: cur} }
+func integer(n int64) field                    { return field{n: n} }
+func nullAmount() field                        { return field{null: true} }
+func timeText(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// sheets lays out the report. Every output writer walks the same list, so
+// the CSV, JSON and XLSX carry the same rows in the same order.
+func (res *Result) sheets() []sheet {
+	var exc, fail []int32
+	for i := range res.Rows {
+		switch c := res.Rows[i].Category; {
+		case c == Failed:
+			fail = append(fail, int32(i))
+		case c.Exception():
+			exc = append(exc, int32(i))
+		}
+	}
+	loc := res.Options.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	sourceName := func(src int32, row int32) string {
+		name := "input"
+		if int(src) < len(res.Meta.Sources) {
+			s := res.Meta.Sources[src]
+			name = s.Role
+			if s.Path != "" {
+				name = filepath.Base(s.Path)
+			}
+		}
+		if row > 0 {
+			return name + ":" + strconv.Itoa(int(row))
+		}
+		return name
+	}
+	refund := func(r *Row, f []field) {
+		cur := r.Currency()
+		f[0] = text(r.Category.String())
+		f[1] = text(r.Reason())
+		f[2] = text(r.Todo())
+		f[3], f[4], f[5], f[6] = text(r.Provider()), text(r.Account()), text(r.OrderNo()), text(r.ProviderOrderID())
+		f[7], f[8], f[9] = text(r.RefundNo()), text(string(r.Action())), text(string(cur))
+		f[10], f[11], f[12] = nullAmount(), nullAmount(), nullAmount()
+		f[13], f[14] = text(""), text("")
+		f[20], f[21], f[22] = field{null: true}, text(""), text("")
+		if r.O != nil {
+			f[10] = amount(r.O.Amount, r.O.Currency)
+			f[13] = text(r.O.State.String())
+			f[20] = integer(int64(r.O.Attempts))
+			f[21] = text(sourceName(r.O.Source, r.O.Row))
+		}
+		if r.T != nil {
+			f[11] = amount(r.T.Amount, r.T.Currency)
+			f[14] = text(r.T.Status.String())
+			f[22] = text(sourceName(r.T.Source, r.T.Row))
+		}
+		if r.O != nil && r.T != nil && r.O.Currency == r.T.Currency {
+			f[12] = amount(r.T.Amount-r.O.Amount, cur)
+		}
+		f[15], f[16], f[17] = text(r.ProviderRefundID()), text(r.ProviderCode()), text(r.ProviderMessage())
+		t := r.Time()
+		f[18], f[19] = text(timeText(t)), text("")
+		if !t.IsZero() {
+			f[19] = text(t.In(loc).Format(time.DateOnly))
+		}
+	}
+	m := res.Meta
+	info := [][2]string{
+		{"generated_at", timeText(m.GeneratedAt)},
+		{"operator", m.Operator},
+		{"tool_version", m.ToolVersion},
+		{"run_ids", strings.Join(m.RunIDs, " ")},
+		{"batch_ids", strings.Join(m.BatchIDs, " ")},
+		{"amount_tolerance", strconv.FormatInt(res.Options.AmountTolerance, 10) + " minor units"},
+		{"from", timeText(res.Options.From)},
+		{"to", timeText(res.Options.To)},
+		{"time_zone", loc.String()},
+		{"rows", strconv.Itoa(len(res.Rows))},
+		{"exceptions", strconv.Itoa(len(exc))},
+		{"failures", strconv.Itoa(len(fail))},
+	}
+	return []sheet{
+		{title: "Counts and sums per category", file: "summary", summary: true, cols: summaryCols, n: len(res.Summary), fill: func(i int, f []field) {
+			s := &res.Summary[i]
+			f[0], f[1], f[2] = text(s.Category.String()), text(string(s.Currency)), integer(int64(s.Rows))
+			f[3], f[4], f[5] = amount(s.OurAmount, s.Currency), amount(s.ProviderAmount, s.Currency), amount(s.ProviderRefunded, s.Currency)
+		}},
+		{title: "Totals per provider, account, currency and day", file: "totals", summary: true, cols: totalCols, n: len(res.Totals), fill: func(i int, f []field) {
+			t := &res.Totals[i]
+			f[0], f[1], f[2], f[3] = text(t.Provider), text(t.Account), text(string(t.Currency)), text(t.Day)
+			f[4], f[5] = integer(int64(t.Rows)), integer(int64(t.Exceptions))
+			f[6], f[7], f[8] = amount(t.OurAmount, t.Currency), amount(t.OurRefunded, t.Currency), amount(t.ProviderRefunded, t.Currency)
+		}},
+		{title: "Inputs", file: "provenance", summary: true, cols: provenanceCols, n: len(m.Sources), fill: func(i int, f []field) {
+			s := &m.Sources[i]
+			f[0], f[1], f[2], f[3], f[4], f[5] = text(s.Role), text(s.Path), text(s.SHA256), integer(int64(s.Records)), text(s.RunID), text(s.BatchID)
+		}},
+		{title: "Report", file: "report_info", summary: true, cols: infoCols, n: len(info), fill: func(i int, f []field) {
+			f[0], f[1] = text(info[i][0]), text(info[i][1])
+		}},
+		{title: "Exceptions", file: "exceptions", cols: refundCols, n: len(exc), fill: func(i int, f []field) { refund(&res.Rows[exc[i]], f) }},
+		{title: "Failures", file: "failures", cols: failureCols, n: len(fail), fill: func(i int, f []field) {
+			r := &res.Rows[fail[i]]
+			f[0], f[1], f[2], f[3] = text(r.Provider()), text(r.Account()), text(r.OrderNo()), text(r.RefundNo())
+			f[4], f[5] = text(string(r.Currency())), amount(r.OurAmount(), r.Currency())
+			f[6], f[7], f[8], f[9] = text(r.ProviderCode()), text(r.ProviderMessage()), text(r.Reason()), text(r.Todo())
+			f[10], f[11] = text(timeText(r.Time())), text(sourceName(r.O.Source, r.O.Row))
+		}},
+		{title: "Net by order", file: "net_by_order", cols: orderCols, n: len(res.Orders), fill: func(i int, f []field) {
+			o := &res.Orders[i]
+			f[0], f[1], f[2], f[3], f[4] = text(o.Provider), text(o.Account), text(o.OrderNo), text(o.ProviderOrderID), text(string(o.Currency))
+			f[5], f[6], f[9] = nullAmount(), text(o.TotalFrom), nullAmount()
+			if o.TotalFrom != "" {
+				f[5], f[9] = amount(o.Total, o.Currency), amount(o.Net, o.Currency)
+			}
+			f[7], f[8] = amount(o.RefundedProvider, o.Currency), amount(o.RefundedOurs, o.Currency)
+			f[10], f[11] = field{b: o.OverRefund}, integer(int64(o.Refunds))
+		}},
+		{title: "All refunds", file: "all_refunds", cols: refundCols, n: len(res.Rows), fill: func(i int, f []field) { refund(&res.Rows[i], f) }},
+	}
+}
+
+// guard defuses text a spreadsheet would run as a formula (CSV injection):
+// a leading =, +, -, @, tab or CR gets a quote in front.
+func guard(s string) string {
+	if s != "" && strings.IndexByte("=+-@\t\r", s[0]) >= 0 {
+		return "'" + s
+	}
+	return s
+}

@@ -1,0 +1,178 @@
+package report
+
+import (
+	"bufio"
+	"encoding/csv"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"unicode/utf8"
+)
+
+// WriteCSV writes one CSV file per table of the report into dir (created if
+// missing): summary, totals, provenance, report_info, exceptions, failures,
+// net_by_order, all_refunds. Amounts are exact major-unit decimal text;
+// text that a spreadsheet would run as a formula is quoted (see guard).
+func WriteCSV(dir string, res *Result) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, sh := range res.sheets() {
+		if err := writeCSVFile(filepath.Join(dir, sh.file+".csv"), sh); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeCSVFile(path string, sh sheet) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(f, 1<<16)
+	w := csv.NewWriter(bw)
+	rec := make([]string, len(sh.cols))
+	for i, c := range sh.cols {
+		rec[i] = c.name
+	}
+	w.Write(rec)
+	fields := make([]field, len(sh.cols))
+	for i := 0; i < sh.n; i++ {
+		sh.fill(i, fields)
+		for k, c := range sh.cols {
+			rec[k] = csvCell(c.kind, fields[k])
+		}
+		w.Write(rec)
+	}
+	w.Flush()
+	err = w.Error()
+	if e := bw.Flush(); err == nil {
+		err = e
+	}
+	if e := f.Close(); err == nil {
+		err = e
+	}
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+func csvCell(k kind, f field) string {
+	if f.null {
+		return ""
+	}
+	switch k {
+	case kAmount:
+		return major(f.n, f.cur)
+	case kInt:
+		return strconv.FormatInt(f.n, 10)
+	case kBool:
+		return strconv.FormatBool(f.b)
+	}
+	return guard(f.s)
+}
+
+// WriteJSON writes the report as one JSON object with a key per table
+// (the CSV file names) holding an array of row objects. Amounts are exact
+// decimal strings; text is written as is (no formula guard: it is not
+// meant for a spreadsheet).
+func WriteJSON(path string, res *Result) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 1<<16)
+	var buf []byte
+	w.WriteString("{")
+	for si, sh := range res.sheets() {
+		if si > 0 {
+			w.WriteString(",")
+		}
+		buf = appendJSONString(buf[:0], sh.file)
+		w.Write(buf)
+		w.WriteString(":[")
+		fields := make([]field, len(sh.cols))
+		for i := 0; i < sh.n; i++ {
+			sh.fill(i, fields)
+			buf = buf[:0]
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = append(buf, "\n{"...)
+			for k, c := range sh.cols {
+				if k > 0 {
+					buf = append(buf, ',')
+				}
+				buf = appendJSONString(buf, c.name)
+				buf = append(buf, ':')
+				fv := fields[k]
+				switch {
+				case fv.null:
+					buf = append(buf, "null"...)
+				case c.kind == kAmount:
+					buf = appendJSONString(buf, major(fv.n, fv.cur))
+				case c.kind == kInt:
+					buf = strconv.AppendInt(buf, fv.n, 10)
+				case c.kind == kBool:
+					buf = strconv.AppendBool(buf, fv.b)
+				default:
+					buf = appendJSONString(buf, fv.s)
+				}
+			}
+			buf = append(buf, '}')
+			w.Write(buf)
+		}
+		w.WriteString("]")
+	}
+	w.WriteString("}\n")
+	err = w.Flush()
+	if e := f.Close(); err == nil {
+		err = e
+	}
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString quotes s as a JSON string; invalid UTF-8 becomes U+FFFD.
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c == '\n':
+				b = append(b, '\\', 'n')
+			case c == '\r':
+				b = append(b, '\\', 'r')
+			case c == '\t':
+				b = append(b, '\\', 't')
+			case c < 0x20 || c == '<' || c == '>' || c == '&':
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, `\ufffd`...)
+		} else if r == '\u2028' || r == '\u2029' {
+			b = append(b, `\u202`...)
+			b = append(b, hexDigits[r&0xF])
+		} else {
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(b, '"')
+}

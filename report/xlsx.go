@@ -1,0 +1,233 @@
+package report
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/xuri/excelize/v2"
+)
+
+// maxSheetRows is Excel's row limit; a longer table continues on a sheet
+// named "All refunds (2)" and so on.
+const maxSheetRows = 1_048_576
+
+// WriteXLSX writes the auditor's workbook: Summary (counts and sums per
+// category, totals per provider/account/currency/day, the inputs with their
+// SHA-256, and who/when/which version), Exceptions, Failures, Net by order
+// and All refunds. Every sheet is written with excelize's stream writer, so
+// memory stays flat however many rows there are.
+func WriteXLSX(path string, res *Result) error {
+	f := excelize.NewFile()
+	defer f.Close()
+	w, err := newXLSXStyles(f)
+	if err != nil {
+		return err
+	}
+	if err := f.SetSheetName("Sheet1", "Summary"); err != nil {
+		return err
+	}
+	sheets := res.sheets()
+	var summary []sheet
+	for _, sh := range sheets {
+		if sh.summary {
+			summary = append(summary, sh)
+		}
+	}
+	if err := w.summarySheet("Summary", summary); err != nil {
+		return err
+	}
+	for _, sh := range sheets {
+		if sh.summary {
+			continue
+		}
+		if err := w.tableSheets(sh); err != nil {
+			return err
+		}
+	}
+	f.SetDocProps(&excelize.DocProperties{
+		Title:   "bulkrefund reconciliation report",
+		Creator: res.Meta.Operator,
+		Version: res.Meta.ToolVersion,
+	})
+	f.SetActiveSheet(0)
+	if err := f.SaveAs(path); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+type xlsxWriter struct {
+	f             *excelize.File
+	header, title int
+	amount        map[int]int // currency scale → style
+}
+
+func newXLSXStyles(f *excelize.File) (*xlsxWriter, error) {
+	w := &xlsxWriter{f: f, amount: map[int]int{}}
+	var err error
+	w.header, err = f.NewStyle(&excelize.Style{
+		Font:      &excelize.Font{Bold: true},
+		Fill:      excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{"DDEBF7"}},
+		Border:    []excelize.Border{{Type: "bottom", Color: "808080", Style: 1}},
+		Alignment: &excelize.Alignment{Vertical: "center"},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if w.title, err = f.NewStyle(&excelize.Style{Font: &excelize.Font{Bold: true, Size: 13}}); err != nil {
+		return nil, err
+	}
+	// One number format per currency scale: the cell holds the major-unit
+	// value and shows exactly the currency's decimals.
+	for _, scale := range []int{0, 2, 3} {
+		nf := "#,##0"
+		if scale > 0 {
+			nf += "." + strings.Repeat("0", scale)
+		}
+		nf = nf + ";-" + nf
+		id, err := f.NewStyle(&excelize.Style{CustomNumFmt: &nf})
+		if err != nil {
+			return nil, err
+		}
+		w.amount[scale] = id
+	}
+	return w, nil
+}
+
+// cell converts a field for the stream writer. An amount becomes the
+// float64 nearest its exact decimal text; excelize writes that float back
+// with the shortest round-trip formatting, which is the same decimal text
+// for any amount under 10^15 minor units, so the file holds the exact value.
+func (w *xlsxWriter) cell(k kind, fv field) any {
+	if fv.null {
+		return nil
+	}
+	switch k {
+	case kAmount:
+		scale, ok := fv.cur.Scale()
+		if !ok {
+			scale = 2
+		}
+		v, _ := strconv.ParseFloat(major(fv.n, fv.cur), 64)
+		return excelize.Cell{StyleID: w.amount[scale], Value: v}
+	case kInt:
+		return fv.n
+	case kBool:
+		return fv.b
+	}
+	return guard(fv.s)
+}
+
+func (w *xlsxWriter) headerRow(cols []colDef) []any {
+	row := make([]any, len(cols))
+	for i, c := range cols {
+		row[i] = excelize.Cell{StyleID: w.header, Value: c.name}
+	}
+	return row
+}
+
+// summarySheet stacks the summary tables, each under a title.
+func (w *xlsxWriter) summarySheet(name string, parts []sheet) error {
+	sw, err := w.f.NewStreamWriter(name)
+	if err != nil {
+		return err
+	}
+	widths := map[int]float64{}
+	for _, p := range parts {
+		for i, c := range p.cols {
+			widths[i] = max(widths[i], c.width)
+		}
+	}
+	for i := 0; i < len(widths); i++ {
+		if err := sw.SetColWidth(i+1, i+1, widths[i]); err != nil {
+			return err
+		}
+	}
+	r := 1
+	set := func(vals []any) error {
+		ref, _ := excelize.CoordinatesToCellName(1, r)
+		r++
+		return sw.SetRow(ref, vals)
+	}
+	if err := set([]any{excelize.Cell{StyleID: w.title, Value: "bulkrefund reconciliation report"}}); err != nil {
+		return err
+	}
+	r++
+	for _, p := range parts {
+		if err := set([]any{excelize.Cell{StyleID: w.title, Value: p.title}}); err != nil {
+			return err
+		}
+		if err := set(w.headerRow(p.cols)); err != nil {
+			return err
+		}
+		fields := make([]field, len(p.cols))
+		vals := make([]any, len(p.cols))
+		for i := 0; i < p.n; i++ {
+			p.fill(i, fields)
+			for k, c := range p.cols {
+				vals[k] = w.cell(c.kind, fields[k])
+			}
+			if err := set(vals); err != nil {
+				return err
+			}
+		}
+		r++
+	}
+	return sw.Flush()
+}
+
+// tableSheets writes one table as a sheet with a styled, frozen header and
+// an autofilter (an Excel table without a style), continuing on further
+// sheets past Excel's row limit.
+func (w *xlsxWriter) tableSheets(sh sheet) error {
+	fields := make([]field, len(sh.cols))
+	vals := make([]any, len(sh.cols))
+	for part, start := 1, 0; part == 1 || start < sh.n; part++ {
+		name := sh.title
+		tname := strings.ReplaceAll(sh.title, " ", "")
+		if part > 1 {
+			name = fmt.Sprintf("%s (%d)", sh.title, part)
+			tname += strconv.Itoa(part)
+		}
+		if _, err := w.f.NewSheet(name); err != nil {
+			return err
+		}
+		sw, err := w.f.NewStreamWriter(name)
+		if err != nil {
+			return err
+		}
+		for i, c := range sh.cols {
+			if err := sw.SetColWidth(i+1, i+1, c.width); err != nil {
+				return err
+			}
+		}
+		if err := sw.SetPanes(&excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft"}); err != nil {
+			return err
+		}
+		if err := sw.SetRow("A1", w.headerRow(sh.cols)); err != nil {
+			return err
+		}
+		end := min(sh.n, start+maxSheetRows-1)
+		for i := start; i < end; i++ {
+			sh.fill(i, fields)
+			for k, c := range sh.cols {
+				vals[k] = w.cell(c.kind, fields[k])
+			}
+			ref, _ := excelize.CoordinatesToCellName(1, i-start+2)
+			if err := sw.SetRow(ref, vals); err != nil {
+				return err
+			}
+		}
+		last, _ := excelize.CoordinatesToCellName(len(sh.cols), max(2, end-start+1))
+		showStripes := false
+		if err := sw.AddTable(&excelize.Table{Range: "A1:" + last, Name: tname, ShowRowStripes: &showStripes}); err != nil {
+			return err
+		}
+		if err := sw.Flush(); err != nil {
+			return err
+		}
+		start = end
+	}
+	return nil
+}
