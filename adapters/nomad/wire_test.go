@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -123,7 +124,11 @@ func TestAnswers(t *testing.T) {
 func TestSecretsNotPrinted(t *testing.T) {
 	o := Options{BaseURL: "http://x", Merchant: "m", APIKey: testKey}
 	c, _ := New(o)
-	for _, s := range []string{o.String(), o.GoString(), c.String(), c.GoString()} {
+	var all []string
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%d", "%x", "%q"} {
+		all = append(all, fmt.Sprintf(verb, o), fmt.Sprintf(verb, c), fmt.Sprintf(verb, &o))
+	}
+	for _, s := range all {
 		if strings.Contains(s, testKey) {
 			t.Errorf("key printed: %s", s)
 		}

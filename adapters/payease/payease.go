@@ -38,6 +38,10 @@ func (o Options) String() string {
 // GoString redacts the private key under %#v too.
 func (o Options) GoString() string { return o.String() }
 
+// Format prints String under every verb, so that no verb (%d, %x) can reach
+// the key through reflection.
+func (o Options) Format(f fmt.State, _ rune) { fmt.Fprint(f, o.String()) }
+
 // Client refunds and queries refunds of one PayEase merchant. It is safe for
 // concurrent use.
 type Client struct {
@@ -77,6 +81,9 @@ func (c *Client) String() string { return "payease merchant " + c.merchantID }
 
 // GoString redacts the keys under %#v.
 func (c *Client) GoString() string { return c.String() }
+
+// Format prints String under every verb.
+func (c *Client) Format(f fmt.State, _ rune) { fmt.Fprint(f, c.String()) }
 
 // Refund submits one refund. PayEase answers SUCCESS when it accepts the
 // refund; its result comes later, so an accepted refund is pending.

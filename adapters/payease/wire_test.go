@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -289,7 +290,15 @@ func TestForgedAnswerRejected(t *testing.T) {
 func TestSecretsNotPrinted(t *testing.T) {
 	key := readFile(t, "merchant_test_key.pem")
 	o := Options{BaseURL: "http://x", MerchantID: "890000593", MerchantPrivateKeyPEM: key}
-	for _, s := range []string{o.String(), o.GoString()} {
+	c, err := New(Options{BaseURL: "http://x", MerchantID: "890000593", MerchantPrivateKeyPEM: key, PlatformPublicKeyPEM: readFile(t, "platform_test_pub.pem")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []string
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%d", "%x", "%q"} {
+		all = append(all, fmt.Sprintf(verb, o), fmt.Sprintf(verb, c), fmt.Sprintf(verb, &o))
+	}
+	for _, s := range all {
 		if strings.Contains(s, "PRIVATE") || strings.Contains(s, string(key[40:80])) {
 			t.Errorf("key printed: %s", s)
 		}

@@ -35,6 +35,10 @@ func (o Options) String() string {
 // GoString redacts the key under %#v too.
 func (o Options) GoString() string { return o.String() }
 
+// Format prints String under every verb, so that no verb (%d, %x) can reach
+// the key through reflection.
+func (o Options) Format(f fmt.State, _ rune) { fmt.Fprint(f, o.String()) }
+
 // Client refunds and queries refunds of one QuickPay store. It is safe for
 // concurrent use.
 type Client struct {
@@ -63,6 +67,9 @@ func (c *Client) String() string { return "quickpay store " + c.storeNo }
 
 // GoString redacts the key under %#v.
 func (c *Client) GoString() string { return c.String() }
+
+// Format prints String under every verb.
+func (c *Client) Format(f fmt.State, _ rune) { fmt.Fprint(f, c.String()) }
 
 // Sign is the hex HMAC-SHA256 of body under key.
 func Sign(body, key []byte) string {

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -135,7 +136,11 @@ func TestAnswers(t *testing.T) {
 func TestSecretsNotPrinted(t *testing.T) {
 	o := Options{BaseURL: "http://x", StoreNo: "SH001", StoreKey: testKey}
 	c, _ := New(o)
-	for _, s := range []string{o.String(), o.GoString(), c.String(), c.GoString()} {
+	var all []string
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%d", "%x", "%q"} {
+		all = append(all, fmt.Sprintf(verb, o), fmt.Sprintf(verb, c), fmt.Sprintf(verb, &o))
+	}
+	for _, s := range all {
 		if strings.Contains(s, testKey) {
 			t.Errorf("key printed: %s", s)
 		}

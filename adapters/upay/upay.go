@@ -36,6 +36,10 @@ func (o Options) String() string {
 // GoString redacts the key under %#v too.
 func (o Options) GoString() string { return o.String() }
 
+// Format prints String under every verb, so that no verb (%d, %x) can reach
+// the key through reflection.
+func (o Options) Format(f fmt.State, _ rune) { fmt.Fprint(f, o.String()) }
+
 // Client refunds, revokes and queries orders of one Upay terminal. It is safe
 // for concurrent use.
 type Client struct {
@@ -64,6 +68,9 @@ func (c *Client) String() string { return "upay terminal " + c.terminalSN }
 
 // GoString redacts the key under %#v.
 func (c *Client) GoString() string { return c.String() }
+
+// Format prints String under every verb.
+func (c *Client) Format(f fmt.State, _ rune) { fmt.Fprint(f, c.String()) }
 
 // Sign returns the Authorization header value for body: the terminal serial
 // number and the lowercase hex MD5 of the body bytes followed by the key.

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -240,7 +241,11 @@ func TestLookupReadsTheOrderConservatively(t *testing.T) {
 func TestSecretsNotPrinted(t *testing.T) {
 	o := Options{BaseURL: "http://x", TerminalSN: "T1", TerminalKey: testKey}
 	c, _ := New(o)
-	for _, s := range []string{o.String(), o.GoString(), c.String(), c.GoString()} {
+	var all []string
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%d", "%x", "%q"} {
+		all = append(all, fmt.Sprintf(verb, o), fmt.Sprintf(verb, c), fmt.Sprintf(verb, &o))
+	}
+	for _, s := range all {
 		if strings.Contains(s, testKey) {
 			t.Errorf("key printed: %s", s)
 		}
