@@ -26,7 +26,7 @@ var (
 	ErrTooLong           = errors.New("too long")
 	ErrBadFormat         = errors.New("bad format")
 	ErrOutOfRange        = errors.New("out of range")
-	ErrPrecisionLost     = errors.New("precision lost: the spreadsheet stored this id as a number")
+	ErrPrecisionLost     = errors.New("precision lost")
 	ErrUnknownProvider   = errors.New("unknown provider")
 	ErrBadAction         = errors.New("unknown action")
 	ErrRevokeNotAllowed  = errors.New("revoke is only supported by upay")
@@ -52,6 +52,9 @@ type RowError struct {
 
 // Error renders `row 12, column "退款金额", value "12.345": <reason>`.
 func (e *RowError) Error() string {
+	if e.Column == "" {
+		return "row " + strconv.Itoa(e.Row) + ": " + e.Reason()
+	}
 	return "row " + strconv.Itoa(e.Row) + ", " + e.Reason()
 }
 

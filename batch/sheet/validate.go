@@ -54,14 +54,16 @@ func Validate(path string, opts Options, onItem func(batch.Item) error, onInvali
 	// Find the header below any title rows.
 	var cols columns
 	var unknown []string
+	seen := 0
 	for {
 		row, cells, rowErr, err := src.next()
 		if err == io.EOF {
-			if row == 0 && sum.HeaderRow == 0 {
+			if seen == 0 {
 				return sum, fmt.Errorf("%w: %s has no rows", ErrEmptyFile, path)
 			}
 			break
 		}
+		seen++
 		if err != nil {
 			return sum, err
 		}
@@ -272,7 +274,7 @@ func (c *rowCtx) id(f field, s string) string {
 			return d
 		}
 	}
-	c.addf(f, s, ErrPrecisionLost, "the sheet holds %s in scientific notation, so digits may be lost; format the column as Text and re-enter the id", s)
+	c.addf(f, s, ErrPrecisionLost, "the id is in scientific notation, a number the spreadsheet keeps to 15 digits; format the column as Text and re-enter the id")
 	return s
 }
 

@@ -1,0 +1,463 @@
+package sheet
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/bulkrefund/bulkrefund/adapters"
+	"github.com/bulkrefund/bulkrefund/batch"
+	"github.com/bulkrefund/bulkrefund/money"
+	"github.com/xuri/excelize/v2"
+)
+
+var sentinels = map[string]error{
+	"ErrRequired": ErrRequired, "ErrTooLong": ErrTooLong, "ErrBadFormat": ErrBadFormat,
+	"ErrOutOfRange": ErrOutOfRange, "ErrPrecisionLost": ErrPrecisionLost,
+	"ErrUnknownProvider": ErrUnknownProvider, "ErrBadAction": ErrBadAction,
+	"ErrRevokeNotAllowed": ErrRevokeNotAllowed, "ErrRevokeNotFull": ErrRevokeNotFull,
+	"ErrRevokeNotAlone": ErrRevokeNotAlone, "ErrDuplicateRefundNo": ErrDuplicateRefundNo,
+	"ErrOverRefund": ErrOverRefund, "ErrOrderConflict": ErrOrderConflict, "ErrCurrency": ErrCurrency,
+	"money.ErrTooManyDecimals": money.ErrTooManyDecimals, "money.ErrNotPositive": money.ErrNotPositive,
+	"money.ErrNotANumber": money.ErrNotANumber, "money.ErrUnknownCurrency": money.ErrUnknownCurrency,
+}
+
+type result struct {
+	sum     Summary
+	items   map[int]batch.Item
+	invalid map[int][]*RowError
+	cells   map[int][]string
+}
+
+func validate(t *testing.T, path string, opts Options) (result, error) {
+	t.Helper()
+	r := result{items: map[int]batch.Item{}, invalid: map[int][]*RowError{}, cells: map[int][]string{}}
+	var err error
+	r.sum, err = Validate(path, opts, func(it batch.Item) error {
+		if _, dup := r.items[it.Row]; dup {
+			t.Errorf("row %d reported twice", it.Row)
+		}
+		r.items[it.Row] = it
+		return nil
+	}, func(cells []string, errs []*RowError) error {
+		row := errs[0].Row
+		for _, e := range errs {
+			if e.Row != row {
+				t.Errorf("one row's errors carry rows %d and %d", row, e.Row)
+			}
+		}
+		r.invalid[row] = errs
+		r.cells[row] = cells
+		return nil
+	})
+	if err == nil {
+		if s := r.sum; s.Read != s.Valid+s.Invalid+s.Blank || s.Valid != len(r.items) || s.Invalid != len(r.invalid) {
+			t.Errorf("summary %+v does not match %d items, %d invalid rows", s, len(r.items), len(r.invalid))
+		}
+	}
+	return r, err
+}
+
+// TestRules runs testdata/rules.csv, whose last column says what each row
+// must produce: "ok", "blank", or the sentinel(s) its errors wrap.
+func TestRules(t *testing.T) {
+	const path = "testdata/rules.csv"
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := validate(t, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.sum.Warnings, []string{`column "expect" is not a known field; it is ignored`}) {
+		t.Errorf("warnings = %q", res.sum.Warnings)
+	}
+	for i, rec := range recs[1:] {
+		row := i + 2
+		want := rec[len(rec)-1]
+		t.Run(fmt.Sprintf("%s/row%02d", want, row), func(t *testing.T) {
+			switch want {
+			case "ok":
+				if errs := res.invalid[row]; errs != nil {
+					t.Fatalf("row %d: want valid, got %v", row, errs)
+				}
+				if _, ok := res.items[row]; !ok {
+					t.Fatalf("row %d: not reported as an item", row)
+				}
+			case "":
+				if res.items[row].Row != 0 || res.invalid[row] != nil {
+					t.Fatalf("row %d: blank row was reported", row)
+				}
+			default:
+				errs := res.invalid[row]
+				if errs == nil {
+					t.Fatalf("row %d: want %s, row is valid: %+v", row, want, res.items[row])
+				}
+				for _, name := range strings.Split(want, "|") {
+					sentinel, ok := sentinels[name]
+					if !ok {
+						t.Fatalf("unknown sentinel %q in fixture", name)
+					}
+					if !slices.ContainsFunc(errs, func(e *RowError) bool { return errors.Is(e, sentinel) }) {
+						t.Errorf("row %d: want %s, got %v", row, name, errs)
+					}
+				}
+				if n := len(strings.Split(want, "|")); len(errs) != n {
+					t.Errorf("row %d: want %d errors, got %v", row, n, errs)
+				}
+				for _, e := range errs {
+					if !strings.HasPrefix(e.Error(), "row "+itoa(row)+", ") {
+						t.Errorf("error %q does not start with its row", e)
+					}
+				}
+			}
+		})
+	}
+	if res.sum.Blank != 1 {
+		t.Errorf("blank = %d, want 1", res.sum.Blank)
+	}
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+func TestFiles(t *testing.T) {
+	tests := []struct {
+		name                         string
+		file, sheet                  string
+		err                          error
+		errText                      string
+		read, valid, invalid, blanks int
+		headerRow                    int
+		format                       string
+		check                        func(t *testing.T, r result)
+	}{
+		{name: "gbk with title row", file: "gbk_title.csv", read: 3, valid: 2, invalid: 1, headerRow: 2, format: "GB18030",
+			check: func(t *testing.T, r result) {
+				it := r.items[3]
+				if it.Provider != adapters.QuickPay || it.Account != "SH001" || it.Operator != "王芳" || it.Reason != "商品缺货" || it.Amount != 1250 || it.Total != 10000 {
+					t.Errorf("row 3 = %+v", it.Refund)
+				}
+				e := r.invalid[5][0]
+				if e.Column != "操作员" || !errors.Is(e, ErrTooLong) {
+					t.Errorf("row 5 error = %v", e)
+				}
+			}},
+		{name: "semicolon", file: "semicolon.csv", read: 2, valid: 1, invalid: 1, headerRow: 1, format: "semicolon",
+			check: func(t *testing.T, r result) {
+				if r.items[2].Amount != 123450 {
+					t.Errorf("row 2 amount %d", r.items[2].Amount)
+				}
+				if e := r.invalid[3][0]; e.Value != "12,50" || !errors.Is(e, money.ErrNotANumber) {
+					t.Errorf("row 3 error = %v", e)
+				}
+			}},
+		{name: "bom", file: "bom.csv", read: 1, valid: 1, headerRow: 1, format: "with BOM",
+			check: func(t *testing.T, r result) {
+				if r.sum.Header[0] != "provider" {
+					t.Errorf("BOM left in header: %q", r.sum.Header[0])
+				}
+			}},
+		{name: "ragged", file: "ragged.csv", read: 5, valid: 2, invalid: 3, headerRow: 1, format: "CSV",
+			check: func(t *testing.T, r result) {
+				for row, want := range map[int]error{3: ErrRagged, 4: ErrRagged, 5: ErrMalformedRow} {
+					if errs := r.invalid[row]; len(errs) != 1 || !errors.Is(errs[0], want) {
+						t.Errorf("row %d: %v, want %v", row, errs, want)
+					}
+				}
+				if _, ok := r.items[6]; !ok {
+					t.Error("row 6 (trailing empty cells) should be valid")
+				}
+			}},
+		{name: "xlsx formulas and numeric ids", file: "formulas.xlsx", read: 8, valid: 4, invalid: 3, blanks: 1, headerRow: 2, format: `sheet "退款"`,
+			check: func(t *testing.T, r result) {
+				if it := r.items[3]; it.OrderNo != "20261101001" || it.Amount != 1250 || it.Total != 10000 {
+					t.Errorf("row 3 (numeric id) = %+v", it.Refund)
+				}
+				if it := r.items[4]; it.Amount != 4400 {
+					t.Errorf("row 4 (formula) amount = %d", it.Amount)
+				}
+				if it := r.items[5]; it.Amount != 30 {
+					t.Errorf("row 5 (0.1+0.2) amount = %d", it.Amount)
+				}
+				if it := r.items[10]; it.Amount != 123450 || it.ProviderOrderID != "7894259244067218" {
+					t.Errorf("row 10 = %+v", it.Refund)
+				}
+				for row, want := range map[int]error{6: ErrPrecisionLost, 7: money.ErrTooManyDecimals, 8: money.ErrAmbiguousFloat} {
+					if errs := r.invalid[row]; len(errs) != 1 || !errors.Is(errs[0], want) {
+						t.Errorf("row %d: %v, want %v", row, errs, want)
+					}
+				}
+				if e := r.invalid[6][0]; e.Column != "交易号" || e.Value != "4.20000114820211E+27" {
+					t.Errorf("row 6 error names %q %q", e.Column, e.Value)
+				}
+			}},
+		{name: "xlsx --sheet with fen column", file: "formulas.xlsx", sheet: "QuickPay", read: 1, valid: 1, headerRow: 1,
+			check: func(t *testing.T, r result) {
+				if r.items[2].Amount != 1250 {
+					t.Errorf("fen column: amount %d, want 1250", r.items[2].Amount)
+				}
+			}},
+		{name: "no such sheet", file: "formulas.xlsx", sheet: "Nope", err: ErrNoSuchSheet, errText: "QuickPay"},
+		{name: "sheet on csv", file: "bom.csv", sheet: "x", err: ErrNoSuchSheet},
+		{name: "empty", file: "empty.csv", err: ErrEmptyFile},
+		{name: "header only", file: "header_only.csv", err: ErrNoRows},
+		{name: "pdf renamed", file: "pdf_renamed.xlsx", err: ErrUnreadable, errText: "PDF"},
+		{name: "encrypted", file: "encrypted.xlsx", err: ErrUnreadable, errText: "password"},
+		{name: "truncated", file: "truncated.xlsx", err: ErrUnreadable, errText: "truncated"},
+		{name: "missing file", file: "nope.csv", err: ErrUnreadable},
+		{name: "missing column", file: "missing_column.csv", err: ErrMissingColumn, errText: "refund_no"},
+		{name: "no header", file: "no_header.csv", err: ErrNoHeader},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := validate(t, filepath.Join("testdata", tt.file), Options{Sheet: tt.sheet})
+			if tt.err != nil {
+				if !errors.Is(err, tt.err) || !strings.Contains(err.Error(), tt.errText) {
+					t.Fatalf("error = %v, want %v containing %q", err, tt.err, tt.errText)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := r.sum
+			if s.Read != tt.read || s.Valid != tt.valid || s.Invalid != tt.invalid || s.Blank != tt.blanks || s.HeaderRow != tt.headerRow {
+				t.Errorf("summary = %+v", s)
+			}
+			if !strings.Contains(s.Format, tt.format) {
+				t.Errorf("format %q does not mention %q", s.Format, tt.format)
+			}
+			if tt.check != nil {
+				tt.check(t, r)
+			}
+		})
+	}
+}
+
+// TestSamples: the bundled CSV and XLSX hold the same valid refunds.
+func TestSamples(t *testing.T) {
+	var lists [2][]batch.Item
+	for i, name := range []string{"../../samples/refunds.csv", "../../samples/refunds.xlsx"} {
+		sum, err := Validate(name, Options{}, func(it batch.Item) error {
+			lists[i] = append(lists[i], it)
+			return nil
+		}, func(cells []string, errs []*RowError) error {
+			t.Errorf("%s: %v", name, errs)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum.Invalid != 0 || sum.Valid < 200 {
+			t.Errorf("%s: %+v", name, sum)
+		}
+	}
+	if a, b := batch.Identity(lists[0]), batch.Identity(lists[1]); a != b {
+		for i := range lists[0] {
+			if lists[0][i].Refund != lists[1][i].Refund {
+				t.Fatalf("item %d differs:\ncsv  %+v\nxlsx %+v", i, lists[0][i].Refund, lists[1][i].Refund)
+			}
+		}
+		t.Fatalf("identities differ")
+	}
+	perProvider := map[string]int{}
+	revokes, multi := 0, map[string]int{}
+	for _, it := range lists[0] {
+		perProvider[it.Provider]++
+		if it.Action == adapters.ActionRevoke {
+			revokes++
+			if it.Provider != adapters.Upay || it.Amount != it.Total {
+				t.Errorf("bad revoke %+v", it.Refund)
+			}
+		}
+		multi[it.Provider+it.OrderNo]++
+	}
+	for _, p := range adapters.Providers {
+		if perProvider[p] < 20 {
+			t.Errorf("%s has %d refunds", p, perProvider[p])
+		}
+	}
+	partial := 0
+	for _, n := range multi {
+		if n >= 2 {
+			partial++
+		}
+	}
+	if revokes != 1 || partial < 5 {
+		t.Errorf("revokes = %d, orders with several refunds = %d", revokes, partial)
+	}
+}
+
+func TestErrorsWriter(t *testing.T) {
+	header := []string{"渠道", "操作员", "=cmd"}
+	cells := []string{"quickpay", "@SUM(1+1)", "-2", "extra"}
+	errs := []*RowError{
+		{Row: 7, Column: "操作员", Value: "@SUM(1+1)", Err: ErrTooLong},
+		{Row: 7, Column: "渠道", Value: "x", Err: ErrUnknownProvider},
+	}
+	want := []string{"quickpay", "'@SUM(1+1)", "'-2", "7",
+		`column "操作员", value "@SUM(1+1)": too long; column "渠道", value "x": unknown provider`}
+	dir := t.TempDir()
+
+	t.Run("csv", func(t *testing.T) {
+		path := filepath.Join(dir, "errors.csv")
+		w, err := NewErrorsWriter(path, header)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Write(7, cells, errs); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := os.ReadFile(path)
+		if !strings.HasPrefix(string(b), "\ufeff") {
+			t.Error("no BOM")
+		}
+		recs, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(string(b), "\ufeff"))).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(recs[0], []string{"渠道", "操作员", "'=cmd", "row", "error"}) || !slices.Equal(recs[1], want) {
+			t.Errorf("got %q", recs)
+		}
+	})
+	t.Run("xlsx", func(t *testing.T) {
+		path := filepath.Join(dir, "errors.xlsx")
+		w, err := NewErrorsWriter(path, header)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Write(7, cells, errs); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		f, err := excelize.OpenFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		rows, err := f.GetRows("Errors")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(rows[1], want) {
+			t.Errorf("row 2 = %q", rows[1])
+		}
+		if typ, _ := f.GetCellType("Errors", "D2"); typ != excelize.CellTypeNumber && typ != excelize.CellTypeUnset {
+			t.Errorf("row column type %v, want a number", typ)
+		}
+		panes, err := f.GetPanes("Errors")
+		if err != nil || !panes.Freeze || panes.YSplit != 1 {
+			t.Errorf("header not frozen: %+v %v", panes, err)
+		}
+		styleID, _ := f.GetCellStyle("Errors", "A1")
+		style, err := f.GetStyle(styleID)
+		if err != nil || style.Font == nil || !style.Font.Bold {
+			t.Errorf("header not bold: %+v %v", style, err)
+		}
+	})
+}
+
+func TestHeaderMatching(t *testing.T) {
+	tests := []struct {
+		cell  string
+		want  field
+		minor bool
+	}{
+		{"Refund Amount", fRefundAmount, false},
+		{"refund_amount_fen", fRefundAmount, true},
+		{"refundAmount", fRefundAmount, false},
+		{" 退款金额（分） ", fRefundAmount, true},
+		{"退款金额(元)", fRefundAmount, false},
+		{"total_amount_cents", fTotalAmount, true},
+		{"TERMINAL_SN", fAccount, false},
+		{"merchantId", fAccount, false},
+		{"商户订单号", fOrderNo, false},
+		{"orderRequestId", fOrderNo, false},
+		{"refund request no", fRefundNo, false},
+		{"ｒｅｆｕｎｄ＿ｎｏ", fRefundNo, false},
+		{"交易号", fProviderOrderID, false},
+		{"支付方式", fPaymentMethod, false},
+	}
+	for _, tt := range tests {
+		c, found, unknown, err := matchHeader([]string{tt.cell})
+		if err != nil || found != 1 || len(unknown) != 0 || c.idx[tt.want] != 0 || c.minor[tt.want] != tt.minor {
+			t.Errorf("%q: found %d, unknown %q, idx %v, minor %v, err %v", tt.cell, found, unknown, c.idx, c.minor, err)
+		}
+	}
+	if _, _, _, err := matchHeader([]string{"退款金额", "refund_amount"}); !errors.Is(err, ErrDuplicateCol) {
+		t.Errorf("duplicate column: %v", err)
+	}
+	if _, _, unknown, _ := matchHeader([]string{"operator_fen"}); len(unknown) != 1 {
+		t.Errorf("a unit suffix makes only amounts: %q", unknown)
+	}
+}
+
+func TestExpandExponent(t *testing.T) {
+	tests := []struct {
+		in, want string
+		ok       bool
+	}{
+		{"2.0261101001E+10", "20261101001", true},
+		{"1E+3", "1000", true},
+		{"1.23456789012345E+14", "123456789012345", true},
+		{"4.20000114820211E+27", "", false},
+		{"7.8942592440672096E+15", "", false},
+		{"1.5E+0", "", false},
+		{"1E-3", "", false},
+	}
+	for _, tt := range tests {
+		if !looksExponent(tt.in) {
+			t.Errorf("%q not recognized as exponent form", tt.in)
+		}
+		got, ok := expandExponent(tt.in)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("expandExponent(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+	for _, s := range []string{"R1E5", "E5", "1E", "12", "1.2.3E4", "SQB1E+5"} {
+		if looksExponent(s) {
+			t.Errorf("%q taken for a number", s)
+		}
+	}
+}
+
+func TestGuard(t *testing.T) {
+	for in, want := range map[string]string{
+		"": "", "abc": "abc", "=1+1": "'=1+1", "+1": "'+1", "-1": "'-1", "@A1": "'@A1",
+		"\tx": "'\tx", "\rx": "'\rx", "＝1": "'＝1", "张伟": "张伟", "1-2": "1-2",
+	} {
+		if got := Guard(in); got != want {
+			t.Errorf("Guard(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestRowErrorText(t *testing.T) {
+	e := &RowError{Row: 12, Column: "退款金额", Value: "12.345", Err: money.ErrTooManyDecimals}
+	if got, want := e.Error(), `row 12, column "退款金额", value "12.345": more decimals than the currency allows`; got != want {
+		t.Errorf("got %s\nwant %s", got, want)
+	}
+	if !errors.Is(e, money.ErrTooManyDecimals) {
+		t.Error("RowError does not unwrap")
+	}
+	if got := (&RowError{Row: 3, Err: ErrRagged}).Error(); got != "row 3: wrong number of cells" {
+		t.Errorf("got %s", got)
+	}
+}

@@ -1,0 +1,168 @@
+// Command mkfixtures writes the binary and non-UTF-8 fixtures of package
+// sheet the way users make them: a workbook with a hidden first sheet,
+// formulas and numeric ids; a GBK CSV with a title row; an encrypted
+// workbook; a truncated one; a PDF renamed .xlsx.
+//
+// Run from batch/sheet: go run ./testdata/mkfixtures
+package main
+
+import (
+	"archive/zip"
+	"bytes"
+	"fmt"
+	"io"
+	"log"
+	"os"
+
+	"github.com/xuri/excelize/v2"
+	"golang.org/x/text/encoding/simplifiedchinese"
+)
+
+func main() {
+	must(workbook("testdata/formulas.xlsx", ""))
+	// excelize writes a float with all its digits; Excel writes what it
+	// keeps, 15-17 significant digits in exponent form. Store Excel's form.
+	must(patchZip("testdata/formulas.xlsx", "xl/worksheets/sheet2.xml",
+		"<v>4200001148202110000000000000</v>", "<v>4.20000114820211E+27</v>"))
+	must(workbook("testdata/encrypted.xlsx", "x"))
+	whole, err := os.ReadFile("testdata/formulas.xlsx")
+	must(err)
+	must(os.WriteFile("testdata/truncated.xlsx", whole[:len(whole)/2], 0o644))
+	must(os.WriteFile("testdata/pdf_renamed.xlsx", []byte("%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"), 0o644))
+	gbk, err := simplifiedchinese.GBK.NewEncoder().Bytes([]byte(gbkCSV))
+	must(err)
+	must(os.WriteFile("testdata/gbk_title.csv", gbk, 0o644))
+}
+
+// gbkCSV is what WPS or Chinese Excel saves: a title row, Chinese headers,
+// CRLF line ends, GBK bytes. Row 5 is invalid (operator longer than 16).
+const gbkCSV = "2026年11月退款明细,,,,,,,,\r\n" +
+	"渠道,门店编码,订单号,退款单号,退款金额,订单金额,类型,操作员,退款原因\r\n" +
+	"quickpay,SH001,20261101001,SH001-R-1,12.50,100.00,退款,王芳,商品缺货\r\n" +
+	"quickpay,SH001,20261101001,SH001-R-2,7.50,100.00,退款,王芳,部分退货\r\n" +
+	"quickpay,SH002,20261101002,SH002-R-1,88.00,88.00,退款,财务部退款专员王芳芳芳芳芳芳芳芳芳,客户取消订单\r\n"
+
+func workbook(path, password string) error {
+	f := excelize.NewFile()
+	defer f.Close()
+	// A hidden instructions sheet first: the reader must skip it.
+	if err := f.SetSheetName("Sheet1", "说明"); err != nil {
+		return err
+	}
+	f.SetCellValue("说明", "A1", "填写说明：每行一笔退款")
+	const s = "退款"
+	if _, err := f.NewSheet(s); err != nil {
+		return err
+	}
+	rows := [][]any{
+		{"2026年11月退款明细"},
+		{"渠道", "商户号", "订单号", "交易号", "退款单号", "退款金额(元)", "订单金额(元)", "操作员", "支付方式"},
+		// 3: numeric order number (11 digits) and amounts as numbers.
+		{"quickpay", "SH001", int64(20261101001), nil, "QR-1", 12.5, 100.0, "王芳"},
+		// 4: formula amount: half the total, with its cached value.
+		{"quickpay", "SH001", int64(20261101002), nil, "QR-2", excelize.Cell{Formula: "G4/2", Value: 44.0}, 88.0, "王芳"},
+		// 5: a float artifact 0.1+0.2 that recovers to 0.30.
+		{"nomad", "wechat.sh_smk", "NM-1", nil, "NR-1", artifact(), 10.0, nil, "alipay"},
+		// 6: a long transaction id Excel turned into a number: precision lost.
+		{"nomad", "wechat.sh_smk", "NM-2", 4.20000114820211e27, "NR-2", 1.0, 10.0, nil, "wechatpay"},
+		// 7: a number with more decimals than CNY, as the user typed it.
+		{"quickpay", "SH002", int64(20261101003), nil, "QR-3", 12.345, 100.0, "王芳"},
+		// 8: an off-grid double: ambiguous, never rounded.
+		{"quickpay", "SH002", int64(20261101004), nil, "QR-4", 12.34567891234567, 100.0, "王芳"},
+		// 9: blank row, then 10: amount given as text with decoration.
+		{},
+		{"upay", "100000330000000001", "SQB1", "7894259244067218", "R1", "¥1,234.50", "2000", "张伟"},
+	}
+	for i, r := range rows {
+		cell, _ := excelize.CoordinatesToCellName(1, i+1)
+		if err := f.SetSheetRow(s, cell, &r); err != nil {
+			return err
+		}
+	}
+	for i, r := range rows {
+		for j, v := range r {
+			if c, ok := v.(excelize.Cell); ok && c.Formula != "" {
+				cell, _ := excelize.CoordinatesToCellName(j+1, i+1)
+				f.SetCellFormula(s, cell, c.Formula)
+				f.SetCellValue(s, cell, c.Value) // the cached value Excel would have saved
+				f.SetCellFormula(s, cell, c.Formula)
+			}
+		}
+	}
+	idx, _ := f.GetSheetIndex(s)
+	f.SetActiveSheet(idx)
+	if err := f.SetSheetVisible("说明", false); err != nil {
+		return err
+	}
+	// A second visible sheet for --sheet.
+	if _, err := f.NewSheet("QuickPay"); err != nil {
+		return err
+	}
+	for i, r := range [][]any{
+		{"provider", "account", "order_no", "refund_no", "refund_amount_fen", "operator"},
+		{"quickpay", "SH001", "20261101009", "QR-9", 1250, "王芳"},
+	} {
+		cell, _ := excelize.CoordinatesToCellName(1, i+1)
+		if err := f.SetSheetRow("QuickPay", cell, &r); err != nil {
+			return err
+		}
+	}
+	var opts []excelize.Options
+	if password != "" {
+		opts = append(opts, excelize.Options{Password: password})
+	}
+	return f.SaveAs(path, opts...)
+}
+
+// patchZip rewrites one member of a zip archive with a string replaced.
+func patchZip(path, member, old, new string) error {
+	zr, err := zip.OpenReader(path)
+	if err != nil {
+		return err
+	}
+	defer zr.Close()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	found := false
+	for _, f := range zr.File {
+		rc, err := f.Open()
+		if err != nil {
+			return err
+		}
+		b, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			return err
+		}
+		if f.Name == member {
+			if !bytes.Contains(b, []byte(old)) {
+				return fmt.Errorf("%s: %q not found", member, old)
+			}
+			b = bytes.ReplaceAll(b, []byte(old), []byte(new))
+			found = true
+		}
+		w, err := zw.Create(f.Name)
+		if err != nil {
+			return err
+		}
+		w.Write(b)
+	}
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	if !found {
+		return fmt.Errorf("%s has no %s", path, member)
+	}
+	return os.WriteFile(path, buf.Bytes(), 0o644)
+}
+
+func artifact() float64 {
+	a, b := 0.1, 0.2
+	return a + b
+}
+
+func must(err error) {
+	if err != nil {
+		log.Fatal(err)
+	}
+}
