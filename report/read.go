@@ -38,7 +38,7 @@ func norm(s string) string {
 // accountProvider: a provider's own name for its account column tells
 // which provider a statement export without a provider column is from.
 var accountProvider = map[string]string{
-	"terminalsn": adapters.Upay, "storeno": adapters.QuickPay, "merchantid": adapters.PayEase, "merchant": adapters.Nomad,
+	"terminalsn": adapters.Upay, "终端号": adapters.Upay, "storeno": adapters.QuickPay, "门店编码": adapters.QuickPay, "merchantid": adapters.PayEase, "merchant": adapters.Nomad,
 }
 
 var statementColumns = []column{

@@ -125,7 +125,7 @@ func (res *Result) sheets() []sheet {
 			}
 		}
 		if row > 0 {
-			return name + ":" + strconv.Itoa(int(row))
+			return name + " row " + strconv.Itoa(int(row))
 		}
 		return name
 	}
