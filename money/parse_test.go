@@ -25,7 +25,7 @@ func TestParseMajor(t *testing.T) {
 		{"￥12.50", CNY, 1250, nil},
 		{"¥ 1,234.50", CNY, 123450, nil},
 		{"12.50元", CNY, 1250, nil},
-		{"１２．５０", CNY, 1250, nil},    // full-width digits and point
+		{"１２．５０", CNY, 1250, nil},     // full-width digits and point
 		{"１，２３４．５", CNY, 123450, nil}, // full-width comma
 		{"\u300012.50\u3000", CNY, 1250, nil},
 		{"\u00a012.50", CNY, 1250, nil},
@@ -111,7 +111,7 @@ func TestRecoverFloat(t *testing.T) {
 		{"1.25E+3", CNY, false, 125000, nil},
 		{"1E-2", CNY, false, 1, nil},
 		{"12.34567891234567", CNY, false, 0, ErrAmbiguousFloat}, // 16 digits, off the grid at 15
-		{"12.499999999", CNY, false, 0, ErrTooManyDecimals},       // what the cell shows: too many decimals
+		{"12.499999999", CNY, false, 0, ErrTooManyDecimals},     // what the cell shows: too many decimals
 		{"12.345", CNY, false, 0, ErrTooManyDecimals},
 		{"1250", CNY, true, 1250, nil},
 		{"1249.9999999999998", CNY, true, 1250, nil},
