@@ -198,7 +198,7 @@ func (s *Sandbox) apply(req refundReq) (rf LedgerRefund, ord order, repeat bool,
 		if f.SettleFailRate > 0 && s.draw() < f.SettleFailRate {
 			r.settleTo = adapters.StatusFailed
 		}
-		s.armSettleLocked(f.SettleAfter)
+		s.armSettleLocked(r, f.SettleAfter)
 	} else if r.notifyURL != "" {
 		s.notifyLocked(r)
 	}
@@ -315,9 +315,11 @@ func (s *Sandbox) settleAllLocked(now time.Time) {
 	}
 }
 
-// armSettleLocked makes pending refunds settle (and notify) even when nobody
-// asks: lazily settling on reads alone would never send a notify.
-func (s *Sandbox) armSettleLocked(after time.Duration) {
+// armSettleLocked makes a pending refund settle (and notify) even when
+// nobody asks: settling lazily on reads alone would never send a notify. The
+// timer runs on real time but decides on the sandbox clock, re-arming while
+// the refund is not yet due there (tests drive a fake clock).
+func (s *Sandbox) armSettleLocked(r *refund, after time.Duration) {
 	select {
 	case <-s.closing:
 		return
@@ -327,9 +329,12 @@ func (s *Sandbox) armSettleLocked(after time.Duration) {
 	t = time.AfterFunc(after, func() {
 		now := s.now()
 		s.mu.Lock()
+		defer s.mu.Unlock()
 		delete(s.timers, t)
-		s.settleAllLocked(now)
-		s.mu.Unlock()
+		s.settleLocked(r, now)
+		if r.Status == adapters.StatusPending {
+			s.armSettleLocked(r, max(r.settleAt.Sub(now), 10*time.Millisecond))
+		}
 	})
 	s.timers[t] = struct{}{}
 }
