@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bytes"
+	"encoding/csv"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/xuri/excelize/v2"
+)
+
+func runValidate(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = dispatch(env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb}, append([]string{"validate"}, args...))
+	return code, out.String(), errb.String()
+}
+
+const fixtures = "../../batch/sheet/testdata/"
+
+func TestValidateExitCodes(t *testing.T) {
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string // substring
+		stderr string // substring
+	}{
+		{"sample csv", []string{"../../samples/refunds.csv"}, exitOK, "230 rows read, 230 valid, 0 invalid, 0 blank skipped", ""},
+		{"sample xlsx", []string{"../../samples/refunds.xlsx"}, exitOK, "230 rows read, 230 valid, 0 invalid", ""},
+		{"invalid rows", []string{fixtures + "gbk_title.csv"}, exitFailures, "3 rows read, 2 valid, 1 invalid",
+			`row 5, column "操作员", value "财务部退款专员王芳芳芳芳芳芳芳芳芳": too long`},
+		{"flags after file", []string{fixtures + "formulas.xlsx", "--sheet", "QuickPay"}, exitOK, "1 rows read, 1 valid", ""},
+		{"no such sheet", []string{"--sheet", "Nope", fixtures + "formulas.xlsx"}, exitUsage, "", "no such sheet"},
+		{"empty", []string{fixtures + "empty.csv"}, exitUsage, "", "file is empty"},
+		{"header only", []string{fixtures + "header_only.csv"}, exitUsage, "", "no data rows"},
+		{"pdf", []string{fixtures + "pdf_renamed.xlsx"}, exitUsage, "", "is a PDF file"},
+		{"encrypted", []string{fixtures + "encrypted.xlsx"}, exitUsage, "", "password-protected"},
+		{"truncated", []string{fixtures + "truncated.xlsx"}, exitUsage, "", "damaged or truncated"},
+		{"missing column", []string{fixtures + "missing_column.csv"}, exitUsage, "", "missing required column: refund_no"},
+		{"missing file", []string{"nope.csv"}, exitUsage, "", "no such file"},
+		{"no file", nil, exitUsage, "", "usage: bulkrefund validate"},
+		{"two files", []string{"a.csv", "b.csv"}, exitUsage, "", "usage"},
+		{"bad flag", []string{"--nope", "a.csv"}, exitUsage, "", "flag provided but not defined"},
+		{"help", []string{"-h"}, exitOK, "", "--errors"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := runValidate(t, tt.args...)
+			if code != tt.code || !strings.Contains(stdout, tt.stdout) || !strings.Contains(stderr, tt.stderr) {
+				t.Errorf("exit %d (want %d)\nstdout: %s\nstderr: %s", code, tt.code, stdout, stderr)
+			}
+			if strings.Contains(stderr, "goroutine") || strings.Contains(stderr, "panic") {
+				t.Errorf("stack trace on stderr: %s", stderr)
+			}
+		})
+	}
+}
+
+func TestValidateMaxErrors(t *testing.T) {
+	code, stdout, stderr := runValidate(t, "--max-errors", "3", fixtures+"rules.csv")
+	if code != exitFailures {
+		t.Fatalf("exit %d", code)
+	}
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	// one warning (the expect column), three errors, one "and N more" line
+	if len(lines) != 5 || !strings.Contains(lines[4], "more errors") || !strings.Contains(lines[1], "row 3, column \"operator\"") {
+		t.Errorf("stderr:\n%s", stderr)
+	}
+	if !strings.Contains(stdout, "55 rows read, 15 valid, 39 invalid, 1 blank skipped") {
+		t.Errorf("stdout: %s", stdout)
+	}
+}
+
+// TestValidateErrorsFile: --errors writes every invalid row with its
+// original cells, row and error, guarded against formula injection, in CSV
+// and in XLSX read back with excelize.
+func TestValidateErrorsFile(t *testing.T) {
+	dir := t.TempDir()
+	for _, ext := range []string{".csv", ".xlsx"} {
+		t.Run(ext, func(t *testing.T) {
+			out := filepath.Join(dir, "errors"+ext)
+			code, _, stderr := runValidate(t, fixtures+"rules.csv", "--errors", out, "--max-errors", "0")
+			if code != exitFailures {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			var rows [][]string
+			if ext == ".csv" {
+				b, err := os.ReadFile(out)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rows, err = csv.NewReader(bytes.NewReader(bytes.TrimPrefix(b, []byte("\ufeff")))).ReadAll()
+				if err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				f, err := excelize.OpenFile(out)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer f.Close()
+				if rows, err = f.GetRows("Errors"); err != nil {
+					t.Fatal(err)
+				}
+				if p, _ := f.GetPanes("Errors"); !p.Freeze {
+					t.Error("header row not frozen")
+				}
+			}
+			head := rows[0]
+			if len(head) != 16 || head[0] != "provider" || head[13] != "expect" || head[14] != "row" || head[15] != "error" {
+				t.Fatalf("header %q", head)
+			}
+			if len(rows) != 1+39 {
+				t.Errorf("%d invalid rows written, want 39", len(rows)-1)
+			}
+			found := false
+			for _, r := range rows[1:] {
+				if r[14] == "3" && !strings.Contains(r[15], `column "operator"`) {
+					t.Errorf("row 3 error: %q", r[15])
+				}
+				if r[4] == "QR11" {
+					found = true
+					if r[9] != "'@SUM(1+1)-operator-too-long" {
+						t.Errorf("formula not guarded: %q", r[9])
+					}
+				}
+				if r[4] == "RNEG" && r[5] != "'-5" {
+					t.Errorf("leading minus not guarded: %q", r[5])
+				}
+			}
+			if !found {
+				t.Error("row QR11 missing from the errors file")
+			}
+		})
+	}
+}
