@@ -129,7 +129,6 @@ func firstDiff(got, want string) string {
 	return ""
 }
 
-
 // TestDeterministic: the same inputs, given in another order, give the same
 // rows in the same order.
 func TestDeterministic(t *testing.T) {
