@@ -246,7 +246,7 @@ func GenerateOrders(n int, seed int64, now time.Time) []Order {
 		if rng.IntN(4) == 0 {
 			o.Total -= o.Total % 100 // round yuan amounts are common
 		}
-		o.PaidAt = now.Add(-time.Duration(rng.Int64N(int64(60 * 24 * time.Hour))))
+		o.PaidAt = now.Add(-time.Duration(rng.Int64N(int64(60 * 24 * time.Hour))).Truncate(time.Second))
 		o.PaymentMethod = "wechatpay"
 		if rng.IntN(3) == 0 {
 			o.PaymentMethod = "alipay"
@@ -256,7 +256,10 @@ func GenerateOrders(n int, seed int64, now time.Time) []Order {
 		case p < 40:
 			o.Provider = adapters.Upay
 			if rng.IntN(10) == 0 {
-				o.PaidAt = now.Add(-time.Duration(rng.Int64N(int64(time.Hour))))
+				// Paid today in Shanghai, so that it can still be revoked.
+				y, m, d := now.In(cst).Date()
+				window := min(time.Hour, now.Sub(time.Date(y, m, d, 0, 0, 0, 0, cst))) + time.Nanosecond
+				o.PaidAt = now.Add(-time.Duration(rng.Int64N(int64(window))).Truncate(time.Second))
 			}
 			o.OrderNo = fmt.Sprintf("U%s%06d", o.PaidAt.In(cst).Format("20060102"), i)
 			o.ProviderOrderID = fmt.Sprintf("78%014d", uint64(seed)%1000*1e11+uint64(i))
