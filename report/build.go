@@ -44,8 +44,11 @@ type Lookup struct {
 	Provider func(provider, account string) (adapters.Provider, error)
 	// Parallel bounds the lookups in flight (default 8).
 	Parallel int
+	// Limiter returns the token bucket of a provider account (its
+	// configured rate); nil, or a nil result, falls back to PerAccount.
+	Limiter func(provider, account string) *rate.Limiter
 	// PerAccount limits the lookups per second to one provider account
-	// (default 10, burst 1).
+	// when Limiter gives none (default 10, burst 1).
 	PerAccount rate.Limit
 	// Timeout bounds each lookup (default 15 s).
 	Timeout time.Duration
@@ -250,7 +253,14 @@ func lookupAll(ctx context.Context, l *Lookup, ours []Ours, src int32) ([]Theirs
 		if err != nil {
 			return nil, fmt.Errorf("lookup: %s account %s: %w", ours[i].Provider, ours[i].Account, err)
 		}
-		clients[k], limiters[k] = p, rate.NewLimiter(per, 1)
+		var lim *rate.Limiter
+		if l.Limiter != nil {
+			lim = l.Limiter(ours[i].Provider, ours[i].Account)
+		}
+		if lim == nil {
+			lim = rate.NewLimiter(per, 1)
+		}
+		clients[k], limiters[k] = p, lim
 	}
 
 	out := make([]Theirs, len(idx))

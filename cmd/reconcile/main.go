@@ -1,13 +1,31 @@
 // Command reconcile matches the refunds a run sent against what the providers
 // record, and writes the reconciliation report.
+//
+//	reconcile [--state PATH]... [--results FILE]... [--statement FILE]...
+//	          [--lookup --config FILE] [--orders FILE]... [--from DATE --to DATE]
+//	          [--amount-tolerance N] [--operator NAME] [--csv DIR] [--json FILE]
+//	          -o report.xlsx
+//
+// Exit codes, for cron: 0 every refund matched or agreed failed; 1 exceptions
+// or pending refunds remain; 2 bad usage or unreadable input; 130 interrupted.
 package main
 
 import (
-	"fmt"
+	"context"
 	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
 )
 
 func main() {
-	fmt.Fprintln(os.Stderr, "usage: reconcile [flags] -o report.xlsx (not implemented yet)")
-	os.Exit(2)
+	// A million-row reconciliation holds both sides in memory; a soft limit
+	// makes the collector work harder instead of letting the heap double.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(1 << 30)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
