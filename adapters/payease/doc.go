@@ -30,6 +30,9 @@
 //	any other error code on a refund      failed (PayEase refused the refund,
 //	                                      e.g. above the paid amount)
 //	HTTP 429                              error, KindRetryable with Retry-After
+//	answer's encryptKey not openable      error, KindFinal, ENCRYPT_KEY_MISMATCH: the
+//	  with our private key                platform holds another merchant key, so our
+//	                                      hmac cannot have verified (bad credentials)
 //	HTTP 5xx, unreadable, bad hmac        error, KindUnknown (lookups: KindRetryable)
 //
 // All assumptions about PayEase that no public source states are in

@@ -105,7 +105,9 @@ func (c *Client) Refund(ctx context.Context, r adapters.Refund) (adapters.Outcom
 		fields["remark"] = r.Reason
 	}
 	if fields["notifyUrl"] == "" {
-		delete(fields, "notifyUrl")
+		// PayEase marks notifyUrl mandatory: refuse before sending rather
+		// than collect a PARAM_ERROR per row.
+		return adapters.Outcome{}, c.bad("refund", "notifyUrl is required by PayEase: set notify_url in the account's config or the sheet's notify_url column")
 	}
 	ans, err := c.call(ctx, "refund", pathRefund, r.RefundNo, fields)
 	if err != nil {
@@ -258,6 +260,10 @@ func (c *Client) call(ctx context.Context, op, path, requestID string, fields ma
 		return nil, httpx.StatusError(adapters.PayEase, op, resp, "", "")
 	}
 	ans, err := c.open(resp)
+	if errors.Is(err, errForeignKey) {
+		return nil, &adapters.Error{Provider: adapters.PayEase, Op: op, Kind: adapters.KindFinal, HTTPStatus: resp.Status,
+			Code: "ENCRYPT_KEY_MISMATCH", Message: "the answer is encrypted for another key: this merchant private key is not the one registered with PayEase", Err: err}
+	}
 	if err != nil {
 		if resp.Status/100 != 2 {
 			return nil, httpx.StatusError(adapters.PayEase, op, resp, "", "")
@@ -292,7 +298,7 @@ func (c *Client) open(resp *httpx.Response) (map[string]any, error) {
 	}
 	aesKey, err := rsa.DecryptPKCS1v15(nil, c.priv, wrapped)
 	if err != nil {
-		return nil, fmt.Errorf("decrypting the answer's key: %w", err)
+		return nil, fmt.Errorf("%w: %v", errForeignKey, err)
 	}
 	enc, err := base64.StdEncoding.DecodeString(data)
 	if err != nil {
@@ -318,6 +324,12 @@ func (c *Client) open(resp *httpx.Response) (map[string]any, error) {
 	}
 	return ans, nil
 }
+
+// errForeignKey: the answer's AES key is not encrypted for our private key.
+// PayEase encrypts answers for the merchant key it has registered; if ours
+// cannot open it, ours is not that key, so our hmac cannot have verified and
+// the request was refused: a credentials problem, final.
+var errForeignKey = errors.New("cannot decrypt the answer's encryptKey with the merchant private key")
 
 func errorCode(m map[string]any) string {
 	return firstNonEmpty(str(m["code"]), str(m["errorCode"]), nonSuccess(str(m["status"])))
