@@ -115,6 +115,10 @@ func (a Account) String() string {
 // GoString is String: %#v must not reach the credentials either.
 func (a Account) GoString() string { return a.String() }
 
+// Format prints String under every verb, so that no verb (%d, %x) can reach
+// the credentials through reflection.
+func (a Account) Format(f fmt.State, _ rune) { fmt.Fprint(f, a.String()) }
+
 // LogValue logs the account's references, never its credentials.
 func (a Account) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("provider", a.Provider), slog.String("account", a.ID),
@@ -146,6 +150,9 @@ func (c *Config) String() string {
 
 // GoString is String.
 func (c *Config) GoString() string { return c.String() }
+
+// Format prints String under every verb.
+func (c *Config) Format(f fmt.State, _ rune) { fmt.Fprint(f, c.String()) }
 
 // Key is how an account is named across the program: "provider/account".
 func Key(provider, account string) string { return provider + "/" + account }

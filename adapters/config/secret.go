@@ -1,6 +1,8 @@
 package config
 
 import (
+	"fmt"
+	"io"
 	"log/slog"
 )
 
@@ -29,6 +31,7 @@ func (s Secret) Reveal() string {
 func (s Secret) IsZero() bool { return s.box == nil || s.box.v == "" }
 
 func (Secret) String() string               { return redacted }
+func (Secret) Format(f fmt.State, _ rune)   { io.WriteString(f, redacted) }
 func (Secret) GoString() string             { return redacted }
 func (Secret) LogValue() slog.Value         { return slog.StringValue(redacted) }
 func (Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
