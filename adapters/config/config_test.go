@@ -185,3 +185,43 @@ func TestSecretsNeverPrinted(t *testing.T) {
 		t.Error("expected [REDACTED] markers in the output")
 	}
 }
+
+// The shipped example is a valid config once its keys exist.
+func TestExampleConfig(t *testing.T) {
+	raw, err := os.ReadFile("../../samples/providers.example.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	body := strings.ReplaceAll(string(raw), "/etc/bulkrefund/keys/", dir+"/")
+	copyTo := func(src, dst string) {
+		b, err := os.ReadFile(filepath.Join("testdata", src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, dst), b, 0o600)
+	}
+	copyTo("quickpay_SH002.key", "quickpay_SH001.key")
+	copyTo("quickpay_SH002.key", "quickpay_SH002.key")
+	copyTo("payease_merchant_key.pem", "payease_890000593.key.pem")
+	copyTo("payease_platform_pub.pem", "payease_platform.cer.pem")
+	p := filepath.Join(dir, "providers.json")
+	os.WriteFile(p, []byte(body), 0o600)
+	t.Setenv("BULKREFUND_UPAY_100000330000000001_KEY", "k1")
+	t.Setenv("BULKREFUND_UPAY_100000330000000002_KEY", "k2")
+	t.Setenv("BULKREFUND_NOMAD_API_KEY", "k3")
+	cfg, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Accounts) != 6 {
+		t.Fatalf("%d accounts", len(cfg.Accounts))
+	}
+	if _, err := cfg.Providers(); err != nil {
+		t.Fatal(err)
+	}
+	pe, _ := cfg.Account(adapters.PayEase, "890000593")
+	if pe.Rate != 5 || pe.Burst != 5 || time.Duration(pe.Timeout) != 30*time.Second {
+		t.Errorf("payease limits %+v", pe.Limits)
+	}
+}
