@@ -12,7 +12,9 @@
 //     calls share one transaction and one fsync, and each call returns only
 //     after its transaction committed. So "submitting is durable before the
 //     request leaves" holds while 64 workers cost ~1 fsync per batch of writes,
-//     not one each.
+//     not one each. Finish is queued without waiting (a Finish lost in a crash
+//     leaves the item submitting or unknown, which the next run looks up);
+//     reads and Close wait for everything queued.
 //   - Memory (NewMemory): no durability; for tests and to measure what the
 //     durable store costs.
 //

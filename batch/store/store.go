@@ -130,8 +130,9 @@ func (e *MismatchError) Error() string {
 func (e *MismatchError) Unwrap() error { return ErrBatchMismatch }
 
 // Store holds the checkpoints of one batch. Implementations are safe for
-// concurrent use. Every write method returns only once the write is as
-// durable as the implementation can make it.
+// concurrent use. MarkSubmitting returns only once the write is as durable as
+// the implementation can make it; Finish may be queued (a lost Finish only
+// costs a lookup on resume), but reads always see the caller's earlier writes.
 type Store interface {
 	// Init starts or resumes a batch. On an empty store it records m and
 	// every item as planned. On a store that holds a batch it checks that
@@ -153,7 +154,8 @@ type Store interface {
 	MarkSubmitting(ctx context.Context, key string, at time.Time) error
 	// Finish records the outcome of a request or lookup: the new state, what
 	// the provider said (fields of o that are empty leave the stored ones as
-	// they were) and errText (stored as is; "" clears it).
+	// they were) and errText (stored as is; "" clears it). It may return
+	// before the write is durable; its failure is then reported by a later call.
 	Finish(ctx context.Context, key string, s State, o adapters.Outcome, errText string) error
 	// Counts sums items by provider, account, currency and state.
 	Counts(ctx context.Context) ([]Count, error)

@@ -101,9 +101,6 @@ func TestLifecycle(t *testing.T) {
 			if err := s.MarkSubmitting(ctx, its[2].Key(), t0); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.Finish(ctx, "nope\x00a\x00b\x00c", store.Failed, adapters.Outcome{}, ""); !errors.Is(err, store.ErrUnknownKey) {
-				t.Fatalf("Finish unknown key: %v", err)
-			}
 
 			s = reopen()
 			recs := all(t, s)
@@ -161,6 +158,31 @@ func TestLifecycle(t *testing.T) {
 			}
 			if n != 8 || sum != 100*8+28 {
 				t.Errorf("counts add to %d items %d, want 8 items %d", n, sum, 828)
+			}
+		})
+	}
+}
+
+// TestUnknownKey: a write naming no item fails, at once or (for a queued
+// Finish) at the next call, and poisons nothing silently.
+func TestUnknownKey(t *testing.T) {
+	ctx := context.Background()
+	for name, open := range impls {
+		t.Run(name, func(t *testing.T) {
+			s, _ := open(t)
+			its := items(2)
+			if err := s.Init(ctx, meta(its), its); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.MarkSubmitting(ctx, "nope\x00a\x00b\x00c", time.Now()); !errors.Is(err, store.ErrUnknownKey) {
+				t.Errorf("MarkSubmitting unknown key: %v", err)
+			}
+			err := s.Finish(ctx, "nope\x00a\x00b\x00c", store.Failed, adapters.Outcome{}, "")
+			if err == nil {
+				_, err = s.Counts(ctx)
+			}
+			if !errors.Is(err, store.ErrUnknownKey) {
+				t.Errorf("Finish unknown key: %v", err)
 			}
 		})
 	}
