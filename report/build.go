@@ -52,6 +52,10 @@ type Lookup struct {
 	PerAccount rate.Limit
 	// Timeout bounds each lookup (default 15 s).
 	Timeout time.Duration
+	// Attempts is how many times a lookup that failed (a 503, a timeout, a
+	// 429) is tried in all (default 4). A lookup is a read, so retrying it
+	// is always safe.
+	Attempts int
 }
 
 // Build reads the inputs, reconciles them and fills in the provenance.
@@ -134,6 +138,7 @@ func Build(ctx context.Context, in Inputs) (*Result, error) {
 		orders = append(orders, recs...)
 	}
 	if in.Lookup != nil {
+		fillPaymentMethods(ours, orders)
 		src := add(Source{Role: "lookup"})
 		recs, err := lookupAll(ctx, in.Lookup, ours, src)
 		if err != nil {
@@ -201,7 +206,7 @@ func ReadStore(ctx context.Context, path string, source int32) ([]Ours, store.Me
 		out = append(out, Ours{
 			Provider: in.get(r.Provider), Account: in.get(r.Account), OrderNo: r.OrderNo,
 			ProviderOrderID: r.ProviderOrderID, RefundNo: r.RefundNo, Action: r.Action,
-			Amount: r.Amount, Total: r.Total, Currency: r.Currency, State: s,
+			Amount: r.Amount, Total: r.Total, Currency: r.Currency, State: s, PaymentMethod: r.PaymentMethod,
 			ProviderRefundID: r.ProviderRefundID, ProviderCode: r.ProviderCode, ProviderMessage: r.ProviderMessage,
 			Error: r.LastError, Attempts: int32(r.Attempts), FirstAttempt: r.FirstAttempt, LastAttempt: r.LastAttempt,
 			Source: source, Row: int32(r.Row),
@@ -231,6 +236,10 @@ func lookupAll(ctx context.Context, l *Lookup, ours []Ours, src int32) ([]Theirs
 	timeout := l.Timeout
 	if timeout <= 0 {
 		timeout = 15 * time.Second
+	}
+	attempts := l.Attempts
+	if attempts <= 0 {
+		attempts = 4
 	}
 	// One lookup per match key.
 	idx := make([]int, 0, len(ours))
@@ -271,15 +280,30 @@ func lookupAll(ctx context.Context, l *Lookup, ours []Ours, src int32) ([]Theirs
 		o := &ours[i]
 		k := o.Provider + "\x00" + o.Account
 		g.Go(func() error {
-			if err := limiters[k].Wait(gctx); err != nil {
-				return err
-			}
-			cctx, cancel := context.WithTimeout(gctx, timeout)
-			defer cancel()
-			oc, err := clients[k].Lookup(cctx, adapters.Refund{
+			req := adapters.Refund{
 				Provider: o.Provider, Account: o.Account, OrderNo: o.OrderNo, ProviderOrderID: o.ProviderOrderID,
 				RefundNo: o.RefundNo, Amount: o.Amount, Total: o.Total, Currency: o.Currency, Action: o.Action,
-			})
+				PaymentMethod: o.PaymentMethod,
+			}
+			var oc adapters.Outcome
+			var err error
+			for a := 1; ; a++ {
+				if err = limiters[k].Wait(gctx); err != nil {
+					return err
+				}
+				cctx, cancel := context.WithTimeout(gctx, timeout)
+				oc, err = clients[k].Lookup(cctx, req)
+				cancel()
+				if err == nil || errors.Is(err, adapters.ErrNotFound) || adapters.KindOf(err) == adapters.KindFinal || a >= attempts {
+					break
+				}
+				wait := max(adapters.RetryAfterOf(err), time.Duration(a)*100*time.Millisecond)
+				select {
+				case <-gctx.Done():
+					return gctx.Err()
+				case <-time.After(wait):
+				}
+			}
 			t := Theirs{
 				Provider: o.Provider, Account: o.Account, OrderNo: o.OrderNo, ProviderOrderID: o.ProviderOrderID,
 				RefundNo: o.RefundNo, Action: o.Action, Currency: o.Currency, Source: src, Row: o.Row,
@@ -330,4 +354,24 @@ func lookupAll(ctx context.Context, l *Lookup, ours []Ours, src int32) ([]Theirs
 		}
 	}
 	return kept, nil
+}
+
+// fillPaymentMethods takes the payment method a lookup needs (Nomad names
+// it in the query) from the orders ledger where our record lacks it, as a
+// results file does.
+func fillPaymentMethods(ours []Ours, orders []Order) {
+	if len(orders) == 0 {
+		return
+	}
+	pm := map[[3]string]string{}
+	for _, o := range orders {
+		if o.PaymentMethod != "" {
+			pm[[3]string{o.Provider, o.Account, o.OrderNo}] = o.PaymentMethod
+		}
+	}
+	for i := range ours {
+		if ours[i].PaymentMethod == "" {
+			ours[i].PaymentMethod = pm[[3]string{ours[i].Provider, ours[i].Account, ours[i].OrderNo}]
+		}
+	}
 }

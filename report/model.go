@@ -103,6 +103,8 @@ type Ours struct {
 	Total           int64 // the order total the sheet gave; 0 if none
 	Currency        money.Currency
 	State           State
+	// PaymentMethod is what a Nomad lookup must name (wechatpay, alipay).
+	PaymentMethod string
 
 	ProviderRefundID string
 	ProviderCode     string

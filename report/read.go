@@ -75,6 +75,7 @@ var resultsColumns = []column{
 	{name: "error", aliases: []string{"error"}},
 	// Not in the results format, read when present (a sheet-derived file).
 	{name: "total_amount", aliases: []string{"total_amount"}, amount: true},
+	{name: "payment_method", aliases: []string{"payment_method", "paymentMethod"}},
 }
 
 var ordersColumns = []column{
@@ -449,6 +450,7 @@ func ReadResults(path string, source int32, loc *time.Location) ([]Ours, string,
 		cRef, cAction, cAmt, cCur, cState = h.col("refund_no"), h.col("action"), h.col("amount"), h.col("currency"), h.col("state")
 		cPRID, cCode, cMsg, cAtt          = h.col("provider_refund_id"), h.col("provider_code"), h.col("provider_message"), h.col("attempts")
 		cFirst, cLast, cErr, cTotal       = h.col("first_attempt"), h.col("last_attempt"), h.col("error"), h.col("total_amount")
+		cPM                               = h.col("payment_method")
 	)
 	in := interner{}
 	var out []Ours
@@ -507,6 +509,7 @@ func ReadResults(path string, source int32, loc *time.Location) ([]Ours, string,
 			return nil, "", h.errAt(row, cState, v, err)
 		}
 		o.ProviderRefundID, o.ProviderCode, o.ProviderMessage, o.Error = h.cell(cells, cPRID), h.cell(cells, cCode), h.cell(cells, cMsg), h.cell(cells, cErr)
+		o.PaymentMethod = in.get(h.cell(cells, cPM))
 		if v = h.cell(cells, cAtt); v != "" {
 			n, err := strconv.ParseInt(v, 10, 32)
 			if err != nil || n < 0 {
