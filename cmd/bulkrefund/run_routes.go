@@ -1,13 +1,9 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
-	"github.com/bulkrefund/bulkrefund/adapters"
 	"github.com/bulkrefund/bulkrefund/adapters/config"
 	"github.com/bulkrefund/bulkrefund/adapters/sandbox"
 	"github.com/bulkrefund/bulkrefund/batch/runner"
@@ -30,10 +26,7 @@ func buildRoutes(e env, f runFlags) (func(provider, account string) (runner.Targ
 		}
 		closeFn = func() { sb.Close() }
 		fmt.Fprintf(e.stdout, "Sandbox providers in-process at %s (%d orders from %s)\n", sb.URL(), len(orders), f.sandboxOrders)
-		if cfg, err = sandboxConfig(sb); err != nil {
-			closeFn()
-			return nil, nil, fmt.Errorf("sandbox credentials: %w", err)
-		}
+		cfg = config.ForSandbox(sb.URL(), sb.Accounts())
 	} else {
 		var err error
 		if cfg, err = config.Load(f.config); err != nil {
@@ -53,51 +46,4 @@ func buildRoutes(e env, f runFlags) (func(provider, account string) (runner.Targ
 		t, ok := targets[config.Key(provider, account)]
 		return t, ok
 	}, closeFn, nil
-}
-
-// sandboxConfig builds a provider config for an in-process sandbox by writing
-// its generated credentials to a private temporary directory, loading them as
-// any config file is loaded, and removing the directory.
-func sandboxConfig(sb *sandbox.Sandbox) (*config.Config, error) {
-	dir, err := os.MkdirTemp("", "bulkrefund-sandbox-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	type acct struct {
-		Provider              string `json:"provider"`
-		Account               string `json:"account"`
-		BaseURL               string `json:"base_url"`
-		SecretFile            string `json:"secret_file,omitempty"`
-		PrivateKeyFile        string `json:"private_key_file,omitempty"`
-		PlatformPublicKeyFile string `json:"platform_public_key_file,omitempty"`
-	}
-	var accts []acct
-	for i, a := range sb.Accounts() {
-		c := acct{Provider: a.Provider, Account: a.ID, BaseURL: sb.URL()}
-		write := func(suffix string, b []byte) (string, error) {
-			name := fmt.Sprintf("%d-%s", i, suffix)
-			return name, os.WriteFile(filepath.Join(dir, name), b, 0o600)
-		}
-		if a.Provider == adapters.PayEase {
-			if c.PrivateKeyFile, err = write("merchant.pem", a.MerchantPrivateKeyPEM); err != nil {
-				return nil, err
-			}
-			if c.PlatformPublicKeyFile, err = write("platform.pem", a.PlatformPublicKeyPEM); err != nil {
-				return nil, err
-			}
-		} else if c.SecretFile, err = write("secret", []byte(a.Secret)); err != nil {
-			return nil, err
-		}
-		accts = append(accts, c)
-	}
-	b, err := json.Marshal(map[string]any{"accounts": accts})
-	if err != nil {
-		return nil, err
-	}
-	path := filepath.Join(dir, "providers.json")
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		return nil, err
-	}
-	return config.Load(path)
 }
