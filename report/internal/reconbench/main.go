@@ -1,0 +1,31 @@
+// Command reconbench writes the inputs of the reconciliation benchmark: a
+// results file, a statement and an orders ledger for N orders (default one
+// million), with known category counts. See docs/bench-report.md.
+//
+//	go run ./report/internal/reconbench -n 1000000 -dir /tmp/reconbench
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/bulkrefund/bulkrefund/report/internal/gen"
+)
+
+func main() {
+	n := flag.Int("n", 1_000_000, "orders (one refund each)")
+	dir := flag.String("dir", "reconbench", "output `DIR`")
+	flag.Parse()
+	if err := os.MkdirAll(*dir, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	e, err := gen.Write(*dir, *n)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	json.NewEncoder(os.Stdout).Encode(e)
+}
