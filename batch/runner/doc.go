@@ -13,6 +13,7 @@
 //
 //	submitting | unknown | pending ──Lookup──┬─▶ succeeded | failed | pending   (what the provider says)
 //	                                         ├─ ErrNotFound ─▶ Refund again, SAME refund number
+//	                                         ├─ "unknown" ───▶ Refund again, SAME refund number (see below)
 //	                                         └─ error ──────▶ unknown, Lookup again after backoff
 //
 // In pseudo-code, per item:
@@ -21,8 +22,9 @@
 //	for calls < MaxAttempts:
 //	    if doubt:
 //	        o, err := Lookup()
-//	        not found        → doubt = false          // the only license to re-send
+//	        not found        → doubt = false          // license to re-send
 //	        answered         → store it; stop unless it says "unknown"
+//	        answered unknown → doubt = false          // see below
 //	        error            → unknown; backoff; continue
 //	    else:
 //	        MarkSubmitting()                          // committed before the request leaves
@@ -32,6 +34,16 @@
 //	        KindRetryable    → unknown; backoff (≥ Retry-After); send again
 //	        KindUnknown      → unknown; doubt = true; backoff
 //	out of attempts → stays unknown, with the reason
+//
+// A lookup that answers but cannot tell (status unknown) also leads to a
+// re-send with the same refund number. Upay's query shows only an order's
+// latest transaction, so for the first of two refunds of one order it can
+// never say; Upay's documented recovery after a network doubt is to re-submit
+// the same refund_request_no, which returns that refund's own outcome. The
+// Provider contract makes every re-submit of a refund number idempotent, so
+// this cannot pay twice; without it, a refund marked submitting whose request
+// never left (killed in between) could never be sent. A lookup that fails
+// (network, 5xx) is never a license: it is retried as a lookup.
 //
 // A retryable error is by contract one that certainly did not take effect, so
 // it is re-sent without a lookup; everything else doubtful is looked up first.

@@ -301,6 +301,12 @@ func (w *worker) settle(rec store.Record) (store.State, error) {
 				w.settled(state)
 				return state, nil
 			}
+			// The provider answered but cannot tell this refund's outcome
+			// (Upay's query shows only an order's latest transaction). The
+			// refund number is the idempotency key, so re-submitting it
+			// cannot refund twice and returns the refund's own outcome:
+			// Upay documents exactly this after a network doubt.
+			doubt = false
 			continue
 		}
 

@@ -26,10 +26,13 @@ type fake struct {
 	lookups map[string]int
 	script  map[string][]string
 	delay   time.Duration
+	// inconclusive refunds are looked up as "unknown", as Upay's order query
+	// answers for any refund but the order's latest.
+	inconclusive map[string]bool
 }
 
 func newFake() *fake {
-	return &fake{applied: map[string]int{}, calls: map[string]int{}, lookups: map[string]int{}, script: map[string][]string{}}
+	return &fake{applied: map[string]int{}, calls: map[string]int{}, lookups: map[string]int{}, script: map[string][]string{}, inconclusive: map[string]bool{}}
 }
 
 func (f *fake) Refund(ctx context.Context, r adapters.Refund) (adapters.Outcome, error) {
@@ -78,6 +81,9 @@ func (f *fake) Lookup(ctx context.Context, r adapters.Refund) (adapters.Outcome,
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.lookups[r.RefundNo]++
+	if f.inconclusive[r.RefundNo] {
+		return adapters.Outcome{Status: adapters.StatusUnknown, Code: "PARTIAL_REFUNDED"}, nil
+	}
 	if f.applied[r.RefundNo] == 0 {
 		return adapters.Outcome{}, &adapters.Error{Provider: r.Provider, Op: "lookup", Kind: adapters.KindFinal, Err: adapters.ErrNotFound}
 	}
@@ -119,14 +125,15 @@ func records(t *testing.T, st store.Store) map[string]store.Record {
 
 func TestSettle(t *testing.T) {
 	tests := []struct {
-		name       string
-		script     []string
-		prior      store.State // state left by an earlier run; "" = planned
-		priorApply bool        // the earlier run's request reached the provider
-		want       store.State
-		sends      int // Refund calls in this run
-		lookups    int
-		errLike    string
+		name         string
+		script       []string
+		prior        store.State // state left by an earlier run; "" = planned
+		priorApply   bool        // the earlier run's request reached the provider
+		inconclusive bool        // lookups answer "unknown"
+		want         store.State
+		sends        int // Refund calls in this run
+		lookups      int
+		errLike      string
 	}{
 		{name: "ok", want: store.Succeeded, sends: 1},
 		{name: "retryable then ok", script: []string{"retryable", "retryable"}, want: store.Succeeded, sends: 3},
@@ -141,6 +148,10 @@ func TestSettle(t *testing.T) {
 		{name: "resume submitting that never left: lookup, then send", prior: store.Submitting, want: store.Succeeded, sends: 1, lookups: 1},
 		{name: "resume unknown: lookup only", prior: store.Unknown, priorApply: true, want: store.Succeeded, lookups: 1},
 		{name: "resume succeeded: nothing", prior: store.Succeeded, priorApply: true, want: store.Succeeded},
+		{name: "inconclusive lookup after lost response: same-number re-send, applied once", script: []string{"lost"}, inconclusive: true,
+			want: store.Succeeded, sends: 2, lookups: 1},
+		{name: "resume submitting never sent, inconclusive lookup: re-send", prior: store.Submitting, inconclusive: true,
+			want: store.Succeeded, sends: 1, lookups: 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -158,6 +169,7 @@ func TestSettle(t *testing.T) {
 			if tc.priorApply {
 				f.applied["R0"] = 1
 			}
+			f.inconclusive["R0"] = tc.inconclusive
 			if _, err := r.Run(context.Background()); err != nil {
 				t.Fatal(err)
 			}
