@@ -31,10 +31,10 @@ type upayReq struct {
 }
 
 type upayBiz struct {
-	ResultCode   string            `json:"result_code"`
-	ErrorCode    string            `json:"error_code,omitempty"`
-	ErrorMessage string            `json:"error_message,omitempty"`
-	Data         map[string]string `json:"data,omitempty"`
+	ResultCode   string         `json:"result_code"`
+	ErrorCode    string         `json:"error_code,omitempty"`
+	ErrorMessage string         `json:"error_message,omitempty"`
+	Data         *upayOrderData `json:"data,omitempty"`
 }
 
 type upayEnvelope struct {
@@ -167,8 +167,29 @@ func fenString(s string, n int) (int64, bool) {
 	return v, err == nil
 }
 
+// upayOrderData is biz_response.data: an order and its latest transaction.
+// A struct, not a map: encoding a map sorts its keys on every answer.
+type upayOrderData struct {
+	TerminalSN        string `json:"terminal_sn"`
+	SN                string `json:"sn"`
+	ClientSN          string `json:"client_sn"`
+	ClientTSN         string `json:"client_tsn,omitempty"`
+	TradeNo           string `json:"trade_no"`
+	Status            string `json:"status"`
+	OrderStatus       string `json:"order_status"`
+	Payway            string `json:"payway"`
+	PaywayName        string `json:"payway_name"`
+	SubPayway         string `json:"sub_payway"`
+	TotalAmount       string `json:"total_amount"`
+	NetAmount         string `json:"net_amount"`
+	RefundAmount      string `json:"refund_amount,omitempty"`
+	Subject           string `json:"subject"`
+	FinishTime        string `json:"finish_time"`
+	ChannelFinishTime string `json:"channel_finish_time"`
+}
+
 // upayData renders an order and its latest transaction (txn nil: the payment).
-func upayData(terminal string, o order, txn *LedgerRefund) map[string]string {
+func upayData(terminal string, o order, txn *LedgerRefund) *upayOrderData {
 	payway, paywayName := "3", "微信"
 	if o.PaymentMethod == "alipay" {
 		payway, paywayName = "2", "支付宝"
@@ -187,17 +208,17 @@ func upayData(terminal string, o order, txn *LedgerRefund) map[string]string {
 		finish = txn.Time
 	}
 	ms := strconv.FormatInt(finish.UnixMilli(), 10)
-	d := map[string]string{
-		"terminal_sn": terminal, "sn": o.ProviderOrderID, "client_sn": o.OrderNo,
-		"trade_no": "4200" + o.ProviderOrderID, "status": "SUCCESS", "order_status": status,
-		"payway": payway, "payway_name": paywayName, "sub_payway": "1",
-		"total_amount": strconv.FormatInt(o.Total, 10), "net_amount": strconv.FormatInt(o.Total-o.refunded, 10),
-		"subject": "order " + o.OrderNo, "finish_time": ms, "channel_finish_time": ms,
+	d := &upayOrderData{
+		TerminalSN: terminal, SN: o.ProviderOrderID, ClientSN: o.OrderNo,
+		TradeNo: "4200" + o.ProviderOrderID, Status: "SUCCESS", OrderStatus: status,
+		Payway: payway, PaywayName: paywayName, SubPayway: "1",
+		TotalAmount: strconv.FormatInt(o.Total, 10), NetAmount: strconv.FormatInt(o.Total-o.refunded, 10),
+		Subject: "order " + o.OrderNo, FinishTime: ms, ChannelFinishTime: ms,
 	}
 	if txn != nil {
-		d["client_tsn"] = txn.ProviderRefundID
+		d.ClientTSN = txn.ProviderRefundID
 		if txn.Type == adapters.ActionRefund {
-			d["refund_amount"] = strconv.FormatInt(txn.Amount, 10)
+			d.RefundAmount = strconv.FormatInt(txn.Amount, 10)
 		}
 	}
 	return d
