@@ -181,8 +181,8 @@ func Load(path string) (*Config, error) {
 	if len(f.Accounts) == 0 {
 		return nil, &Error{Path: path, Field: "accounts", Err: fmt.Errorf("%w: no accounts", ErrInvalid)}
 	}
-	if err := checkLimits(f.Defaults); err != nil {
-		return nil, &Error{Path: path, Field: "defaults", Err: err}
+	if field, err := checkLimits(f.Defaults); err != nil {
+		return nil, &Error{Path: path, Field: "defaults." + field, Err: err}
 	}
 	dir := filepath.Dir(path)
 	cfg := &Config{Path: path}
@@ -223,14 +223,14 @@ func Load(path string) (*Config, error) {
 	return cfg, nil
 }
 
-func checkLimits(l Limits) error {
+func checkLimits(l Limits) (field string, err error) {
 	switch {
 	case l.Rate < 0:
-		return fmt.Errorf("%w: rate %v is negative", ErrInvalid, l.Rate)
+		return "rate", fmt.Errorf("%w: rate %v is negative", ErrInvalid, l.Rate)
 	case l.Burst < 0:
-		return fmt.Errorf("%w: burst %d is negative", ErrInvalid, l.Burst)
+		return "burst", fmt.Errorf("%w: burst %d is negative", ErrInvalid, l.Burst)
 	}
-	return nil
+	return "", nil
 }
 
 // validate checks what can be checked without touching the environment.
@@ -250,8 +250,8 @@ func (a *Account) validate() (field string, err error) {
 	if u.User != nil {
 		return "base_url", fmt.Errorf("%w: base_url must not carry credentials", ErrSecretInFile)
 	}
-	if err := checkLimits(a.Limits); err != nil {
-		return "rate", err
+	if field, err := checkLimits(a.Limits); err != nil {
+		return field, err
 	}
 	if a.Rate > 0 && a.Burst == 0 {
 		a.Burst = max(1, int(a.Rate+0.999999))
