@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -288,5 +289,18 @@ func TestConcurrentRefunds(t *testing.T) {
 	}
 	if len(sb.Ledger()) != 20*6 {
 		t.Fatalf("%d refunds, want %d", len(sb.Ledger()), 20*6)
+	}
+}
+
+// Credentials never print, under any verb.
+func TestAccountRedacts(t *testing.T) {
+	sb, _ := start(t, Faults{})
+	for _, a := range sb.Accounts() {
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+			s := fmt.Sprintf(verb, a)
+			if (a.Secret != "" && strings.Contains(s, a.Secret)) || strings.Contains(s, "PRIVATE KEY") {
+				t.Fatalf("%s prints a credential: %s", verb, s)
+			}
+		}
 	}
 }
