@@ -24,9 +24,6 @@ var (
 	ErrAmbiguousFloat = errors.New("number does not round unambiguously to the currency's scale")
 )
 
-// maxDigits bounds the digits we accumulate; int64 holds 18 digits safely.
-const maxDigits = 18
-
 // ParseMajor parses decimal text in major units ("12.50") into minor units
 // of cur, exactly. It accepts what finance sheets contain: surrounding spaces
 // (also full-width and no-break spaces), full-width digits and punctuation,
@@ -171,7 +168,7 @@ func parseDecimal(s string, scale int, decorated bool, cur Currency) (int64, err
 		t = t[1:]
 	}
 	var v int64
-	nd, frac := 0, -1 // frac: decimals seen so far, -1 before the point
+	frac := -1 // decimals seen so far, -1 before the point
 	groupLen, grouped := 0, false
 	sawDigit := false
 	for i := 0; i < len(t); i++ {
@@ -194,13 +191,11 @@ func parseDecimal(s string, scale int, decorated bool, cur Currency) (int64, err
 			} else {
 				groupLen++
 			}
-			if nd > 0 || c != '0' {
-				nd++
-			}
-			if nd > maxDigits {
+			d := int64(c - '0')
+			if v > (math.MaxInt64-d)/10 {
 				return 0, fmt.Errorf("%w: %s", ErrOverflow, s)
 			}
-			v = v*10 + int64(c-'0')
+			v = v*10 + d
 		case c == ',' && decorated && frac < 0:
 			// A thousands separator: 1–3 digits before the first, exactly 3 after each.
 			if !sawDigit || (grouped && groupLen != 3) || (!grouped && groupLen > 3) {

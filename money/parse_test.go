@@ -57,7 +57,9 @@ func TestParseMajor(t *testing.T) {
 		{".", CNY, 0, ErrNotANumber},
 		{"NaN", CNY, 0, ErrNotANumber},
 		{"9999999999999999999", CNY, 0, ErrOverflow},
-		{"92233720368547758.07", CNY, 0, ErrOverflow},
+		{"92233720368547758.07", CNY, 9223372036854775807, nil},
+		{"92233720368547758.08", CNY, 0, ErrOverflow},
+		{"10000000000000000", CNY, 1000000000000000000, nil}, // found by FuzzParseAmount
 		{"12.50", "XYZ", 0, ErrUnknownCurrency},
 	}
 	for _, tt := range tests {
