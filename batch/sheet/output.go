@@ -130,14 +130,17 @@ func (w *ErrorsWriter) Write(row int, cells []string, errs []*RowError) error {
 		}
 		out = append(out, Guard(s))
 	}
+	reasons := make([]string, 0, len(errs)+1)
+	for _, e := range errs {
+		reasons = append(reasons, e.Reason())
+	}
 	// Extra cells of a ragged row would shift row/error out of their
 	// columns; keep them visible in the error text instead.
 	if len(out) > w.width {
+		if extra := strings.TrimRight(strings.Join(cells[w.width:], " | "), " |"); extra != "" {
+			reasons = append(reasons, "cells beyond the header: "+extra)
+		}
 		out = out[:w.width]
-	}
-	reasons := make([]string, len(errs))
-	for i, e := range errs {
-		reasons[i] = e.Reason()
 	}
 	out = append(out, strconv.Itoa(row), Guard(strings.Join(reasons, "; ")))
 	if w.cw != nil {

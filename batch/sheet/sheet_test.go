@@ -209,6 +209,12 @@ func TestFiles(t *testing.T) {
 					t.Errorf("fen column: amount %d, want 1250", r.items[2].Amount)
 				}
 			}},
+		{name: "sep= line", file: "sep_line.csv", read: 2, valid: 1, invalid: 1, headerRow: 2, format: "semicolon",
+			check: func(t *testing.T, r result) {
+				if r.items[4].Amount != 150 {
+					t.Errorf("row 4 = %+v", r.items[4].Refund)
+				}
+			}},
 		{name: "no such sheet", file: "formulas.xlsx", sheet: "Nope", err: ErrNoSuchSheet, errText: "QuickPay"},
 		{name: "sheet on csv", file: "bom.csv", sheet: "x", err: ErrNoSuchSheet},
 		{name: "empty", file: "empty.csv", err: ErrEmptyFile},
@@ -308,7 +314,7 @@ func TestErrorsWriter(t *testing.T) {
 		{Row: 7, Column: "渠道", Value: "x", Err: ErrUnknownProvider},
 	}
 	want := []string{"quickpay", "'@SUM(1+1)", "'-2", "7",
-		`column "操作员", value "@SUM(1+1)": too long; column "渠道", value "x": unknown provider`}
+		`column "操作员", value "@SUM(1+1)": too long; column "渠道", value "x": unknown provider; cells beyond the header: extra`}
 	dir := t.TempDir()
 
 	t.Run("csv", func(t *testing.T) {
@@ -459,5 +465,30 @@ func TestRowErrorText(t *testing.T) {
 	}
 	if got := (&RowError{Row: 3, Err: ErrRagged}).Error(); got != "row 3: wrong number of cells" {
 		t.Errorf("got %s", got)
+	}
+}
+
+// TestLateEncodingChange: the encoding is judged from the first 64 KiB; a
+// GBK row after that is reported on its row, not read as garbled ids.
+func TestLateEncodingChange(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("provider,account,order_no,refund_no,refund_amount,operator\n")
+	n := 0
+	for b.Len() < 70<<10 {
+		n++
+		fmt.Fprintf(&b, "quickpay,SH001,%d,QR-%d,1.00,op\n", n, n)
+	}
+	b.WriteString("quickpay,SH001,x,QR-x,1.00,\xcd\xf5\xb7\xbc\n") // 王芳 in GBK
+	path := filepath.Join(t.TempDir(), "mixed.csv")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, err := validate(t, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := r.invalid[n+2]
+	if r.sum.Valid != n || len(errs) != 1 || !errors.Is(errs[0], ErrMalformedRow) || !strings.Contains(errs[0].Error(), "UTF-8") {
+		t.Errorf("summary %+v, row %d: %v", r.sum, n+2, errs)
 	}
 }

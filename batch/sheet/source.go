@@ -84,6 +84,9 @@ type csvSource struct {
 	row      int
 	encoding string
 	delim    rune
+	// checkUTF8: the encoding was judged from the first 64 KiB; a later
+	// row in another encoding is a row error, not garbled ids.
+	checkUTF8 bool
 }
 
 const sniffSize = 64 << 10
@@ -112,11 +115,24 @@ func openCSV(f *os.File) (*csvSource, error) {
 		enc = "GB18030"
 	}
 	delim := sniffDelimiter(head)
+	// Excel writes and honours a first line "sep=;" naming the separator.
+	sepLine := false
+	if len(head) >= 5 && bytes.EqualFold(head[:4], []byte("sep=")) && (len(head) == 5 || head[5] == '\r' || head[5] == '\n') {
+		if d := rune(head[4]); d == ',' || d == ';' || d == '\t' || d == '|' {
+			delim, sepLine = d, true
+		}
+	}
 	cr := csv.NewReader(r)
 	cr.Comma = delim
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
-	return &csvSource{f: f, r: cr, encoding: enc, delim: delim}, nil
+	src := &csvSource{f: f, r: cr, encoding: enc, delim: delim, checkUTF8: enc != "GB18030"}
+	if sepLine {
+		// The hint line is not a row of the sheet, but Excel numbers it.
+		src.r.Read()
+		src.row++
+	}
+	return src, nil
 }
 
 // validUTF8Prefix is utf8.Valid, forgiving a rune cut at the end of the
@@ -183,13 +199,20 @@ func (s *csvSource) next() (int, []string, error, error) {
 		}
 		return s.row, nil, nil, fmt.Errorf("%w: %v", ErrUnreadable, err)
 	}
+	if s.checkUTF8 {
+		for _, c := range rec {
+			if !utf8.ValidString(c) {
+				return s.row, rec, fmt.Errorf("%w: the row is not valid %s; is the file saved in one encoding?", ErrMalformedRow, s.encoding), nil
+			}
+		}
+	}
 	return s.row, rec, nil, nil
 }
 
 func (s *csvSource) stored() bool { return false }
 func (s *csvSource) ragged() bool { return true }
 func (s *csvSource) describe() string {
-	name := map[rune]string{',': "comma", ';': "semicolon", '\t': "tab"}[s.delim]
+	name := map[rune]string{',': "comma", ';': "semicolon", '\t': "tab", '|': "pipe"}[s.delim]
 	return "CSV, " + s.encoding + ", " + name + "-separated"
 }
 func (s *csvSource) close() error { return s.f.Close() }
