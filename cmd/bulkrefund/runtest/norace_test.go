@@ -1,0 +1,5 @@
+//go:build !race
+
+package runtest
+
+const raceEnabled = false

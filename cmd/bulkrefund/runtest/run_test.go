@@ -1,0 +1,162 @@
+package runtest
+
+import (
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bulkrefund/bulkrefund/batch/store"
+)
+
+// TestCrash kills the runner with SIGKILL at three random moments of a
+// 5,000-row batch against a sandbox process that adds latency and loses
+// responses of applied refunds, restarting it each time. At the end the
+// provider holds every refund exactly once, and the state, the results file
+// and the provider agree on every row.
+func TestCrash(t *testing.T) {
+	n := 5000
+	if testing.Short() {
+		n = 1000
+	}
+	orders, sheet, rows := fixture(t, n, 11, 40)
+	sb := startSandbox(t, orders, "--latency", "2ms", "--jitter", "3ms", "--lost-rate", "0.03", "--seed", "11")
+	home := t.TempDir()
+	statePath := filepath.Join(home, "crash.db")
+	results := filepath.Join(home, "results.csv")
+	args := []string{sheet, "--config", sb.Config, "--yes", "--state", statePath, "--results", results,
+		"--parallel", "48", "--call-timeout", "5s", "--poll", "20s"}
+
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	kills, inFlight := 0, 0
+	for i := 0; i < 3; i++ {
+		// Kill somewhere in the i-th quarter of what is left to do.
+		at := len(rows)*i/4 + 1 + rng.IntN(len(rows)/4)
+		p := startRun(t, home, args...)
+		if !p.waitProgress(at, 60*time.Second) {
+			code := p.wait(t, 60*time.Second)
+			t.Logf("run %d ended (exit %d) before reaching %d done", i+1, code, at)
+			continue
+		}
+		p.cmd.Process.Signal(syscall.SIGKILL)
+		p.wait(t, 10*time.Second)
+		kills++
+		submitting := 0
+		for _, r := range readState(t, statePath) {
+			if r.State == store.Submitting {
+				submitting++
+			}
+		}
+		inFlight += submitting
+		t.Logf("run %d: SIGKILL after %d of %d done; %d left submitting", i+1, at, len(rows), submitting)
+	}
+	if kills < 3 {
+		t.Errorf("only %d of 3 kills landed mid-run", kills)
+	}
+	if inFlight == 0 {
+		t.Errorf("no kill caught a refund in flight (submitting): the test did not test the crash path")
+	}
+	p := startRun(t, home, args...)
+	code := p.wait(t, 120*time.Second)
+	out := p.stdout.String()
+	if code != 0 {
+		t.Errorf("final run exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, out, p.stderr.String())
+	}
+	if !strings.Contains(out, "Resuming:") {
+		t.Errorf("final run did not resume:\n%s", out)
+	}
+	checkAgreement(t, sb, rows, statePath, results, store.Succeeded)
+}
+
+// TestInterrupt sends SIGINT mid-run: the runner stops starting refunds,
+// finishes the ones in flight, exits 130 and says how to resume; the next
+// run (same command, default state location) completes the batch.
+func TestInterrupt(t *testing.T) {
+	orders, sheet, rows := fixture(t, 1500, 12, 20)
+	sb := startSandbox(t, orders, "--latency", "5ms")
+	home := t.TempDir()
+	results := filepath.Join(home, "results.csv")
+	args := []string{sheet, "--config", sb.Config, "--yes", "--results", results, "--parallel", "16", "--poll", "20s"}
+
+	p := startRun(t, home, args...)
+	if !p.waitProgress(len(rows)/3, 60*time.Second) {
+		t.Fatalf("run never reached a third:\n%s", p.stderr.String())
+	}
+	p.cmd.Process.Signal(os.Interrupt)
+	code := p.wait(t, 30*time.Second)
+	if code != 130 {
+		t.Fatalf("exit %d after SIGINT, want 130\nstderr:\n%s", code, p.stderr.String())
+	}
+	if e := p.stderr.String(); !strings.Contains(e, "Run the same command again to resume") {
+		t.Errorf("no resume hint:\n%s", e)
+	}
+	statePath := firstFile(t, filepath.Join(home, "bulkrefund"))
+	st := readState(t, statePath)
+	var planned, submitting int
+	for _, r := range st {
+		switch r.State {
+		case store.Planned:
+			planned++
+		case store.Submitting:
+			submitting++
+		}
+	}
+	if planned == 0 {
+		t.Errorf("nothing left planned after an interrupt at a third: the runner did not stop starting")
+	}
+	if submitting != 0 {
+		t.Errorf("%d rows left submitting after a graceful stop", submitting)
+	}
+	if _, err := os.Stat(results); err != nil {
+		t.Errorf("no results file after an interrupt: %v", err)
+	}
+
+	p = startRun(t, home, args...)
+	if code := p.wait(t, 120*time.Second); code != 0 {
+		t.Fatalf("resumed run exit %d\nstdout:\n%s\nstderr:\n%s", code, p.stdout.String(), p.stderr.String())
+	}
+	checkAgreement(t, sb, rows, statePath, results, store.Succeeded)
+}
+
+// TestChaos: 5% 5xx, 2% lost responses and bursts of 429 (a rate limit far
+// below what the runner asks for). Every row ends final, or unknown after its
+// attempts with the reason; never two refunds for one refund number.
+func TestChaos(t *testing.T) {
+	orders, sheet, rows := fixture(t, 2000, 13, 20)
+	sb := startSandbox(t, orders, "--latency", "1ms", "--error-rate", "0.05", "--lost-rate", "0.02",
+		"--rate-limit", "400", "--burst", "40", "--seed", "13")
+	home := t.TempDir()
+	statePath := filepath.Join(home, "chaos.db")
+	results := filepath.Join(home, "results.csv")
+	p := startRun(t, home, sheet, "--config", sb.Config, "--yes", "--state", statePath, "--results", results,
+		"--parallel", "64", "--max-attempts", "6", "--poll", "20s", "--log-format", "json")
+	code := p.wait(t, 180*time.Second)
+	if code != 0 && code != 1 {
+		t.Fatalf("exit %d\nstderr:\n%s", code, p.stderr.String())
+	}
+	checkAgreement(t, sb, rows, statePath, results, "")
+	st := readState(t, statePath)
+	counts := map[store.State]int{}
+	for _, r := range st {
+		counts[r.State]++
+	}
+	t.Logf("chaos end states: %v", counts)
+	if counts[store.Succeeded] < len(rows)*9/10 {
+		t.Errorf("only %d of %d succeeded under chaos", counts[store.Succeeded], len(rows))
+	}
+	if !strings.Contains(p.stderr.String(), `"msg":"run finished"`) {
+		t.Errorf("no JSON progress record:\n%.2000s", p.stderr.String())
+	}
+}
+
+func firstFile(t *testing.T, dir string) string {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(dir, "*.db"))
+	if err != nil || len(m) != 1 {
+		t.Fatalf("state files in %s: %v %v", dir, m, err)
+	}
+	return m[0]
+}
