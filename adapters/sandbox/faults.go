@@ -133,8 +133,9 @@ func (s *Sandbox) respond(w http.ResponseWriter, mutating bool, status int, cont
 			return
 		}
 	}
-	w.Header().Set("Content-Type", contentType)
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	h := w.Header() // canonical keys assigned directly: Set would re-canonicalize
+	h["Content-Type"] = []string{contentType}
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(status)
 	w.Write(body)
 }

@@ -47,6 +47,11 @@ type upayEnvelope struct {
 const maxBody = 1 << 20
 
 func readBody(r *http.Request) ([]byte, error) {
+	if n := r.ContentLength; n > 0 && n <= maxBody {
+		b := make([]byte, n)
+		_, err := io.ReadFull(r.Body, b)
+		return b, err
+	}
 	return io.ReadAll(io.LimitReader(r.Body, maxBody))
 }
 

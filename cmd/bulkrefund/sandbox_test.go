@@ -140,7 +140,7 @@ func TestSandboxCommand(t *testing.T) {
 	m.Write([]byte(body))
 	req, _ := http.NewRequest("POST", p.url+"/QuickPay/Refund", strings.NewReader(body))
 	req.Header.Set("X-QuickPay-Sign", hex.EncodeToString(m.Sum(nil)))
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
