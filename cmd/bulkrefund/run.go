@@ -33,10 +33,10 @@ import (
 var toolVersion = "bulkrefund dev"
 
 type runFlags struct {
-	config, sheet, state, results, logFormat, sandboxOrders string
-	sandbox, yes, dryRun, skipInvalid, quiet, allowChanged  bool
-	parallel, maxAttempts, maxErrors                        int
-	poll, callTimeout, drain                                time.Duration
+	config, sheet, state, results, logFormat, sandboxOrders, report string
+	sandbox, yes, dryRun, skipInvalid, quiet, allowChanged          bool
+	parallel, maxAttempts, maxErrors                                int
+	poll, callTimeout, drain                                        time.Duration
 }
 
 // cmdRun sends a sheet's refunds with durable checkpoints. Exit 0: every
@@ -58,6 +58,7 @@ func cmdRun(e env, args []string) int {
 	fs.IntVar(&f.parallel, "parallel", 16, "refunds in flight at once")
 	fs.DurationVar(&f.poll, "poll", 0, "keep looking up pending refunds for up to `DURATION`")
 	fs.StringVar(&f.results, "results", "", "write every row's outcome to `OUT.csv|OUT.xlsx`")
+	fs.StringVar(&f.report, "report", "", "after the run, reconcile it against the providers and write the report to `FILE.xlsx|FILE.json`")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress output")
 	fs.StringVar(&f.logFormat, "log-format", "text", "progress and log format: text or json (log/slog, for cron)")
 	fs.IntVar(&f.maxAttempts, "max-attempts", 8, "provider calls per refund per run before it is left unknown")
@@ -93,6 +94,12 @@ func cmdRun(e env, args []string) int {
 	case f.logFormat != "text" && f.logFormat != "json":
 		fmt.Fprintln(e.stderr, "bulkrefund run: --log-format must be text or json")
 		return exitUsage
+	}
+	if f.report != "" {
+		if ext := strings.ToLower(fileExt(f.report)); ext != ".xlsx" && ext != ".json" {
+			fmt.Fprintf(e.stderr, "bulkrefund run: --report %s: must end in .xlsx or .json\n", f.report)
+			return exitUsage
+		}
 	}
 	if f.results != "" {
 		if ext := strings.ToLower(fileExt(f.results)); ext != ".csv" && ext != ".xlsx" {
@@ -159,12 +166,12 @@ func runSheet(e env, path string, f runFlags) int {
 	}
 
 	// 4. Providers.
-	route, closeProviders, err := buildRoutes(e, f)
+	provs, err := loadProviders(e, f)
 	if err != nil {
 		errf("%v", err)
 		return exitUsage
 	}
-	defer closeProviders()
+	defer provs.Close()
 
 	// 5. Checkpoint store.
 	st, err := store.OpenSQLite(statePath)
@@ -244,7 +251,7 @@ func runSheet(e env, path string, f runFlags) int {
 	}
 
 	r := &runner.Runner{
-		Store: st, Route: route, Progress: counter,
+		Store: st, Route: provs.route, Progress: counter,
 		Options: runner.Options{Parallel: f.parallel, MaxAttempts: f.maxAttempts, CallTimeout: f.callTimeout,
 			DrainTimeout: f.drain, Poll: f.poll, Logger: logger},
 	}
@@ -264,6 +271,17 @@ func runSheet(e env, path string, f runFlags) int {
 		}
 	}
 	printSummary(e.stdout, st, rsum, statePath)
+	reportClean := true
+	if f.report != "" && !errors.Is(runErr, runner.ErrInterrupted) {
+		clean, err := writeRunReport(runCtx, e, f, statePath, provs)
+		if err != nil {
+			errf("report %s: %v", f.report, err)
+			if runErr == nil {
+				runErr = err
+			}
+		}
+		reportClean = clean
+	}
 
 	switch {
 	case errors.Is(runErr, runner.ErrInterrupted):
@@ -277,7 +295,7 @@ func runSheet(e env, path string, f runFlags) int {
 		}
 		return exitFailures
 	}
-	if invalid > 0 || rsum.States[store.Succeeded] != rsum.Items {
+	if invalid > 0 || rsum.States[store.Succeeded] != rsum.Items || !reportClean {
 		return exitFailures
 	}
 	return exitOK

@@ -9,41 +9,56 @@ import (
 	"github.com/bulkrefund/bulkrefund/batch/runner"
 )
 
-// buildRoutes loads the provider accounts (from --config, or from a sandbox
-// started in-process for --sandbox) and returns how the runner finds each
-// item's client and rate limiter, and what to close at the end.
-func buildRoutes(e env, f runFlags) (func(provider, account string) (runner.Target, bool), func(), error) {
-	closeFn := func() {}
+// providerSet is what a run talks to: each configured account's client and
+// rate limiter, and, for --sandbox, the sandbox itself.
+type providerSet struct {
+	targets map[string]runner.Target
+	sandbox *sandbox.Sandbox // nil unless --sandbox
+}
+
+// route finds an item's target; ok is false for an account the config lacks.
+func (p *providerSet) route(provider, account string) (runner.Target, bool) {
+	t, ok := p.targets[config.Key(provider, account)]
+	return t, ok
+}
+
+func (p *providerSet) Close() {
+	if p.sandbox != nil {
+		p.sandbox.Close()
+	}
+}
+
+// loadProviders builds the clients from --config, or starts the sandbox
+// in-process for --sandbox with the orders of --sandbox-orders.
+func loadProviders(e env, f runFlags) (*providerSet, error) {
+	ps := &providerSet{}
 	var cfg *config.Config
 	if f.sandbox {
 		orders, err := sandbox.LoadOrders(f.sandboxOrders, time.Now())
 		if err != nil {
-			return nil, nil, fmt.Errorf("--sandbox-orders: %w", err)
+			return nil, fmt.Errorf("--sandbox-orders: %w", err)
 		}
 		sb, err := sandbox.Start(sandbox.Config{Orders: orders})
 		if err != nil {
-			return nil, nil, fmt.Errorf("starting the sandbox: %w", err)
+			return nil, fmt.Errorf("starting the sandbox: %w", err)
 		}
-		closeFn = func() { sb.Close() }
+		ps.sandbox = sb
 		fmt.Fprintf(e.stdout, "Sandbox providers in-process at %s (%d orders from %s)\n", sb.URL(), len(orders), f.sandboxOrders)
 		cfg = config.ForSandbox(sb.URL(), sb.Accounts())
 	} else {
 		var err error
 		if cfg, err = config.Load(f.config); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	clients, err := cfg.Providers()
 	if err != nil {
-		closeFn()
-		return nil, nil, err
+		ps.Close()
+		return nil, err
 	}
-	targets := make(map[string]runner.Target, len(cfg.Accounts))
+	ps.targets = make(map[string]runner.Target, len(cfg.Accounts))
 	for _, a := range cfg.Accounts {
-		targets[a.Key()] = runner.Target{Provider: clients[a.Key()], Limiter: a.Limiter()}
+		ps.targets[a.Key()] = runner.Target{Provider: clients[a.Key()], Limiter: a.Limiter()}
 	}
-	return func(provider, account string) (runner.Target, bool) {
-		t, ok := targets[config.Key(provider, account)]
-		return t, ok
-	}, closeFn, nil
+	return ps, nil
 }
