@@ -189,11 +189,11 @@ type validator struct {
 	seeds   [2]maphash.Seed
 	h       [2]maphash.Hash
 	refunds map[key]int32
-	orders  map[key]*orderState
+	orders  map[key]orderState
 }
 
 func newValidator(cols columns, stored bool) *validator {
-	v := &validator{cols: cols, stored: stored, refunds: map[key]int32{}, orders: map[key]*orderState{}}
+	v := &validator{cols: cols, stored: stored, refunds: map[key]int32{}, orders: map[key]orderState{}}
 	for i := range v.h {
 		v.seeds[i] = maphash.MakeSeed()
 		v.h[i].SetSeed(v.seeds[i])
@@ -498,9 +498,9 @@ func (v *validator) crossRow(c *rowCtx, r *adapters.Refund, amountText, totalTex
 		order = "sn:" + r.ProviderOrderID
 	}
 	ok := v.hash(r.Provider, r.Account, order)
-	st := v.orders[ok]
+	st, seen := v.orders[ok]
 	cur := r.Currency
-	if st != nil {
+	if seen {
 		switch {
 		case st.currency != cur:
 			c.addf(fCurrency, string(cur), ErrOrderConflict, "this order is in %s on row %d", st.currency, st.firstRow)
@@ -524,8 +524,7 @@ func (v *validator) crossRow(c *rowCtx, r *adapters.Refund, amountText, totalTex
 			return
 		}
 	} else {
-		st = &orderState{currency: cur, firstRow: int32(c.row)}
-		v.orders[ok] = st
+		st = orderState{currency: cur, firstRow: int32(c.row)}
 	}
 	if st.total == 0 && r.Total > 0 {
 		st.total, st.totalRow = r.Total, int32(c.row)
@@ -536,6 +535,7 @@ func (v *validator) crossRow(c *rowCtx, r *adapters.Refund, amountText, totalTex
 	} else if st.refundRow == 0 {
 		st.refundRow = int32(c.row)
 	}
+	v.orders[ok] = st
 	v.refunds[rk] = int32(c.row)
 }
 
