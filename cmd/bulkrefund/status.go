@@ -78,7 +78,7 @@ func cmdStatus(e env, args []string) int {
 	fmt.Fprintf(w, "Batch %.16s: %d rows from %s (sha256 %.16s), started %s by %s on %s\n", m.BatchID, m.Items, m.SourcePath,
 		m.SourceSHA256, m.Created.Local().Format(time.RFC3339), m.Operator, m.Host)
 	fmt.Fprintf(w, "State: %s\n\n", *statePath)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "provider\taccount\tcurrency\tstate\trows\tamount\t")
 	byState := map[store.State]int{}
 	type pc struct {

@@ -1,0 +1,170 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/xuri/excelize/v2"
+)
+
+const sampleOrders = "../../samples/orders.csv"
+
+func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = dispatch(env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb}, args)
+	return code, out.String(), errb.String()
+}
+
+func TestRunUsage(t *testing.T) {
+	sheet := filepath.Join("testdata", "run", "small.csv")
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"no file", []string{"run", "--sandbox"}, exitUsage, "usage: bulkrefund run"},
+		{"no providers", []string{"run", sheet, "--yes"}, exitUsage, "give --config FILE or --sandbox"},
+		{"both providers", []string{"run", sheet, "--sandbox", "--config", "x.json"}, exitUsage, "exclude each other"},
+		{"bad results ext", []string{"run", sheet, "--sandbox", "--results", "out.txt"}, exitUsage, ".csv or .xlsx"},
+		{"bad report ext", []string{"run", sheet, "--sandbox", "--report", "out.csv"}, exitUsage, ".xlsx or .json"},
+		{"bad log format", []string{"run", sheet, "--sandbox", "--log-format", "xml"}, exitUsage, "text or json"},
+		{"bad parallel", []string{"run", sheet, "--sandbox", "--parallel", "0"}, exitUsage, "at least 1"},
+		{"missing sheet", []string{"run", "testdata/run/none.csv", "--sandbox", "--yes"}, exitUsage, "none.csv"},
+		{"missing config", []string{"run", sheet, "--config", "testdata/run/none.json", "--yes", "--state", "STATE"}, exitUsage, "none.json"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for i, a := range tc.args {
+				if a == "STATE" {
+					tc.args[i] = filepath.Join(t.TempDir(), "s.db")
+				}
+			}
+			code, _, stderr := runCmd(t, tc.args...)
+			if code != tc.code || !strings.Contains(stderr, tc.stderr) {
+				t.Errorf("exit %d, want %d; stderr %q should contain %q", code, tc.code, stderr, tc.stderr)
+			}
+		})
+	}
+}
+
+// TestRunRefusesWithoutTerminal: a cron job must opt in with --yes; nothing
+// is sent and no state is created.
+func TestRunRefusesWithoutTerminal(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "s.db")
+	code, _, stderr := runCmd(t, "run", "testdata/run/small.csv", "--sandbox", "--sandbox-orders", sampleOrders, "--state", state)
+	if code != exitUsage || !strings.Contains(stderr, "pass --yes") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	if _, err := os.Stat(state); !os.IsNotExist(err) {
+		t.Errorf("state created without confirmation: %v", err)
+	}
+}
+
+func TestRunInvalidRowsSendNothing(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "s.db")
+	code, stdout, stderr := runCmd(t, "run", "testdata/run/small_invalid.csv", "--sandbox", "--sandbox-orders", sampleOrders, "--yes", "--state", state)
+	if code != exitFailures {
+		t.Fatalf("exit %d, want 1\n%s\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "row 4") || !strings.Contains(stderr, "12.345") || !strings.Contains(stderr, "nothing was sent") {
+		t.Errorf("stderr should name row 4, the value and say nothing was sent:\n%s", stderr)
+	}
+	if _, err := os.Stat(state); !os.IsNotExist(err) {
+		t.Errorf("state created for an invalid sheet: %v", err)
+	}
+
+	// --skip-invalid runs the 12 valid rows and still exits 1.
+	code, stdout, stderr = runCmd(t, "run", "testdata/run/small_invalid.csv", "--sandbox", "--sandbox-orders", sampleOrders, "--yes",
+		"--state", state, "--skip-invalid", "--poll", "10s", "--quiet")
+	if code != exitFailures || !strings.Contains(stdout, "Summary: 12 rows: succeeded 12") {
+		t.Errorf("--skip-invalid: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+}
+
+// TestRunResumeDryRunStatus runs a small sheet to the end, then checks that
+// the same command resumes with nothing to do, that --dry-run reports every
+// row done, that a changed sheet is refused, and what status prints.
+func TestRunResumeDryRunStatus(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "s.db")
+	results := filepath.Join(dir, "out.xlsx")
+	args := []string{"run", "testdata/run/small.csv", "--sandbox", "--sandbox-orders", sampleOrders, "--yes", "--state", state,
+		"--poll", "10s", "--results", results, "--quiet"}
+	code, stdout, stderr := runCmd(t, args...)
+	if code != exitOK {
+		t.Fatalf("run: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, want := range []string{"Plan: 13 refunds", "Summary: 13 rows: succeeded 13", "Summary: 13 rows: succeeded 13"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, stdout)
+		}
+	}
+	if fi, err := os.Stat(state); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("state file: %v %v", fi.Mode(), err)
+	}
+	f, err := excelize.OpenFile(results)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, _ := f.GetRows("Results")
+	f.Close()
+	if len(rows) != 14 || rows[1][9] != "succeeded" || rows[1][5] != "R20261100001-1" || rows[1][7] != "187.78" {
+		t.Errorf("results rows %d, first %q", len(rows), rows[1])
+	}
+
+	code, stdout, _ = runCmd(t, args...)
+	if code != exitOK || !strings.Contains(stdout, "Resuming: 13 of 13") || !strings.Contains(stdout, "(0 provider calls this run)") {
+		t.Errorf("second run: exit %d\n%s", code, stdout)
+	}
+
+	code, stdout, _ = runCmd(t, "run", "testdata/run/small.csv", "--dry-run", "--state", state)
+	if code != exitOK || strings.Count(stdout, "→ done earlier: succeeded") != 13 {
+		t.Errorf("dry run: exit %d\n%s", code, stdout)
+	}
+
+	code, _, stderr = runCmd(t, "run", "testdata/run/small_changed.csv", "--sandbox", "--sandbox-orders", sampleOrders, "--yes", "--state", state)
+	if code != exitUsage || !strings.Contains(stderr, "different batch") || !strings.Contains(stderr, "--allow-changed") {
+		t.Errorf("changed sheet: exit %d\n%s", code, stderr)
+	}
+
+	code, stdout, _ = runCmd(t, "status", "--state", state)
+	if code != exitOK || !strings.Contains(stdout, "By state: succeeded 13") || !hasFields(stdout, "payease", "(all)", "CNY", "(all)", "2", "2359.91") {
+		t.Errorf("status: exit %d\n%s", code, stdout)
+	}
+}
+
+func TestDryRunSendsNothing(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "s.db")
+	code, stdout, _ := runCmd(t, "run", "testdata/run/small.csv", "--dry-run", "--state", state)
+	if code != exitOK || strings.Count(stdout, "→ send") != 13 {
+		t.Errorf("dry run: exit %d\n%s", code, stdout)
+	}
+	if _, err := os.Stat(state); !os.IsNotExist(err) {
+		t.Errorf("dry run created the state: %v", err)
+	}
+}
+
+func TestStatusWithoutState(t *testing.T) {
+	code, _, stderr := runCmd(t, "status", "--state", filepath.Join(t.TempDir(), "none.db"))
+	if code != exitUsage || !strings.Contains(stderr, "no state") {
+		t.Errorf("exit %d, %s", code, stderr)
+	}
+	if code, _, _ := runCmd(t, "status"); code != exitUsage {
+		t.Errorf("status without arguments: exit %d", code)
+	}
+}
+
+// hasFields reports whether some line of out consists of exactly fields.
+func hasFields(out string, fields ...string) bool {
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Join(strings.Fields(line), " ") == strings.Join(fields, " ") {
+			return true
+		}
+	}
+	return false
+}
