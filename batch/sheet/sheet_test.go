@@ -492,3 +492,20 @@ func TestLateEncodingChange(t *testing.T) {
 		t.Errorf("summary %+v, row %d: %v", r.sum, n+2, errs)
 	}
 }
+
+// TestWorkbookNamedCSV: a workbook saved or renamed with a .csv name is
+// still read as the workbook it is.
+func TestWorkbookNamedCSV(t *testing.T) {
+	b, err := os.ReadFile("testdata/formulas.xlsx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "refunds.csv")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, err := validate(t, path, Options{})
+	if err != nil || r.sum.Valid != 4 || !strings.HasPrefix(r.sum.Format, "XLSX") {
+		t.Errorf("summary %+v, err %v", r.sum, err)
+	}
+}

@@ -62,7 +62,9 @@ func open(path string, opts Options) (source, error) {
 	ext := strings.ToLower(filepath.Ext(path))
 	isZip := n >= 4 && bytes.Equal(magic[:4], []byte("PK\x03\x04"))
 	switch {
-	case ext == ".xlsx" || ext == ".xlsm" || (ext != ".csv" && ext != ".txt" && ext != ".tsv" && isZip):
+	case ext == ".xlsx" || ext == ".xlsm" || isZip:
+		// A zip is a workbook whatever its name: a renamed "refunds.csv"
+		// that is really an XLSX is read as one.
 		f.Close()
 		return openXLSX(path, magic[:n], opts.Sheet)
 	case ext == ".xls" || ext == ".et" || ext == ".numbers" || ext == ".ods":
