@@ -94,7 +94,7 @@ func Build(ctx context.Context, in Inputs) (*Result, error) {
 		if meta.Operator == "" {
 			meta.Operator = m.Operator
 		}
-		ours = append(ours, recs...)
+		ours = join(ours, recs)
 	}
 	for _, p := range in.Results {
 		src := add(Source{Role: "results", Path: p})
@@ -103,7 +103,7 @@ func Build(ctx context.Context, in Inputs) (*Result, error) {
 			return nil, err
 		}
 		meta.Sources[src].SHA256, meta.Sources[src].Records = sum, len(recs)
-		ours = append(ours, recs...)
+		ours = join(ours, recs)
 	}
 	if len(in.Ours) > 0 {
 		src := add(Source{Role: "memory", Records: len(in.Ours)})
@@ -119,7 +119,7 @@ func Build(ctx context.Context, in Inputs) (*Result, error) {
 			return nil, err
 		}
 		meta.Sources[src].SHA256, meta.Sources[src].Records = sum, len(recs)
-		theirs = append(theirs, recs...)
+		theirs = join(theirs, recs)
 	}
 	if len(in.Theirs) > 0 {
 		src := add(Source{Role: "memory", Records: len(in.Theirs)})
@@ -135,7 +135,7 @@ func Build(ctx context.Context, in Inputs) (*Result, error) {
 			return nil, err
 		}
 		meta.Sources[src].SHA256, meta.Sources[src].Records = sum, len(recs)
-		orders = append(orders, recs...)
+		orders = join(orders, recs)
 	}
 	if in.Lookup != nil {
 		fillPaymentMethods(ours, orders)
@@ -145,7 +145,7 @@ func Build(ctx context.Context, in Inputs) (*Result, error) {
 			return nil, err
 		}
 		meta.Sources[src].Records = len(recs)
-		theirs = append(theirs, recs...)
+		theirs = join(theirs, recs)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -374,4 +374,13 @@ func fillPaymentMethods(ours []Ours, orders []Order) {
 			ours[i].PaymentMethod = pm[[3]string{ours[i].Provider, ours[i].Account, ours[i].OrderNo}]
 		}
 	}
+}
+
+// join appends b to a, or takes b as is when a is empty: a million-row
+// input is not copied just to be concatenated with nothing.
+func join[T any](a, b []T) []T {
+	if len(a) == 0 {
+		return b
+	}
+	return append(a, b...)
 }

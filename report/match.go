@@ -96,6 +96,27 @@ func theirsKey(t *Theirs) mkey {
 	return mkey{t.Provider, t.Account, kindRefund, t.RefundNo}
 }
 
+// hashed is a record's index with the hash of its match key.
+type hashed struct {
+	h uint64
+	i int32
+}
+
+// keyHash is FNV-1a over the key's parts, with separators so that no two
+// keys' parts run together alike. It has no seed: the same inputs always
+// give the same order.
+func keyHash(k mkey) uint64 {
+	const prime = 1099511628211
+	h := uint64(14695981039346656037)
+	for _, s := range [3]string{k.p, k.a, k.ref} {
+		for i := 0; i < len(s); i++ {
+			h = (h ^ uint64(s[i])) * prime
+		}
+		h = (h ^ 0xff) * prime
+	}
+	return (h ^ uint64(k.kind)) * prime
+}
+
 func cmpKey(x, y mkey) int {
 	if c := strings.Compare(x.p, y.p); c != 0 {
 		return c
@@ -148,25 +169,35 @@ func cmpSource(s1, r1, s2, r2 int32) int {
 // match pairs the two sides and gives every record exactly one row. The
 // rows come out in match-key order; Reconcile sorts them for the report.
 func match(ours []Ours, theirs []Theirs, tol int64) []Row {
-	oi := make([]int32, len(ours))
+	// Both sides are sorted by a hash of the match key first: the order is
+	// only used to walk the two sides together (the report is sorted
+	// afterwards), and comparing integers is much cheaper than comparing
+	// provider, account and refund number strings a million times over.
+	oi := make([]hashed, len(ours))
 	for i := range oi {
-		oi[i] = int32(i)
+		oi[i] = hashed{keyHash(oursKey(&ours[i])), int32(i)}
 	}
-	slices.SortFunc(oi, func(a, b int32) int {
-		if c := cmpKey(oursKey(&ours[a]), oursKey(&ours[b])); c != 0 {
+	slices.SortFunc(oi, func(a, b hashed) int {
+		if c := cmp.Compare(a.h, b.h); c != 0 {
 			return c
 		}
-		return cmpSource(ours[a].Source, ours[a].Row, ours[b].Source, ours[b].Row)
+		if c := cmpKey(oursKey(&ours[a.i]), oursKey(&ours[b.i])); c != 0 {
+			return c
+		}
+		return cmpSource(ours[a.i].Source, ours[a.i].Row, ours[b.i].Source, ours[b.i].Row)
 	})
-	ti := make([]int32, len(theirs))
+	ti := make([]hashed, len(theirs))
 	for i := range ti {
-		ti[i] = int32(i)
+		ti[i] = hashed{keyHash(theirsKey(&theirs[i])), int32(i)}
 	}
-	slices.SortFunc(ti, func(a, b int32) int {
-		if c := cmpKey(theirsKey(&theirs[a]), theirsKey(&theirs[b])); c != 0 {
+	slices.SortFunc(ti, func(a, b hashed) int {
+		if c := cmp.Compare(a.h, b.h); c != 0 {
 			return c
 		}
-		return cmpSource(theirs[a].Source, theirs[a].Row, theirs[b].Source, theirs[b].Row)
+		if c := cmpKey(theirsKey(&theirs[a.i]), theirsKey(&theirs[b.i])); c != 0 {
+			return c
+		}
+		return cmpSource(theirs[a.i].Source, theirs[a.i].Row, theirs[b.i].Source, theirs[b.i].Row)
 	})
 
 	rows := make([]Row, 0, max(len(ours), len(theirs))+len(theirs)/64)
@@ -175,25 +206,26 @@ func match(ours []Ours, theirs []Theirs, tol int64) []Row {
 	i, j := 0, 0
 	for i < len(oi) || j < len(ti) {
 		var k mkey
+		var h uint64
 		switch {
 		case i >= len(oi):
-			k = theirsKey(&theirs[ti[j]])
+			k, h = theirsKey(&theirs[ti[j].i]), ti[j].h
 		case j >= len(ti):
-			k = oursKey(&ours[oi[i]])
+			k, h = oursKey(&ours[oi[i].i]), oi[i].h
 		default:
-			ko, kt := oursKey(&ours[oi[i]]), theirsKey(&theirs[ti[j]])
-			k = ko
-			if cmpKey(kt, ko) < 0 {
-				k = kt
+			ko, kt := oursKey(&ours[oi[i].i]), theirsKey(&theirs[ti[j].i])
+			k, h = ko, oi[i].h
+			if c := cmp.Compare(ti[j].h, oi[i].h); c < 0 || c == 0 && cmpKey(kt, ko) < 0 {
+				k, h = kt, ti[j].h
 			}
 		}
 		og, tg = og[:0], tg[:0]
-		for i < len(oi) && cmpKey(oursKey(&ours[oi[i]]), k) == 0 {
-			og = append(og, &ours[oi[i]])
+		for i < len(oi) && oi[i].h == h && cmpKey(oursKey(&ours[oi[i].i]), k) == 0 {
+			og = append(og, &ours[oi[i].i])
 			i++
 		}
-		for j < len(ti) && cmpKey(theirsKey(&theirs[ti[j]]), k) == 0 {
-			tg = append(tg, &theirs[ti[j]])
+		for j < len(ti) && ti[j].h == h && cmpKey(theirsKey(&theirs[ti[j].i]), k) == 0 {
+			tg = append(tg, &theirs[ti[j].i])
 			j++
 		}
 		if !matchable(k) {

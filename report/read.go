@@ -359,7 +359,7 @@ func ReadStatement(path string, source int32, loc *time.Location) ([]Theirs, str
 		cCur, cStatus, cTime        = h.col("currency"), h.col("status"), h.col("time")
 	)
 	in := interner{}
-	var out []Theirs
+	out := make([]Theirs, 0, t.estimateRows(100))
 	for {
 		cells, err := t.next()
 		if err == io.EOF {
@@ -453,7 +453,7 @@ func ReadResults(path string, source int32, loc *time.Location) ([]Ours, string,
 		cPM                               = h.col("payment_method")
 	)
 	in := interner{}
-	var out []Ours
+	out := make([]Ours, 0, t.estimateRows(135))
 	for {
 		cells, err := t.next()
 		if err == io.EOF {

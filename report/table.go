@@ -159,3 +159,16 @@ func hashFile(path string) (string, error) {
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
+
+// estimateRows guesses a CSV file's row count from its size, so that a
+// million-row input is read into a slice of the right size instead of
+// one grown by doubling (which holds two copies at the moment it grows).
+// lineLen is a typical line length of the format; the guess is capped so
+// that a huge file with long lines does not reserve absurd memory.
+func (t *table) estimateRows(lineLen int64) int {
+	fi, err := t.f.Stat()
+	if err != nil || t.csv == nil {
+		return 0
+	}
+	return int(min(fi.Size()/lineLen+16, 1<<24))
+}

@@ -22,7 +22,7 @@ func main() {
 	// A million-row reconciliation holds both sides in memory; a soft limit
 	// makes the collector work harder instead of letting the heap double.
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(1 << 30)
+		debug.SetMemoryLimit(1280 << 20)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)

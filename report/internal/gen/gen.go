@@ -13,7 +13,7 @@ import (
 
 // Expected counts the rows each category must get from the written files.
 type Expected struct {
-	Ours, Theirs, Orders int
+	Ours, Theirs, Orders                                                                     int
 	Matched, AmountMismatch, StatusMismatch, Missing, Unexpected, Duplicate, Pending, Failed int
 }
 
