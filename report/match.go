@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bulkrefund/bulkrefund/adapters"
@@ -177,28 +178,15 @@ func match(ours []Ours, theirs []Theirs, tol int64) []Row {
 	for i := range oi {
 		oi[i] = hashed{keyHash(oursKey(&ours[i])), int32(i)}
 	}
-	slices.SortFunc(oi, func(a, b hashed) int {
-		if c := cmp.Compare(a.h, b.h); c != 0 {
-			return c
-		}
-		if c := cmpKey(oursKey(&ours[a.i]), oursKey(&ours[b.i])); c != 0 {
-			return c
-		}
-		return cmpSource(ours[a.i].Source, ours[a.i].Row, ours[b.i].Source, ours[b.i].Row)
-	})
+	// The two sides sort at the same time, one per core.
+	var wg sync.WaitGroup
+	wg.Go(func() { sortOurs(ours, oi) })
 	ti := make([]hashed, len(theirs))
 	for i := range ti {
 		ti[i] = hashed{keyHash(theirsKey(&theirs[i])), int32(i)}
 	}
-	slices.SortFunc(ti, func(a, b hashed) int {
-		if c := cmp.Compare(a.h, b.h); c != 0 {
-			return c
-		}
-		if c := cmpKey(theirsKey(&theirs[a.i]), theirsKey(&theirs[b.i])); c != 0 {
-			return c
-		}
-		return cmpSource(theirs[a.i].Source, theirs[a.i].Row, theirs[b.i].Source, theirs[b.i].Row)
-	})
+	sortTheirs(theirs, ti)
+	wg.Wait()
 
 	rows := make([]Row, 0, max(len(ours), len(theirs))+len(theirs)/64)
 	var og []*Ours
@@ -241,6 +229,30 @@ func match(ours []Ours, theirs []Theirs, tol int64) []Row {
 		rows = matchGroup(rows, og, tg, tol)
 	}
 	return rows
+}
+
+func sortOurs(ours []Ours, oi []hashed) {
+	slices.SortFunc(oi, func(a, b hashed) int {
+		if c := cmp.Compare(a.h, b.h); c != 0 {
+			return c
+		}
+		if c := cmpKey(oursKey(&ours[a.i]), oursKey(&ours[b.i])); c != 0 {
+			return c
+		}
+		return cmpSource(ours[a.i].Source, ours[a.i].Row, ours[b.i].Source, ours[b.i].Row)
+	})
+}
+
+func sortTheirs(theirs []Theirs, ti []hashed) {
+	slices.SortFunc(ti, func(a, b hashed) int {
+		if c := cmp.Compare(a.h, b.h); c != 0 {
+			return c
+		}
+		if c := cmpKey(theirsKey(&theirs[a.i]), theirsKey(&theirs[b.i])); c != 0 {
+			return c
+		}
+		return cmpSource(theirs[a.i].Source, theirs[a.i].Row, theirs[b.i].Source, theirs[b.i].Row)
+	})
 }
 
 // matchGroup decides one match key: zero or more of our records against

@@ -26,6 +26,8 @@ type Source struct {
 	Records int
 	RunID   string
 	BatchID string
+
+	operator string // a store's operator, for Meta.Operator
 }
 
 func (r *Row) amt(v int64) string {
