@@ -173,9 +173,11 @@ func nonTrailing(cells []string) int {
 
 type key [2]uint64
 
+// orderState holds no pointers, so the garbage collector never scans the
+// (possibly million-entry) order table.
 type orderState struct {
 	total, refunded int64
-	currency        money.Currency
+	currency        uint16 // index into validator.currencies
 	firstRow        int32
 	totalRow        int32
 	revokeRow       int32 // the row revoking this order, 0 if none
@@ -188,8 +190,19 @@ type validator struct {
 	stored  bool
 	seeds   [2]maphash.Seed
 	h       [2]maphash.Hash
-	refunds map[key]int32
-	orders  map[key]orderState
+	refunds    map[key]int32
+	orders     map[key]orderState
+	currencies []money.Currency
+}
+
+func (v *validator) currencyIndex(c money.Currency) uint16 {
+	for i, x := range v.currencies {
+		if x == c {
+			return uint16(i)
+		}
+	}
+	v.currencies = append(v.currencies, c)
+	return uint16(len(v.currencies) - 1)
 }
 
 func newValidator(cols columns, stored bool) *validator {
@@ -500,10 +513,11 @@ func (v *validator) crossRow(c *rowCtx, r *adapters.Refund, amountText, totalTex
 	ok := v.hash(r.Provider, r.Account, order)
 	st, seen := v.orders[ok]
 	cur := r.Currency
+	ci := v.currencyIndex(cur)
 	if seen {
 		switch {
-		case st.currency != cur:
-			c.addf(fCurrency, string(cur), ErrOrderConflict, "this order is in %s on row %d", st.currency, st.firstRow)
+		case st.currency != ci:
+			c.addf(fCurrency, string(cur), ErrOrderConflict, "this order is in %s on row %d", v.currencies[st.currency], st.firstRow)
 		case r.Total > 0 && st.total > 0 && r.Total != st.total:
 			c.addf(fTotalAmount, totalText, ErrOrderConflict, "this order's total is %s on row %d", money.Format(st.total, cur), st.totalRow)
 		case st.revokeRow > 0:
@@ -524,7 +538,7 @@ func (v *validator) crossRow(c *rowCtx, r *adapters.Refund, amountText, totalTex
 			return
 		}
 	} else {
-		st = orderState{currency: cur, firstRow: int32(c.row)}
+		st = orderState{currency: ci, firstRow: int32(c.row)}
 	}
 	if st.total == 0 && r.Total > 0 {
 		st.total, st.totalRow = r.Total, int32(c.row)
