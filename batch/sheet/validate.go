@@ -186,10 +186,10 @@ type orderState struct {
 
 // validator holds the per-file state: column map and the cross-row tables.
 type validator struct {
-	cols    columns
-	stored  bool
-	seeds   [2]maphash.Seed
-	h       [2]maphash.Hash
+	cols       columns
+	stored     bool
+	seeds      [2]maphash.Seed
+	h          [2]maphash.Hash
 	refunds    map[key]int32
 	orders     map[key]orderState
 	currencies []money.Currency
