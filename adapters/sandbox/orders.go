@@ -179,6 +179,9 @@ func ReadOrders(r io.Reader, name string, now time.Time) ([]Order, error) {
 		if o.Provider == adapters.Nomad && o.PaymentMethod != "wechatpay" && o.PaymentMethod != "alipay" {
 			return nil, bad("payment_method", fmt.Errorf("%w: a Nomad order needs payment_method wechatpay or alipay", ErrInvalidOrder))
 		}
+		if c, err := checkIDs(o); err != nil {
+			return nil, bad(c, err)
+		}
 		k := orderKey{o.Provider, o.Account, o.OrderNo}
 		if first, dup := seen[k]; dup {
 			return nil, bad("order_no", fmt.Errorf("%w: same order as row %d", ErrDuplicateOrder, first))

@@ -92,6 +92,9 @@ func (s *Sandbox) addOrder(o Order) error {
 	if _, ok := o.Currency.Scale(); !ok {
 		return fmt.Errorf("%w: currency %q", ErrInvalidOrder, o.Currency)
 	}
+	if col, err := checkIDs(o); err != nil {
+		return fmt.Errorf("%s: %w", col, err)
+	}
 	if o.ProviderOrderID == "" {
 		o.ProviderOrderID = providerOrderID(o)
 	}
@@ -110,6 +113,26 @@ func (s *Sandbox) addOrder(o Order) error {
 	s.orders[k] = ord
 	s.byPOID[pk] = ord
 	return nil
+}
+
+// checkIDs rejects orders no client could refund through the provider's
+// wire format, naming the column at fault.
+func checkIDs(o Order) (column string, err error) {
+	switch o.Provider {
+	case adapters.Upay:
+		if len(o.OrderNo) > 32 {
+			return "order_no", fmt.Errorf("%w: Upay client_sn is at most 32 characters", ErrInvalidOrder)
+		}
+		if len(o.ProviderOrderID) > 16 {
+			return "provider_order_id", fmt.Errorf("%w: Upay sn is at most 16 characters", ErrInvalidOrder)
+		}
+	case adapters.PayEase:
+		m := peOrderRequestID.FindStringSubmatch(o.OrderNo)
+		if m == nil || m[2] != o.Account || len(o.OrderNo) > 80 {
+			return "order_no", fmt.Errorf("%w: PayEase orderRequestId must be yyyymmdd-%s-flow", ErrInvalidOrder, o.Account)
+		}
+	}
+	return "", nil
 }
 
 // providerOrderID derives a stable provider-side id for an order the orders

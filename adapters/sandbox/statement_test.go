@@ -161,6 +161,7 @@ func TestLoadOrders(t *testing.T) {
 		{"orders_bad_time.csv", "paid_at", "yesterday", 2, ErrInvalidOrder},
 		{"orders_bad_currency.csv", "currency", "CYN", 2, money.ErrUnknownCurrency},
 		{"orders_nomad_method.csv", "payment_method", "", 2, ErrInvalidOrder},
+		{"orders_payease_id.csv", "order_no", "PE-1002", 3, ErrInvalidOrder},
 	}
 	for _, tc := range tests {
 		t.Run(tc.file, func(t *testing.T) {
