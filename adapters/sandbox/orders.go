@@ -143,7 +143,6 @@ func ReadOrders(r io.Reader, name string, now time.Time) ([]Order, error) {
 			continue
 		}
 		var o Order
-		var n string
 		o.Provider, _ = cell("provider")
 		o.Provider = strings.ToLower(o.Provider)
 		if !knownProvider(o.Provider) {
@@ -173,8 +172,7 @@ func ReadOrders(r io.Reader, name string, now time.Time) ([]Order, error) {
 		if o.PaidAt, err = parsePaidAt(paid, now); err != nil {
 			return nil, bad("paid_at", fmt.Errorf("%w: %w", ErrInvalidOrder, err))
 		}
-		o.PaymentMethod, n = cell("payment_method")
-		_ = n
+		o.PaymentMethod, _ = cell("payment_method")
 		o.PaymentMethod = strings.ToLower(o.PaymentMethod)
 		if o.Provider == adapters.Nomad && o.PaymentMethod != "wechatpay" && o.PaymentMethod != "alipay" {
 			return nil, bad("payment_method", fmt.Errorf("%w: a Nomad order needs payment_method wechatpay or alipay", ErrInvalidOrder))

@@ -174,14 +174,17 @@ type refundReq struct {
 	operator, remark  string
 }
 
-func (r refundReq) key() refundKey {
+func (r refundReq) key() refundKey { return keyFor(r.ord, r.refundNo, r.typ) }
+
+// keyFor is the scope a refund number is unique in.
+func keyFor(o *order, refundNo string, typ adapters.Action) refundKey {
 	switch {
-	case r.typ == adapters.ActionRevoke:
-		return refundKey{r.provider, r.account, r.ord.OrderNo, revokeNo}
-	case r.provider == adapters.Upay:
-		return refundKey{r.provider, r.account, r.ord.OrderNo, r.refundNo}
+	case typ == adapters.ActionRevoke:
+		return refundKey{o.Provider, o.Account, o.OrderNo, revokeNo}
+	case o.Provider == adapters.Upay:
+		return refundKey{o.Provider, o.Account, o.OrderNo, refundNo}
 	default:
-		return refundKey{r.provider, r.account, "", r.refundNo}
+		return refundKey{o.Provider, o.Account, "", refundNo}
 	}
 }
 
@@ -282,14 +285,7 @@ func (s *Sandbox) newRefundLocked(o *order, refundNo string, typ adapters.Action
 	r.ProviderRefundID = providerRefundID(o, refundNo, typ, n)
 	o.refunded += amount
 	o.refunds = append(o.refunds, r)
-	key := refundKey{o.Provider, o.Account, "", refundNo}
-	if o.Provider == adapters.Upay {
-		key.order = o.OrderNo
-	}
-	if typ == adapters.ActionRevoke {
-		key = refundKey{o.Provider, o.Account, o.OrderNo, revokeNo}
-	}
-	s.refunds[key] = r
+	s.refunds[keyFor(o, refundNo, typ)] = r
 	s.all = append(s.all, r)
 	return r
 }
@@ -483,11 +479,7 @@ func (s *Sandbox) AddOutOfBand(in OutOfBand) (LedgerRefund, error) {
 		if in.RefundNo == "" {
 			in.RefundNo = fmt.Sprintf("OOB%d", len(s.all)+1)
 		}
-		k := refundKey{o.Provider, o.Account, "", in.RefundNo}
-		if o.Provider == adapters.Upay {
-			k.order = o.OrderNo
-		}
-		if s.refunds[k] != nil {
+		if s.refunds[keyFor(o, in.RefundNo, in.Type)] != nil {
 			return LedgerRefund{}, fmt.Errorf("sandbox: out-of-band refund: refund number %q already used: %w", in.RefundNo, ErrInvalidRefund)
 		}
 	default:
