@@ -52,6 +52,17 @@
 //
 // Pending items are looked up again, every PollInterval, while Poll lasts.
 //
+// # Marking ahead
+//
+// Waiting for the submitting mark's fsync before each send would add the
+// commit latency to every refund. So the items still planned are marked a
+// little ahead, in sheet order, up to Parallel marks at once (they share
+// group commits), and handed to workers already durable; a worker then sends
+// at once. At most about 2×Parallel items are marked and not yet sent. A
+// graceful stop releases them (back to planned, attempts as before); after a
+// kill they are submitting, looked up by the next run, found unknown to the
+// provider, and sent then.
+//
 // # Stopping
 //
 // When Run's context is cancelled the runner starts nothing new, stops

@@ -208,41 +208,122 @@ func (w *worker) settled(s store.State) {
 	w.c.count(s)
 }
 
+// prepared is an item ready for a worker; marked means its submitting mark
+// is already durable (see premark).
+type prepared struct {
+	rec    store.Record
+	marked bool
+	err    error // the mark failed: a store error
+}
+
 // pool runs settle over the records that want it, Parallel at a time. The
 // first store error stops it from starting more.
 func (w *worker) pool(recs []store.Record, want func(store.Record) bool, after func(store.Record, store.State)) error {
 	g, gctx := errgroup.WithContext(context.Background())
 	g.SetLimit(w.opt.Parallel)
-	for _, rec := range recs {
-		if !want(rec) {
+	quit := make(chan struct{})
+	ready := w.premark(recs, want, quit)
+	var markErr error
+	for p := range ready {
+		if p.err != nil || markErr != nil || w.stop.Err() != nil || gctx.Err() != nil {
+			// Not started: give back its mark, and stop marking more.
+			if p.err != nil && markErr == nil {
+				markErr = p.err
+			}
+			if w.stop.Err() != nil {
+				w.c.interrupted.Store(true)
+			}
+			if p.marked {
+				if err := w.r.Store.Release(context.WithoutCancel(w.stop), p.rec.Key()); err != nil && markErr == nil {
+					markErr = err
+				}
+			}
+			select {
+			case <-quit:
+			default:
+				close(quit)
+			}
 			continue
 		}
-		if w.stop.Err() != nil {
-			w.c.interrupted.Store(true)
-			break
-		}
-		if gctx.Err() != nil {
-			break
-		}
 		g.Go(func() error {
-			s, err := w.settle(rec)
+			s, err := w.settle(p.rec, p.marked)
 			if err != nil {
 				return err
 			}
-			after(rec, s)
+			after(p.rec, s)
 			return nil
 		})
 	}
-	return g.Wait()
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return markErr
+}
+
+// premark feeds pool in sheet order. Planned items are marked submitting
+// before they are handed over, up to Parallel marks at once, so their marks
+// share group commits and are already durable when a worker frees up: the
+// worker sends at once instead of waiting for an fsync. At most about
+// 2×Parallel items are marked and not yet sent; if the run stops, pool
+// releases them; if it is killed, the next run looks them up like any
+// submitting item (the provider has no record, so they are sent then).
+func (w *worker) premark(recs []store.Record, want func(store.Record) bool, quit <-chan struct{}) <-chan prepared {
+	out := make(chan prepared, w.opt.Parallel)
+	go func() {
+		defer close(out)
+		sem := make(chan struct{}, w.opt.Parallel)
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		write := context.WithoutCancel(w.stop)
+		for _, rec := range recs {
+			if !want(rec) {
+				continue
+			}
+			select {
+			case <-quit:
+				return
+			default:
+			}
+			if w.stop.Err() != nil {
+				return
+			}
+			if rec.State != store.Planned {
+				out <- prepared{rec: rec}
+				continue
+			}
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				if err := w.r.Store.MarkSubmitting(write, rec.Key(), time.Now()); err != nil {
+					out <- prepared{rec: rec, err: err}
+					return
+				}
+				out <- prepared{rec: rec, marked: true}
+			}()
+		}
+	}()
+	return out
 }
 
 // settle drives one item as far as it goes in this run and returns its
 // state. Its error is a store error only: provider errors end in a state.
-func (w *worker) settle(rec store.Record) (store.State, error) {
+//
+// marked says the item's submitting mark is already durable (premark); if
+// settle returns before sending it, it releases the mark.
+func (w *worker) settle(rec store.Record, marked bool) (store.State, error) {
 	t, _ := w.r.Route(rec.Provider, rec.Account)
 	key := rec.Key()
 	write := context.WithoutCancel(w.stop) // an outcome that arrived is always recorded
 	log := w.opt.Logger.With("row", rec.Row, "provider", rec.Provider, "refund_no", rec.RefundNo)
+	stopped := func(state store.State) (store.State, error) {
+		w.c.interrupted.Store(true)
+		if marked {
+			return rec.State, w.r.Store.Release(write, key)
+		}
+		return state, nil
+	}
 
 	doubt := rec.State == store.Submitting || rec.State == store.Unknown || rec.State == store.Pending
 	state := rec.State
@@ -254,16 +335,13 @@ func (w *worker) settle(rec store.Record) (store.State, error) {
 			break
 		}
 		if backoff && !w.backoff(calls, adapters.RetryAfterOf(lastErr)) {
-			w.c.interrupted.Store(true)
-			return state, nil
+			return stopped(state)
 		}
 		if w.stop.Err() != nil {
-			w.c.interrupted.Store(true)
-			return state, nil
+			return stopped(state)
 		}
-		if err := wait(w.hard, t.Limiter); err != nil {
-			w.c.interrupted.Store(true)
-			return state, nil
+		if err := wait(w.stop, t.Limiter); err != nil { // a stop while queued for a token: not started
+			return stopped(state)
 		}
 		backoff = true
 
@@ -310,7 +388,9 @@ func (w *worker) settle(rec store.Record) (store.State, error) {
 			continue
 		}
 
-		if err := w.r.Store.MarkSubmitting(write, key, time.Now()); err != nil {
+		if marked {
+			marked = false // durable already: send now
+		} else if err := w.r.Store.MarkSubmitting(write, key, time.Now()); err != nil {
 			return state, err
 		}
 		state = store.Submitting

@@ -160,6 +160,25 @@ func markSubmitting(r *Record, at time.Time) {
 	r.LastAttempt = at
 }
 
+func (m *Memory) Release(ctx context.Context, key string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.byKey[key]
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrUnknownKey, key)
+	}
+	if r.State != Submitting {
+		return nil
+	}
+	r.State = Planned
+	r.Attempts--
+	if r.Attempts <= 0 {
+		r.Attempts = 0
+		r.FirstAttempt, r.LastAttempt = time.Time{}, time.Time{}
+	}
+	return nil
+}
+
 func (m *Memory) Finish(ctx context.Context, key string, s State, o adapters.Outcome, errText string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -152,6 +152,13 @@ type Store interface {
 	// MarkSubmitting records that a refund request for key is about to leave:
 	// state submitting, attempts+1, first/last attempt times.
 	MarkSubmitting(ctx context.Context, key string, at time.Time) error
+	// Release undoes the MarkSubmitting of an item that was planned and
+	// whose request never left (the runner marks items durably a little
+	// ahead of sending them, and gives back the ones it did not start when
+	// stopped): planned again, attempts one less, no attempt times if none
+	// remain. Like Finish it may be queued: if it is lost, the item stays
+	// submitting and is looked up by the next run.
+	Release(ctx context.Context, key string) error
 	// Finish records the outcome of a request or lookup: the new state, what
 	// the provider said (fields of o that are empty leave the stored ones as
 	// they were) and errText (stored as is; "" clears it). It may return

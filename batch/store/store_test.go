@@ -335,3 +335,33 @@ func TestDefaultPath(t *testing.T) {
 		t.Errorf("DefaultPath = %q", got)
 	}
 }
+
+func TestRelease(t *testing.T) {
+	ctx := context.Background()
+	for name, open := range impls {
+		t.Run(name, func(t *testing.T) {
+			s, _ := open(t)
+			its := items(3)
+			if err := s.Init(ctx, meta(its), its); err != nil {
+				t.Fatal(err)
+			}
+			now := time.Now()
+			s.MarkSubmitting(ctx, its[0].Key(), now)
+			s.MarkSubmitting(ctx, its[1].Key(), now)
+			s.Finish(ctx, its[1].Key(), store.Succeeded, adapters.Outcome{}, "")
+			if err := s.Release(ctx, its[0].Key()); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Release(ctx, its[1].Key()); err != nil { // not submitting: untouched
+				t.Fatal(err)
+			}
+			recs := all(t, s)
+			if r := recs[0]; r.State != store.Planned || r.Attempts != 0 || !r.FirstAttempt.IsZero() || !r.LastAttempt.IsZero() {
+				t.Errorf("released item %+v, want planned with no attempts", r)
+			}
+			if r := recs[1]; r.State != store.Succeeded || r.Attempts != 1 {
+				t.Errorf("succeeded item after Release %+v", r)
+			}
+		})
+	}
+}
