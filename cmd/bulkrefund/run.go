@@ -149,7 +149,22 @@ func runSheet(e env, path string, f runFlags) int {
 		return dryRun(e, items, meta, statePath)
 	}
 
-	// 3. Plan and confirmation.
+	// 3. Providers, before asking: a config that cannot serve the sheet
+	// fails now, not after the confirmation.
+	provs, err := loadProviders(e, f)
+	if err != nil {
+		errf("%v", err)
+		return exitUsage
+	}
+	defer provs.Close()
+	for _, it := range items {
+		if _, ok := provs.route(it.Provider, it.Account); !ok {
+			errf("row %d: %v: %s account %q (configured: %s)", it.Row, runner.ErrNoRoute, it.Provider, it.Account, provs.keys())
+			return exitUsage
+		}
+	}
+
+	// 4. Plan and confirmation.
 	printPlan(e.stdout, items, meta, statePath)
 	if !f.yes {
 		in, ok := e.stdin.(*os.File)
@@ -164,14 +179,6 @@ func runSheet(e env, path string, f runFlags) int {
 			return exitUsage
 		}
 	}
-
-	// 4. Providers.
-	provs, err := loadProviders(e, f)
-	if err != nil {
-		errf("%v", err)
-		return exitUsage
-	}
-	defer provs.Close()
 
 	// 5. Checkpoint store.
 	st, err := store.OpenSQLite(statePath)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/bulkrefund/bulkrefund/adapters/config"
@@ -20,6 +22,16 @@ type providerSet struct {
 func (p *providerSet) route(provider, account string) (runner.Target, bool) {
 	t, ok := p.targets[config.Key(provider, account)]
 	return t, ok
+}
+
+// keys lists the configured accounts, for messages.
+func (p *providerSet) keys() string {
+	ks := make([]string, 0, len(p.targets))
+	for k := range p.targets {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return strings.Join(ks, ", ")
 }
 
 func (p *providerSet) Close() {

@@ -168,3 +168,21 @@ func hasFields(out string, fields ...string) bool {
 	}
 	return false
 }
+
+// TestRunConfigLacksAccount: a sheet naming an account the config lacks
+// fails before the confirmation, naming the row.
+func TestRunConfigLacksAccount(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "upay.key"), []byte("0123456789abcdef0123456789abcdef"), 0o600)
+	cfg := filepath.Join(dir, "providers.json")
+	os.WriteFile(cfg, []byte(`{"accounts": [{"provider": "upay", "account": "100000330000000001",
+		"base_url": "http://127.0.0.1:9", "secret_file": "upay.key"}]}`), 0o600)
+	state := filepath.Join(dir, "s.db")
+	code, _, stderr := runCmd(t, "run", "testdata/run/small.csv", "--config", cfg, "--yes", "--state", state)
+	if code != exitUsage || !strings.Contains(stderr, "row 6") || !strings.Contains(stderr, "100000330000000002") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+	if _, err := os.Stat(state); !os.IsNotExist(err) {
+		t.Errorf("state created: %v", err)
+	}
+}
