@@ -160,3 +160,49 @@ func firstFile(t *testing.T, dir string) string {
 	}
 	return m[0]
 }
+
+// TestSecondSignalExitsAtOnce: with slow providers the first SIGINT waits
+// for the calls in flight; a second one exits at once, with 130. The state
+// is still safe: the next run looks up what was in flight and completes the
+// batch with every refund applied exactly once.
+func TestSecondSignalExitsAtOnce(t *testing.T) {
+	orders, sheet, rows := fixture(t, 300, 14, 0)
+	sb := startSandbox(t, orders, "--latency", "1500ms", "--seed", "14")
+	home := t.TempDir()
+	statePath := filepath.Join(home, "s.db")
+	results := filepath.Join(home, "results.csv")
+	args := []string{sheet, "--config", sb.Config, "--yes", "--state", statePath, "--results", results, "--parallel", "32"}
+	p := startRun(t, home, args...)
+	if !p.waitProgress(1, 30*time.Second) {
+		t.Fatalf("no progress:\n%s", p.stderr.String())
+	}
+	time.Sleep(200 * time.Millisecond) // the next calls are in flight
+	p.cmd.Process.Signal(os.Interrupt)
+	time.Sleep(100 * time.Millisecond)
+	start := time.Now()
+	p.cmd.Process.Signal(os.Interrupt)
+	code := p.wait(t, 10*time.Second)
+	if code != 130 {
+		t.Fatalf("exit %d after two signals, want 130\n%s", code, p.stderr.String())
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("second signal took %v to exit", d)
+	}
+	if e := p.stderr.String(); !strings.Contains(e, "exiting now") {
+		t.Errorf("no exit message:\n%s", e)
+	}
+	submitting := 0
+	for _, r := range readState(t, statePath) {
+		if r.State == store.Submitting {
+			submitting++
+		}
+	}
+	t.Logf("%d rows left submitting by the second signal", submitting)
+
+	sb.setFaults(t, map[string]any{"latency": "1ms"})
+	p = startRun(t, home, args...)
+	if code := p.wait(t, 60*time.Second); code != 0 {
+		t.Fatalf("next run exit %d\n%s\n%s", code, p.stdout.String(), p.stderr.String())
+	}
+	checkAgreement(t, sb, rows, statePath, results, store.Succeeded)
+}
