@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"bytes"
 	"crypto/subtle"
 	"encoding/json"
 	"net/http"
@@ -101,8 +100,7 @@ func (s *Sandbox) nomadHandle(op string, r *http.Request, merchant string, body 
 		return http.StatusOK, nomadRender(ord, rf)
 	}
 	var q nomadReq
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&q); err != nil {
+	if err := json.Unmarshal(body, &q); err != nil {
 		return nomadErr(http.StatusUnprocessableEntity, "VALIDATION_ERROR", "invalid body: "+err.Error())
 	}
 	switch {

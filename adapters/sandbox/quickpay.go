@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -63,7 +62,7 @@ func (s *Sandbox) quickpay(op string) http.HandlerFunc {
 			return
 		}
 		var q quickpayReq
-		decErr := json.NewDecoder(bytes.NewReader(body)).Decode(&q)
+		decErr := json.Unmarshal(body, &q)
 		if !s.admit(w, r, adapters.QuickPay, q.StoreNo) {
 			return
 		}
