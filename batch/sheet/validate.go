@@ -44,10 +44,11 @@ const maxTitleRows = 30
 // first error a callback returned.
 func Validate(path string, opts Options, onItem func(batch.Item) error, onInvalid func(cells []string, errs []*RowError) error) (Summary, error) {
 	var sum Summary
-	src, err := open(path, opts)
+	s, err := open(path, opts)
 	if err != nil {
 		return sum, err
 	}
+	src := prefetch(s)
 	defer src.close()
 	sum.Format = src.describe()
 
@@ -241,11 +242,8 @@ func (v *validator) cell(cells []string, f field) string {
 // trim drops surrounding ASCII, full-width and no-break spaces without
 // allocating in the common case.
 func trim(s string) string {
-	s = strings.TrimSpace(s)
-	if s == "" || (s[0] < utf8.RuneSelf && s[len(s)-1] < utf8.RuneSelf) {
-		return s
-	}
-	return strings.TrimFunc(s, func(r rune) bool { return r == 0x3000 || r == 0xA0 || r == ' ' || r == '\t' })
+	s = strings.TrimSpace(s) // also drops U+00A0 and U+3000 (unicode.IsSpace)
+	return s
 }
 
 // rowCtx collects one row's errors.
@@ -345,7 +343,12 @@ func (v *validator) row(row int, cells []string, errs []*RowError) (batch.Item, 
 	var r adapters.Refund
 
 	raw := v.cell(cells, fProvider)
-	r.Provider = providerNames[strings.ToLower(strings.ReplaceAll(raw, " ", ""))]
+	switch raw { // the canonical names skip the alias lookup
+	case adapters.Upay, adapters.QuickPay, adapters.Nomad, adapters.PayEase:
+		r.Provider = raw
+	default:
+		r.Provider = providerNames[strings.ToLower(strings.ReplaceAll(raw, " ", ""))]
+	}
 	if raw == "" {
 		c.addf(fProvider, raw, ErrRequired, "provider is required (upay, quickpay, nomad or payease)")
 	} else if r.Provider == "" {
@@ -353,7 +356,7 @@ func (v *validator) row(row int, cells []string, errs []*RowError) (batch.Item, 
 	}
 
 	r.Currency = money.CNY
-	if s := v.cell(cells, fCurrency); s != "" {
+	if s := v.cell(cells, fCurrency); s != "" && s != "CNY" {
 		cur, err := money.ParseCurrency(s)
 		if err != nil {
 			c.add(fCurrency, s, err)
@@ -367,7 +370,7 @@ func (v *validator) row(row int, cells []string, errs []*RowError) (batch.Item, 
 	}
 
 	r.Action = adapters.ActionRefund
-	if s := v.cell(cells, fAction); s != "" {
+	if s := v.cell(cells, fAction); s != "" && s != "refund" {
 		a, ok := actionNames[strings.ToLower(s)]
 		if !ok {
 			c.addf(fAction, s, ErrBadAction, "%q is not refund or revoke", s)
@@ -468,10 +471,15 @@ func (v *validator) row(row int, cells []string, errs []*RowError) (batch.Item, 
 // checkOrderRequestID checks PayEase's yyyymmdd-merchantId-flow, where flow
 // is digits and '-'. It returns "" when s is well formed.
 func checkOrderRequestID(s, merchant string) string {
-	parts := strings.SplitN(s, "-", 3)
-	if len(parts) != 3 {
+	i := strings.IndexByte(s, '-')
+	j := -1
+	if i >= 0 {
+		j = strings.IndexByte(s[i+1:], '-')
+	}
+	if j < 0 {
 		return "it has fewer than three '-'-separated parts"
 	}
+	parts := [3]string{s[:i], s[i+1 : i+1+j], s[i+2+j:]}
 	d := parts[0]
 	if len(d) != 8 || !allDigits(d) {
 		return "it does not start with an 8-digit date"
@@ -555,6 +563,9 @@ func (v *validator) crossRow(c *rowCtx, r *adapters.Refund, amountText, totalTex
 
 // looksExponent matches a number in scientific notation ("4.20000114820211E+27").
 func looksExponent(s string) bool {
+	if s == "" || s[0] < '0' || s[0] > '9' {
+		return false // the common case: an id starting with a letter
+	}
 	e := strings.IndexAny(s, "eE")
 	if e <= 0 || e == len(s)-1 {
 		return false
