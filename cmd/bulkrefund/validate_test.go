@@ -69,7 +69,7 @@ func TestValidateMaxErrors(t *testing.T) {
 	if len(lines) != 5 || !strings.Contains(lines[4], "more errors") || !strings.Contains(lines[1], "row 3, column \"operator\"") {
 		t.Errorf("stderr:\n%s", stderr)
 	}
-	if !strings.Contains(stdout, "57 rows read, 16 valid, 40 invalid, 1 blank skipped") {
+	if !strings.Contains(stdout, "58 rows read, 17 valid, 40 invalid, 1 blank skipped") {
 		t.Errorf("stdout: %s", stdout)
 	}
 }
