@@ -1,47 +1,60 @@
 package sheet
 
-import "sync"
+import (
+	"sync"
 
-// prefetch reads rows on its own goroutine, in batches, while the caller
-// validates the previous ones: parsing (encoding/csv, or excelize's XML
-// decoding) and validation then use two cores instead of one. Order is kept:
-// one producer, one consumer, batches in sequence.
-func prefetch(src source) source {
-	p := &prefetcher{source: src, ch: make(chan []rowRec, 4), done: make(chan struct{})}
+	"github.com/bulkrefund/bulkrefund/batch"
+)
+
+// rowResult is one data row after the per-row checks.
+type rowResult struct {
+	row   int
+	cells []string
+	blank bool
+	errs  []*RowError // nil when the row passed the per-row checks
+	item  batch.Item
+	// For the cross-row rules: the amount cells as written (for messages)
+	// and the 128-bit keys of the refund number and of the order.
+	amountText, totalText string
+	refundKey, orderKey   key
+}
+
+// pipeline reads rows and applies the per-row rules on its own goroutine,
+// in batches, while Validate applies the cross-row rules to the previous
+// batch: parsing (encoding/csv, or excelize's XML decoding) and checking use
+// two cores instead of one. Order is kept: one producer, one consumer,
+// batches in sequence.
+type pipeline struct {
+	src  source
+	v    *validator
+	ch   chan []rowResult
+	done chan struct{}
+	wg   sync.WaitGroup
+	err  error // what ended the producer; read only after ch is closed
+	cur  []rowResult
+	i    int
+}
+
+const pipelineBatch = 512
+
+func startPipeline(src source, v *validator) *pipeline {
+	p := &pipeline{src: src, v: v, ch: make(chan []rowResult, 4), done: make(chan struct{})}
 	p.wg.Add(1)
 	go p.run()
 	return p
 }
 
-const prefetchBatch = 512
-
-type rowRec struct {
-	row    int
-	cells  []string
-	rowErr error
-}
-
-type prefetcher struct {
-	source // stored, ragged, describe come from the wrapped source
-	ch     chan []rowRec
-	done   chan struct{}
-	wg     sync.WaitGroup
-	err    error // the error that ended the producer; read after ch is closed
-	cur    []rowRec
-	i      int
-	closed bool
-}
-
-func (p *prefetcher) run() {
+func (p *pipeline) run() {
 	defer p.wg.Done()
 	defer close(p.ch)
+	ragged := p.src.ragged()
 	for {
-		batch := make([]rowRec, 0, prefetchBatch)
-		// One arena per batch for the cells: the CSV reader reuses its
-		// record slice, so cells must be copied out before the next read.
+		batch := make([]rowResult, 0, pipelineBatch)
+		// One arena per batch holds the cells: the CSV reader reuses its
+		// record slice, so cells are copied out before the next read.
 		var arena []string
-		for len(batch) < prefetchBatch {
-			row, cells, rowErr, err := p.source.next()
+		for len(batch) < pipelineBatch {
+			row, cells, rowErr, err := p.src.next()
 			if err != nil {
 				p.err = err
 				if len(batch) > 0 {
@@ -53,11 +66,12 @@ func (p *prefetcher) run() {
 				return
 			}
 			if arena == nil {
-				arena = make([]string, 0, prefetchBatch*(len(cells)+1))
+				arena = make([]string, 0, pipelineBatch*(len(cells)+1))
 			}
 			start := len(arena)
 			arena = append(arena, cells...)
-			batch = append(batch, rowRec{row: row, cells: arena[start:len(arena):len(arena)], rowErr: rowErr})
+			batch = append(batch, rowResult{row: row, cells: arena[start:len(arena):len(arena)]})
+			p.v.check(&batch[len(batch)-1], rowErr, ragged)
 		}
 		select {
 		case p.ch <- batch:
@@ -67,25 +81,21 @@ func (p *prefetcher) run() {
 	}
 }
 
-func (p *prefetcher) next() (int, []string, error, error) {
+// next returns the next row, or the error that ended reading (io.EOF at the end).
+func (p *pipeline) next() (*rowResult, error) {
 	for p.i >= len(p.cur) {
 		b, ok := <-p.ch
 		if !ok {
-			return 0, nil, nil, p.err
+			return nil, p.err
 		}
 		p.cur, p.i = b, 0
 	}
-	r := p.cur[p.i]
-	p.cur[p.i] = rowRec{} // let the batch's rows go as they are consumed
 	p.i++
-	return r.row, r.cells, r.rowErr, nil
+	return &p.cur[p.i-1], nil
 }
 
-func (p *prefetcher) close() error {
-	if !p.closed {
-		p.closed = true
-		close(p.done)
-		p.wg.Wait()
-	}
-	return p.source.close()
+// stop ends the producer and waits for it, so that the source can be closed.
+func (p *pipeline) stop() {
+	close(p.done)
+	p.wg.Wait()
 }

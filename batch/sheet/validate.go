@@ -44,11 +44,10 @@ const maxTitleRows = 30
 // first error a callback returned.
 func Validate(path string, opts Options, onItem func(batch.Item) error, onInvalid func(cells []string, errs []*RowError) error) (Summary, error) {
 	var sum Summary
-	s, err := open(path, opts)
+	src, err := open(path, opts)
 	if err != nil {
 		return sum, err
 	}
-	src := prefetch(s)
 	defer src.close()
 	sum.Format = src.describe()
 
@@ -100,10 +99,13 @@ func Validate(path string, opts Options, onItem func(batch.Item) error, onInvali
 		}
 	}
 
+	// Rows are read and checked on their own on a second goroutine (see
+	// pipeline); the cross-row rules and the callbacks run here, in order.
 	v := newValidator(cols, src.stored())
-	var errs []*RowError
+	p := startPipeline(src, v)
+	defer p.stop()
 	for {
-		row, cells, rowErr, err := src.next()
+		r, err := p.next()
 		if err == io.EOF {
 			break
 		}
@@ -111,31 +113,27 @@ func Validate(path string, opts Options, onItem func(batch.Item) error, onInvali
 			return sum, err
 		}
 		sum.Read++
-		if rowErr == nil && blank(cells) {
+		if r.blank {
 			sum.Blank++
 			continue
 		}
-		errs = errs[:0]
-		var it batch.Item
-		switch {
-		case rowErr != nil:
-			errs = append(errs, &RowError{Row: row, Err: rowErr})
-		case src.ragged() && raggedRow(cells, cols.width):
-			errs = append(errs, &RowError{Row: row, Err: fmt.Errorf("%w: %d cells, the header has %d", ErrRagged, nonTrailing(cells), cols.width)})
-		default:
-			it, errs = v.row(row, cells, errs)
+		if r.errs == nil {
+			c := rowCtx{v: v, row: r.row}
+			v.crossRow(&c, r)
+			r.errs = c.errs
 		}
-		if len(errs) == 0 {
+		if r.errs == nil {
 			sum.Valid++
-			if err := onItem(it); err != nil {
+			if err := onItem(r.item); err != nil {
 				return sum, err
 			}
 			continue
 		}
 		sum.Invalid++
 		if onInvalid != nil {
-			// Callers may keep both: hand them copies, not our reused buffers.
-			if err := onInvalid(append([]string(nil), cells...), append([]*RowError(nil), errs...)); err != nil {
+			// r.cells belongs to this row alone (pipeline batches are
+			// never reused), so the callback may keep it.
+			if err := onInvalid(r.cells, r.errs); err != nil {
 				return sum, err
 			}
 		}
@@ -144,6 +142,21 @@ func Validate(path string, opts Options, onItem func(batch.Item) error, onInvali
 		return sum, fmt.Errorf("%w: %s has a header on row %d and nothing below it", ErrNoRows, path, sum.HeaderRow)
 	}
 	return sum, nil
+}
+
+// check does everything for one row that needs no other row: it runs on
+// the pipeline's goroutine.
+func (v *validator) check(r *rowResult, rowErr error, ragged bool) {
+	switch {
+	case rowErr != nil:
+		r.errs = []*RowError{{Row: r.row, Err: rowErr}}
+	case blank(r.cells):
+		r.blank = true
+	case ragged && raggedRow(r.cells, v.cols.width):
+		r.errs = []*RowError{{Row: r.row, Err: fmt.Errorf("%w: %d cells, the header has %d", ErrRagged, nonTrailing(r.cells), v.cols.width)}}
+	default:
+		v.row(r)
+	}
 }
 
 func blank(cells []string) bool {
@@ -336,10 +349,11 @@ var actionNames = map[string]adapters.Action{
 	"revoke": adapters.ActionRevoke, "撤单": adapters.ActionRevoke, "撤销": adapters.ActionRevoke,
 }
 
-// row validates one non-blank row. It appends to errs (reused by the
-// caller) and returns the item when errs stays empty.
-func (v *validator) row(row int, cells []string, errs []*RowError) (batch.Item, []*RowError) {
-	c := rowCtx{v: v, row: row, errs: errs}
+// row applies the per-row rules to one non-blank row and, when it passes,
+// computes its cross-row keys.
+func (v *validator) row(res *rowResult) {
+	row, cells := res.row, res.cells
+	c := rowCtx{v: v, row: row}
 	var r adapters.Refund
 
 	raw := v.cell(cells, fProvider)
@@ -459,13 +473,18 @@ func (v *validator) row(row int, cells []string, errs []*RowError) (batch.Item, 
 		c.text(fReason, r.Reason, false, 300, "remark")
 	}
 
-	if len(c.errs) == 0 {
-		v.crossRow(&c, &r, amountText, totalText)
-	}
 	if len(c.errs) > 0 {
-		return batch.Item{}, c.errs
+		res.errs = c.errs
+		return
 	}
-	return batch.Item{Row: row, Refund: r}, c.errs
+	res.item = batch.Item{Row: row, Refund: r}
+	res.amountText, res.totalText = amountText, totalText
+	order := r.OrderNo
+	if order == "" {
+		order = "sn:" + r.ProviderOrderID
+	}
+	res.refundKey = v.hash(r.Provider, r.Account, r.RefundNo)
+	res.orderKey = v.hash(r.Provider, r.Account, order)
 }
 
 // checkOrderRequestID checks PayEase's yyyymmdd-merchantId-flow, where flow
@@ -507,18 +526,15 @@ func allDigits(s string) bool {
 	return s != ""
 }
 
-// crossRow applies the rules across rows and, when the row passes, records it.
-func (v *validator) crossRow(c *rowCtx, r *adapters.Refund, amountText, totalText string) {
-	rk := v.hash(r.Provider, r.Account, r.RefundNo)
+// crossRow applies the rules across rows and, when the row passes, records
+// it. It runs on Validate's goroutine, in sheet order.
+func (v *validator) crossRow(c *rowCtx, res *rowResult) {
+	r, amountText, totalText := &res.item.Refund, res.amountText, res.totalText
+	rk, ok := res.refundKey, res.orderKey
 	if first, ok := v.refunds[rk]; ok {
 		c.addf(fRefundNo, r.RefundNo, ErrDuplicateRefundNo, "refund number already used on row %d for %s account %s; each refund needs its own number", first, r.Provider, r.Account)
 		return
 	}
-	order := r.OrderNo
-	if order == "" {
-		order = "sn:" + r.ProviderOrderID
-	}
-	ok := v.hash(r.Provider, r.Account, order)
 	st, seen := v.orders[ok]
 	cur := r.Currency
 	ci := v.currencyIndex(cur)
