@@ -23,6 +23,7 @@ import (
 type SQLite struct {
 	db   *sql.DB
 	path string
+	lock *os.File // holds the flock of a writable open; nil for OpenSQLiteExisting
 
 	ops        chan *writeOp
 	closing    chan struct{}
@@ -94,8 +95,19 @@ func OpenSQLite(path string) (*SQLite, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state file: %w", err)
 	}
-	f.Close()
-	return openSQLite(path)
+	// One writer per state: a second run of the same batch at the same time
+	// would send the same refunds side by side.
+	if err := lockFile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("state file %s: %w", path, err)
+	}
+	s, err := openSQLite(path)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	s.lock = f
+	return s, nil
 }
 
 // OpenSQLiteExisting opens an existing state file; it fails with an error
@@ -528,6 +540,9 @@ func (s *SQLite) Close() error {
 		close(s.closing)
 		<-s.writerDone
 		s.closeErr = errors.Join(s.pendingErr(), s.db.Close())
+		if s.lock != nil {
+			s.lock.Close() // after SQLite's own descriptors: releases the flock
+		}
 	})
 	return s.closeErr
 }

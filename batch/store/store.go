@@ -112,6 +112,8 @@ var (
 	ErrNoBatch = errors.New("no batch in this state file")
 	// ErrUnknownKey: an update named an item the store does not hold.
 	ErrUnknownKey = errors.New("no such item in the batch")
+	// ErrInUse: another process has the state file open for a run.
+	ErrInUse = errors.New("state file is in use by another run")
 	// ErrDuplicateKey: two items of one batch share a key (provider, account, order, refund number).
 	ErrDuplicateKey = errors.New("duplicate item key in batch")
 )

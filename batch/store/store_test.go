@@ -365,3 +365,25 @@ func TestRelease(t *testing.T) {
 		})
 	}
 }
+
+func TestSQLiteOneWriter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.db")
+	s, err := store.OpenSQLite(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.OpenSQLite(path); !errors.Is(err, store.ErrInUse) {
+		t.Errorf("second writable open: %v, want ErrInUse", err)
+	}
+	r, err := store.OpenSQLiteExisting(path) // readers (status, reconcile) are welcome
+	if err != nil {
+		t.Fatalf("reader while a run holds the state: %v", err)
+	}
+	r.Close()
+	s.Close()
+	s2, err := store.OpenSQLite(path)
+	if err != nil {
+		t.Fatalf("open after Close: %v", err)
+	}
+	s2.Close()
+}
