@@ -4,10 +4,13 @@ import (
 	"encoding/csv"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/xuri/excelize/v2"
+
+	"github.com/bulkrefund/bulkrefund/money"
 )
 
 // TestXLSXReadBack writes the sample's workbook and reads every cell back:
@@ -153,4 +156,21 @@ func trimDecimal(s string) string {
 		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
 	}
 	return s
+}
+
+// TestAmountFloatExact backs the claim in xlsxWriter.cell: dividing minor
+// units by 10^scale gives the same double as parsing the exact decimal text.
+func TestAmountFloatExact(t *testing.T) {
+	for _, cur := range []money.Currency{"CNY", "JPY", "KWD"} {
+		scale, _ := cur.Scale()
+		for _, n := range []int64{0, 1, 5, 10, 99, 101, 1999, 123456789, 999999999999, 1<<52, 1<<53 - 2000} {
+			for i := int64(0); i < 200; i++ {
+				v := n + i*7
+				want, _ := strconv.ParseFloat(money.Format(v, cur), 64)
+				if got := float64(v) / float64(money.Pow10(scale)); got != want {
+					t.Fatalf("%d %s: %v != %v", v, cur, got, want)
+				}
+			}
+		}
+	}
 }
