@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/xuri/excelize/v2"
+
+	"github.com/bulkrefund/bulkrefund/batch/store"
 )
 
 const sampleOrders = "../../samples/orders.csv"
@@ -184,5 +186,20 @@ func TestRunConfigLacksAccount(t *testing.T) {
 	}
 	if _, err := os.Stat(state); !os.IsNotExist(err) {
 		t.Errorf("state created: %v", err)
+	}
+}
+
+// TestRunRefusesStateInUse: a second run of a batch while another holds its
+// state is refused before anything is sent.
+func TestRunRefusesStateInUse(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "s.db")
+	held, err := store.OpenSQLite(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	code, _, stderr := runCmd(t, "run", "testdata/run/small.csv", "--sandbox", "--sandbox-orders", sampleOrders, "--yes", "--state", state)
+	if code != exitUsage || !strings.Contains(stderr, "in use by another run") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
 	}
 }
