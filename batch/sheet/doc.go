@@ -11,6 +11,12 @@
 // so memory grows with the number of orders and refunds (a few dozen bytes
 // each), never with the number of cells.
 //
+// Two goroutines share the work: one reads rows (encoding/csv, or
+// excelize's XML decoding) and applies every rule that needs only its own
+// row, in batches of 512; the caller's goroutine applies the cross-row rules
+// and runs the callbacks, in sheet order. Callbacks therefore see rows
+// exactly as a sequential reader would.
+//
 // Rules are applied in sheet order, which makes them streaming-friendly and
 // easy to explain: the row that reuses a refund number, or pushes an order
 // over its total, or adds a refund to a revoked order, is the invalid one;
