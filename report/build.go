@@ -225,14 +225,14 @@ func ReadStore(ctx context.Context, path string, source int32) ([]Ours, store.Me
 		if err != nil {
 			return &InputError{File: path, Row: r.Row, Column: "state", Value: string(r.State), Err: err}
 		}
-		out = append(out, Ours{
+		out = append(out, NewOurs(OurRecord{
 			Provider: in.get(r.Provider), Account: in.get(r.Account), OrderNo: r.OrderNo,
 			ProviderOrderID: r.ProviderOrderID, RefundNo: r.RefundNo, Action: r.Action,
 			Amount: r.Amount, Total: r.Total, Currency: r.Currency, State: s, PaymentMethod: r.PaymentMethod,
 			ProviderRefundID: r.ProviderRefundID, ProviderCode: r.ProviderCode, ProviderMessage: r.ProviderMessage,
 			Error: r.LastError, Attempts: int32(r.Attempts), FirstAttempt: r.FirstAttempt, LastAttempt: r.LastAttempt,
 			Source: source, Row: int32(r.Row),
-		})
+		}))
 		return nil
 	})
 	if err != nil {
@@ -276,17 +276,17 @@ func lookupAll(ctx context.Context, l *Lookup, ours []Ours, src int32) ([]Theirs
 	limiters := map[string]*rate.Limiter{}
 	clients := map[string]adapters.Provider{}
 	for _, i := range idx {
-		k := ours[i].Provider + "\x00" + ours[i].Account
+		k := ours[i].Provider() + "\x00" + ours[i].Account()
 		if _, ok := clients[k]; ok {
 			continue
 		}
-		p, err := l.Provider(ours[i].Provider, ours[i].Account)
+		p, err := l.Provider(ours[i].Provider(), ours[i].Account())
 		if err != nil {
-			return nil, fmt.Errorf("lookup: %s account %s: %w", ours[i].Provider, ours[i].Account, err)
+			return nil, fmt.Errorf("lookup: %s account %s: %w", ours[i].Provider(), ours[i].Account(), err)
 		}
 		var lim *rate.Limiter
 		if l.Limiter != nil {
-			lim = l.Limiter(ours[i].Provider, ours[i].Account)
+			lim = l.Limiter(ours[i].Provider(), ours[i].Account())
 		}
 		if lim == nil {
 			lim = rate.NewLimiter(per, 1)
@@ -300,12 +300,12 @@ func lookupAll(ctx context.Context, l *Lookup, ours []Ours, src int32) ([]Theirs
 	g.SetLimit(par)
 	for n, i := range idx {
 		o := &ours[i]
-		k := o.Provider + "\x00" + o.Account
+		k := o.Provider() + "\x00" + o.Account()
 		g.Go(func() error {
 			req := adapters.Refund{
-				Provider: o.Provider, Account: o.Account, OrderNo: o.OrderNo, ProviderOrderID: o.ProviderOrderID,
-				RefundNo: o.RefundNo, Amount: o.Amount, Total: o.Total, Currency: o.Currency, Action: o.Action,
-				PaymentMethod: o.PaymentMethod,
+				Provider: o.Provider(), Account: o.Account(), OrderNo: o.OrderNo(), ProviderOrderID: o.ProviderOrderID(),
+				RefundNo: o.RefundNo(), Amount: o.Amount, Total: o.Total, Currency: o.Currency(), Action: o.Action(),
+				PaymentMethod: o.PaymentMethod(),
 			}
 			var oc adapters.Outcome
 			var err error
@@ -326,11 +326,11 @@ func lookupAll(ctx context.Context, l *Lookup, ours []Ours, src int32) ([]Theirs
 				case <-time.After(wait):
 				}
 			}
-			t := Theirs{
-				Provider: o.Provider, Account: o.Account, OrderNo: o.OrderNo, ProviderOrderID: o.ProviderOrderID,
-				RefundNo: o.RefundNo, Action: o.Action, Currency: o.Currency, Source: src, Row: o.Row,
+			t := TheirRecord{
+				Provider: o.Provider(), Account: o.Account(), OrderNo: o.OrderNo(), ProviderOrderID: o.ProviderOrderID(),
+				RefundNo: o.RefundNo(), Action: o.Action(), Currency: o.Currency(), Source: src, Row: o.Row,
 			}
-			if o.Action == adapters.ActionRevoke {
+			if o.Action() == adapters.ActionRevoke {
 				t.RefundNo = ""
 			}
 			switch {
@@ -362,7 +362,7 @@ func lookupAll(ctx context.Context, l *Lookup, ours []Ours, src int32) ([]Theirs
 					t.Message = oc.Message
 				}
 			}
-			out[n], found[n] = t, true
+			out[n], found[n] = NewTheirs(t), true
 			return nil
 		})
 	}
@@ -392,8 +392,12 @@ func fillPaymentMethods(ours []Ours, orders []Order) {
 		}
 	}
 	for i := range ours {
-		if ours[i].PaymentMethod == "" {
-			ours[i].PaymentMethod = pm[[3]string{ours[i].Provider, ours[i].Account, ours[i].OrderNo}]
+		if ours[i].PaymentMethod() == "" {
+			if m := pm[[3]string{ours[i].Provider(), ours[i].Account(), ours[i].OrderNo()}]; m != "" {
+				rec := ours[i].Record()
+				rec.PaymentMethod = m
+				ours[i] = NewOurs(rec)
+			}
 		}
 	}
 }

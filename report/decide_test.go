@@ -11,20 +11,20 @@ import (
 // every row of the decision table on decide.
 func TestDecisionTable(t *testing.T) {
 	t0 := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
-	our := func(s State, amt int64) *Ours {
-		return &Ours{Provider: "quickpay", Account: "SH001", OrderNo: "O1", RefundNo: "R1", Action: adapters.ActionRefund,
+	our := func(s State, amt int64) *OurRecord {
+		return &OurRecord{Provider: "quickpay", Account: "SH001", OrderNo: "O1", RefundNo: "R1", Action: adapters.ActionRefund,
 			Amount: amt, Currency: "CNY", State: s, FirstAttempt: t0}
 	}
-	their := func(s Status, amt int64) *Theirs {
-		return &Theirs{Provider: "quickpay", Account: "SH001", OrderNo: "O1", RefundNo: "R1", ProviderRefundID: "X1",
+	their := func(s Status, amt int64) *TheirRecord {
+		return &TheirRecord{Provider: "quickpay", Account: "SH001", OrderNo: "O1", RefundNo: "R1", ProviderRefundID: "X1",
 			Action: adapters.ActionRefund, Amount: amt, Currency: "CNY", Status: s, Time: t0}
 	}
 	usd := their(StatusSucceeded, 100)
 	usd.Currency = "USD"
 	cases := []struct {
 		name string
-		o    *Ours
-		t    *Theirs
+		o    *OurRecord
+		t    *TheirRecord
 		tol  int64
 		want Category
 	}{
@@ -58,10 +58,10 @@ func TestDecisionTable(t *testing.T) {
 			var ours []Ours
 			var theirs []Theirs
 			if c.o != nil {
-				ours = append(ours, *c.o)
+				ours = append(ours, NewOurs(*c.o))
 			}
 			if c.t != nil {
-				theirs = append(theirs, *c.t)
+				theirs = append(theirs, NewTheirs(*c.t))
 			}
 			res := Reconcile(ours, theirs, nil, Options{AmountTolerance: c.tol})
 			if len(res.Rows) != 1 {
@@ -81,8 +81,8 @@ func TestDecisionTable(t *testing.T) {
 // TestGroups covers keys with several records on one side.
 func TestGroups(t *testing.T) {
 	t0 := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
-	o := Ours{Provider: "nomad", Account: "M", OrderNo: "O1", RefundNo: "R1", Action: "refund", Amount: 500, Total: 1000, Currency: "CNY", State: StateSucceeded, FirstAttempt: t0}
-	tr := Theirs{Provider: "nomad", Account: "M", OrderNo: "O1", RefundNo: "R1", ProviderRefundID: "A", Action: "refund", Amount: 500, Currency: "CNY", Status: StatusSucceeded, Time: t0}
+	o := OurRecord{Provider: "nomad", Account: "M", OrderNo: "O1", RefundNo: "R1", Action: "refund", Amount: 500, Total: 1000, Currency: "CNY", State: StateSucceeded, FirstAttempt: t0}
+	tr := TheirRecord{Provider: "nomad", Account: "M", OrderNo: "O1", RefundNo: "R1", ProviderRefundID: "A", Action: "refund", Amount: 500, Currency: "CNY", Status: StatusSucceeded, Time: t0}
 	cats := func(res *Result) []string {
 		var s []string
 		for _, r := range res.Rows {
@@ -93,7 +93,7 @@ func TestGroups(t *testing.T) {
 	t.Run("same provider refund in two statements is one refund", func(t *testing.T) {
 		pend := tr
 		pend.Status = StatusPending
-		res := Reconcile([]Ours{o}, []Theirs{pend, tr}, nil, Options{})
+		res := reconcileRecords([]OurRecord{o}, []TheirRecord{pend, tr}, nil, Options{})
 		if got := cats(res); len(got) != 1 || got[0] != "MATCHED" {
 			t.Errorf("got %v, want [MATCHED]", got)
 		}
@@ -101,7 +101,7 @@ func TestGroups(t *testing.T) {
 	t.Run("second provider refund under one number is a duplicate", func(t *testing.T) {
 		b := tr
 		b.ProviderRefundID = "B"
-		res := Reconcile([]Ours{o}, []Theirs{b, tr}, nil, Options{})
+		res := reconcileRecords([]OurRecord{o}, []TheirRecord{b, tr}, nil, Options{})
 		if got := cats(res); len(got) != 2 || got[0] != "MATCHED" || got[1] != "DUPLICATE" {
 			t.Errorf("got %v, want [MATCHED DUPLICATE]", got)
 		}
@@ -113,7 +113,7 @@ func TestGroups(t *testing.T) {
 		u := o
 		u.State = StateUnknown
 		u.Source = 1
-		res := Reconcile([]Ours{u, o}, []Theirs{tr}, nil, Options{})
+		res := reconcileRecords([]OurRecord{u, o}, []TheirRecord{tr}, nil, Options{})
 		if got := cats(res); len(got) != 1 || got[0] != "MATCHED" {
 			t.Errorf("got %v, want [MATCHED]", got)
 		}
@@ -122,7 +122,7 @@ func TestGroups(t *testing.T) {
 		d := o
 		d.Amount = 300
 		d.Source = 1
-		res := Reconcile([]Ours{o, d}, []Theirs{tr}, nil, Options{})
+		res := reconcileRecords([]OurRecord{o, d}, []TheirRecord{tr}, nil, Options{})
 		if got := cats(res); len(got) != 2 || got[0] != "MATCHED" || got[1] != "DUPLICATE" {
 			t.Errorf("got %v, want [MATCHED DUPLICATE]", got)
 		}
@@ -133,7 +133,7 @@ func TestGroups(t *testing.T) {
 		o2.Amount = 600
 		t2 := tr
 		t2.RefundNo, t2.ProviderRefundID, t2.Amount, t2.Time = "R2", "C", 600, t0.Add(time.Minute)
-		res := Reconcile([]Ours{o, o2}, []Theirs{tr, t2}, nil, Options{})
+		res := reconcileRecords([]OurRecord{o, o2}, []TheirRecord{tr, t2}, nil, Options{})
 		if got := cats(res); len(got) != 2 || got[0] != "MATCHED" || got[1] != "DUPLICATE" {
 			t.Errorf("got %v, want [MATCHED DUPLICATE]", got)
 		}
@@ -141,15 +141,15 @@ func TestGroups(t *testing.T) {
 			t.Errorf("net %+v", n)
 		}
 		// The ledger's total wins over the sheet's.
-		res = Reconcile([]Ours{o, o2}, []Theirs{tr, t2}, []Order{{Provider: "nomad", Account: "M", OrderNo: "O1", Total: 2000, Currency: "CNY"}}, Options{})
+		res = reconcileRecords([]OurRecord{o, o2}, []TheirRecord{tr, t2}, []Order{{Provider: "nomad", Account: "M", OrderNo: "O1", Total: 2000, Currency: "CNY"}}, Options{})
 		if got := cats(res); got[1] != "MATCHED" || res.Orders[0].Net != 900 || res.Orders[0].TotalFrom != "orders" {
 			t.Errorf("with ledger: %v %+v", got, res.Orders[0])
 		}
 	})
 	t.Run("revoke matches on the order", func(t *testing.T) {
-		rv := Ours{Provider: "upay", Account: "T", OrderNo: "O9", Action: "revoke", Amount: 800, Currency: "CNY", State: StateSucceeded}
-		st := Theirs{Provider: "upay", Account: "T", OrderNo: "O9", Action: "revoke", Amount: 800, Currency: "CNY", Status: StatusSucceeded}
-		res := Reconcile([]Ours{rv}, []Theirs{st}, nil, Options{})
+		rv := OurRecord{Provider: "upay", Account: "T", OrderNo: "O9", Action: "revoke", Amount: 800, Currency: "CNY", State: StateSucceeded}
+		st := TheirRecord{Provider: "upay", Account: "T", OrderNo: "O9", Action: "revoke", Amount: 800, Currency: "CNY", Status: StatusSucceeded}
+		res := reconcileRecords([]OurRecord{rv}, []TheirRecord{st}, nil, Options{})
 		if got := cats(res); len(got) != 1 || got[0] != "MATCHED" {
 			t.Errorf("got %v", got)
 		}
@@ -157,9 +157,22 @@ func TestGroups(t *testing.T) {
 	t.Run("period filter keeps pending rows", func(t *testing.T) {
 		p := o
 		p.RefundNo, p.State = "R3", StatePending
-		res := Reconcile([]Ours{o, p}, []Theirs{tr, {Provider: "nomad", Account: "M", OrderNo: "O1", RefundNo: "R3", Action: "refund", Amount: 500, Currency: "CNY", Status: StatusPending, Time: t0}}, nil, Options{From: t0.Add(time.Hour)})
+		res := reconcileRecords([]OurRecord{o, p}, []TheirRecord{tr, {Provider: "nomad", Account: "M", OrderNo: "O1", RefundNo: "R3", Action: "refund", Amount: 500, Currency: "CNY", Status: StatusPending, Time: t0}}, nil, Options{From: t0.Add(time.Hour)})
 		if got := cats(res); len(got) != 1 || got[0] != "PENDING" {
 			t.Errorf("got %v, want only the PENDING row", got)
 		}
 	})
+}
+
+// reconcileRecords packs records and reconciles them.
+func reconcileRecords(ours []OurRecord, theirs []TheirRecord, orders []Order, opt Options) *Result {
+	var o []Ours
+	for _, r := range ours {
+		o = append(o, NewOurs(r))
+	}
+	var t []Theirs
+	for _, r := range theirs {
+		t = append(t, NewTheirs(r))
+	}
+	return Reconcile(o, t, orders, opt)
 }

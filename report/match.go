@@ -78,23 +78,23 @@ type mkey struct {
 }
 
 func oursKey(o *Ours) mkey {
-	if o.Action == adapters.ActionRevoke {
-		return mkey{o.Provider, o.Account, kindRevoke, o.OrderNo}
+	if o.Action() == adapters.ActionRevoke {
+		return mkey{o.Provider(), o.Account(), kindRevoke, o.OrderNo()}
 	}
-	if o.RefundNo == "" {
-		return mkey{o.Provider, o.Account, kindNoRefNo, o.OrderNo}
+	if o.RefundNo() == "" {
+		return mkey{o.Provider(), o.Account(), kindNoRefNo, o.OrderNo()}
 	}
-	return mkey{o.Provider, o.Account, kindRefund, o.RefundNo}
+	return mkey{o.Provider(), o.Account(), kindRefund, o.RefundNo()}
 }
 
 func theirsKey(t *Theirs) mkey {
-	if t.Action == adapters.ActionRevoke {
-		return mkey{t.Provider, t.Account, kindRevoke, t.OrderNo}
+	if t.Action() == adapters.ActionRevoke {
+		return mkey{t.Provider(), t.Account(), kindRevoke, t.OrderNo()}
 	}
-	if t.RefundNo == "" {
-		return mkey{t.Provider, t.Account, kindNoNum, t.ProviderRefundID}
+	if t.RefundNo() == "" {
+		return mkey{t.Provider(), t.Account(), kindNoNum, t.ProviderRefundID()}
 	}
-	return mkey{t.Provider, t.Account, kindRefund, t.RefundNo}
+	return mkey{t.Provider(), t.Account(), kindRefund, t.RefundNo()}
 }
 
 // hashed is a record's index with the hash of its match key.
@@ -266,10 +266,10 @@ func matchGroup(rows []Row, og []*Ours, tg []*Theirs, tol int64) []Row {
 	if len(og) > 0 {
 		o = og[0]
 		for _, c := range og[1:] {
-			if c.Amount != o.Amount || c.Currency != o.Currency {
+			if c.Amount != o.Amount || c.Currency() != o.Currency() {
 				continue
 			}
-			if r, ro := ourRank(c.State), ourRank(o.State); r > ro || r == ro && c.LastAttempt.After(o.LastAttempt) {
+			if r, ro := ourRank(c.State), ourRank(o.State); r > ro || r == ro && c.LastAttempt().After(o.LastAttempt()) {
 				o = c
 			}
 		}
@@ -292,7 +292,7 @@ func matchGroup(rows []Row, og []*Ours, tg []*Theirs, tol int64) []Row {
 
 	rows = append(rows, decide(o, t, tol))
 	for _, c := range og {
-		if c != o && (c.Amount != o.Amount || c.Currency != o.Currency) {
+		if c != o && (c.Amount != o.Amount || c.Currency() != o.Currency()) {
 			rows = append(rows, Row{O: c, Category: Duplicate, why: whyDupOurs, y: int64(len(og))})
 		}
 	}
@@ -311,10 +311,10 @@ func dedupeTheirs(tg []*Theirs) []*Theirs {
 	out := tg[:0:0]
 next:
 	for _, c := range tg {
-		if c.ProviderRefundID != "" {
+		if c.ProviderRefundID() != "" {
 			for k, p := range out {
-				if p.ProviderRefundID == c.ProviderRefundID && p.Amount == c.Amount && p.Currency == c.Currency {
-					if r, rp := theirRank(c.Status), theirRank(p.Status); r > rp || r == rp && c.Time.After(p.Time) {
+				if p.ProviderRefundID() == c.ProviderRefundID() && p.Amount == c.Amount && p.Currency() == c.Currency() {
+					if r, rp := theirRank(c.Status), theirRank(p.Status); r > rp || r == rp && c.Time().After(p.Time()) {
 						out[k] = c
 					}
 					continue next
@@ -340,7 +340,7 @@ func betterPrimary(c, t *Theirs, o *Ours) bool {
 		case StatusFailed:
 			s = 10
 		}
-		if o != nil && x.Amount == o.Amount && x.Currency == o.Currency {
+		if o != nil && x.Amount == o.Amount && x.Currency() == o.Currency() {
 			s++
 		}
 		return s
@@ -348,8 +348,8 @@ func betterPrimary(c, t *Theirs, o *Ours) bool {
 	if sc, st := score(c), score(t); sc != st {
 		return sc > st
 	}
-	if !c.Time.Equal(t.Time) {
-		return c.Time.Before(t.Time)
+	if !c.Time().Equal(t.Time()) {
+		return c.Time().Before(t.Time())
 	}
 	return cmpSource(c.Source, c.Row, t.Source, t.Row) < 0
 }
@@ -377,7 +377,7 @@ func decide(o *Ours, t *Theirs, tol int64) Row {
 	set := func(c Category, w why) Row { r.Category, r.why = c, w; return r }
 	switch {
 	case o == nil:
-		if t.Action != adapters.ActionRevoke && t.RefundNo == "" {
+		if t.Action() != adapters.ActionRevoke && t.RefundNo() == "" {
 			return set(UnexpectedAtProvider, whyUnexpectedNoNum)
 		}
 		return set(UnexpectedAtProvider, whyUnexpected)
@@ -391,7 +391,7 @@ func decide(o *Ours, t *Theirs, tol int64) Row {
 		return set(MissingAtProvider, whyMissing)
 	case o.State == StateFailed && t.Status == StatusFailed:
 		return set(Failed, whyFailedBoth)
-	case t.Status != StatusUnknown && o.Currency != t.Currency:
+	case t.Status != StatusUnknown && o.Currency() != t.Currency():
 		return set(AmountMismatch, whyCurrency)
 	case t.Status != StatusUnknown && o.State != StateFailed && t.Status != StatusFailed && absDiff(o.Amount, t.Amount) > tol:
 		r.x = t.Amount - o.Amount
@@ -428,50 +428,50 @@ func absDiff(a, b int64) int64 {
 
 func (r *Row) Provider() string {
 	if r.O != nil {
-		return r.O.Provider
+		return r.O.Provider()
 	}
-	return r.T.Provider
+	return r.T.Provider()
 }
 
 func (r *Row) Account() string {
 	if r.O != nil {
-		return r.O.Account
+		return r.O.Account()
 	}
-	return r.T.Account
+	return r.T.Account()
 }
 
 func (r *Row) OrderNo() string {
-	if r.O != nil && r.O.OrderNo != "" {
-		return r.O.OrderNo
+	if r.O != nil && r.O.OrderNo() != "" {
+		return r.O.OrderNo()
 	}
 	if r.T != nil {
-		return r.T.OrderNo
+		return r.T.OrderNo()
 	}
 	return ""
 }
 
 func (r *Row) ProviderOrderID() string {
-	if r.O != nil && r.O.ProviderOrderID != "" {
-		return r.O.ProviderOrderID
+	if r.O != nil && r.O.ProviderOrderID() != "" {
+		return r.O.ProviderOrderID()
 	}
 	if r.T != nil {
-		return r.T.ProviderOrderID
+		return r.T.ProviderOrderID()
 	}
 	return ""
 }
 
 func (r *Row) RefundNo() string {
 	if r.O != nil {
-		return r.O.RefundNo
+		return r.O.RefundNo()
 	}
-	return r.T.RefundNo
+	return r.T.RefundNo()
 }
 
 func (r *Row) Action() adapters.Action {
 	if r.O != nil {
-		return r.O.Action
+		return r.O.Action()
 	}
-	return r.T.Action
+	return r.T.Action()
 }
 
 // Currency is the row's currency: ours when we have the refund, else the
@@ -479,9 +479,9 @@ func (r *Row) Action() adapters.Action {
 // currency in the totals.
 func (r *Row) Currency() money.Currency {
 	if r.O != nil {
-		return r.O.Currency
+		return r.O.Currency()
 	}
-	return r.T.Currency
+	return r.T.Currency()
 }
 
 // OurAmount is what we asked to refund (0 when we have no record).
@@ -518,11 +518,11 @@ func (r *Row) ProviderRefunded() int64 {
 
 // ProviderRefundID is the provider's id, from its record or else from ours.
 func (r *Row) ProviderRefundID() string {
-	if r.T != nil && r.T.ProviderRefundID != "" {
-		return r.T.ProviderRefundID
+	if r.T != nil && r.T.ProviderRefundID() != "" {
+		return r.T.ProviderRefundID()
 	}
 	if r.O != nil {
-		return r.O.ProviderRefundID
+		return r.O.ProviderRefundID()
 	}
 	return ""
 }
@@ -530,21 +530,21 @@ func (r *Row) ProviderRefundID() string {
 // ProviderCode and ProviderMessage are the provider's raw answer as our
 // run recorded it, or as a live lookup returned it.
 func (r *Row) ProviderCode() string {
-	if r.O != nil && r.O.ProviderCode != "" {
-		return r.O.ProviderCode
+	if r.O != nil && r.O.ProviderCode() != "" {
+		return r.O.ProviderCode()
 	}
 	if r.T != nil {
-		return r.T.Code
+		return r.T.Code()
 	}
 	return ""
 }
 
 func (r *Row) ProviderMessage() string {
-	if r.O != nil && r.O.ProviderMessage != "" {
-		return r.O.ProviderMessage
+	if r.O != nil && r.O.ProviderMessage() != "" {
+		return r.O.ProviderMessage()
 	}
 	if r.T != nil {
-		return r.T.Message
+		return r.T.Message()
 	}
 	return ""
 }
@@ -553,11 +553,11 @@ func (r *Row) ProviderMessage() string {
 // provider's record time when it has one, else our first attempt; zero for
 // a refund never sent and never seen at the provider.
 func (r *Row) Time() time.Time {
-	if r.T != nil && !r.T.Time.IsZero() {
-		return r.T.Time
+	if r.T != nil && !r.T.Time().IsZero() {
+		return r.T.Time()
 	}
 	if r.O != nil {
-		return r.O.FirstAttempt
+		return r.O.FirstAttempt()
 	}
 	return time.Time{}
 }
@@ -594,10 +594,10 @@ func cmpRows(a, b *Row) int {
 		return cmpSource(a.O.Source, a.O.Row, b.O.Source, b.O.Row)
 	}
 	if a.T != nil && b.T != nil && a.T != b.T {
-		if c := a.T.Time.Compare(b.T.Time); c != 0 {
+		if c := a.T.Time().Compare(b.T.Time()); c != 0 {
 			return c
 		}
-		if c := strings.Compare(a.T.ProviderRefundID, b.T.ProviderRefundID); c != 0 {
+		if c := strings.Compare(a.T.ProviderRefundID(), b.T.ProviderRefundID()); c != 0 {
 			return c
 		}
 		return cmpSource(a.T.Source, a.T.Row, b.T.Source, b.T.Row)

@@ -372,7 +372,7 @@ func ReadStatement(path string, source int32, loc *time.Location) ([]Theirs, str
 			continue
 		}
 		row := t.row
-		var r Theirs
+		var r TheirRecord
 		r.Source, r.Row = source, int32(row)
 		if h.idx[cProv] >= 0 {
 			v := h.cell(cells, cProv)
@@ -425,7 +425,7 @@ func ReadStatement(path string, source int32, loc *time.Location) ([]Theirs, str
 		if r.Time, err = parseTime(v, loc); err != nil {
 			return nil, "", h.errAt(row, cTime, v, err)
 		}
-		out = append(out, r)
+		out = append(out, NewTheirs(r))
 	}
 	sum, err := t.digest()
 	return out, sum, err
@@ -466,7 +466,7 @@ func ReadResults(path string, source int32, loc *time.Location) ([]Ours, string,
 			continue
 		}
 		row := t.row
-		var o Ours
+		var o OurRecord
 		o.Source = source
 		o.Row = int32(row)
 		if v := h.cell(cells, cRow); v != "" {
@@ -526,7 +526,7 @@ func ReadResults(path string, source int32, loc *time.Location) ([]Ours, string,
 				return nil, "", h.errAt(row, f.k, v, err)
 			}
 		}
-		out = append(out, o)
+		out = append(out, NewOurs(o))
 	}
 	sum, err := t.digest()
 	return out, sum, err

@@ -64,23 +64,23 @@ func (r *Row) Reason() string {
 		fmt.Fprintf(&b, "We asked to refund %s; the provider recorded %s (%s %s).",
 			r.amt(r.O.Amount), r.amt(r.T.Amount), map[bool]string{true: "more by", false: "less by"}[r.x > 0], r.amt(absDiff(r.O.Amount, r.T.Amount)))
 	case whyCurrency:
-		fmt.Fprintf(&b, "We refunded in %s; the provider recorded %s %s.", r.O.Currency, major(r.T.Amount, r.T.Currency), r.T.Currency)
+		fmt.Fprintf(&b, "We refunded in %s; the provider recorded %s %s.", r.O.Currency(), major(r.T.Amount, r.T.Currency()), r.T.Currency())
 	case whyWeSucceededTheyFailed:
-		fmt.Fprintf(&b, "We recorded this refund as succeeded; the provider says it failed (%s).", codeMsg(r.T.Code, r.T.Message))
+		fmt.Fprintf(&b, "We recorded this refund as succeeded; the provider says it failed (%s).", codeMsg(r.T.Code(), r.T.Message()))
 	case whyWeFailedTheySucceeded:
-		fmt.Fprintf(&b, "We recorded this refund as failed (%s); the provider says it refunded %s.", codeMsg(r.O.ProviderCode, r.O.ProviderMessage), r.amt(r.T.Amount))
+		fmt.Fprintf(&b, "We recorded this refund as failed (%s); the provider says it refunded %s.", codeMsg(r.O.ProviderCode(), r.O.ProviderMessage()), r.amt(r.T.Amount))
 	case whyOpenTheyFinal:
 		fmt.Fprintf(&b, "Our run never learned the outcome (state %s after %d attempt(s)); the provider says %s.", r.O.State, r.O.Attempts, r.T.Status)
 	case whyNotSentTheyHave:
 		fmt.Fprintf(&b, "Our run never sent this refund, yet the provider has it as %s under our refund number.", r.T.Status)
 	case whyMissing:
-		fmt.Fprintf(&b, "We recorded this refund as %s (first sent %s); the provider has no record of it.", r.O.State, when(r.O.FirstAttempt))
+		fmt.Fprintf(&b, "We recorded this refund as %s (first sent %s); the provider has no record of it.", r.O.State, when(r.O.FirstAttempt()))
 	case whyUnexpected:
-		fmt.Fprintf(&b, "The provider has a %s refund of %s (provider id %s) that none of our runs submitted.", r.T.Status, r.amt(r.T.Amount), orNone(r.T.ProviderRefundID))
+		fmt.Fprintf(&b, "The provider has a %s refund of %s (provider id %s) that none of our runs submitted.", r.T.Status, r.amt(r.T.Amount), orNone(r.T.ProviderRefundID()))
 	case whyUnexpectedNoNum:
-		fmt.Fprintf(&b, "The provider has a %s refund of %s (provider id %s) with no refund number, so it cannot be one of ours.", r.T.Status, r.amt(r.T.Amount), orNone(r.T.ProviderRefundID))
+		fmt.Fprintf(&b, "The provider has a %s refund of %s (provider id %s) with no refund number, so it cannot be one of ours.", r.T.Status, r.amt(r.T.Amount), orNone(r.T.ProviderRefundID()))
 	case whyDupProvider:
-		fmt.Fprintf(&b, "The provider has %d records for this refund number; this extra one (provider id %s, %s) is %s.", r.y, orNone(r.T.ProviderRefundID), r.T.Status, r.amt(r.T.Amount))
+		fmt.Fprintf(&b, "The provider has %d records for this refund number; this extra one (provider id %s, %s) is %s.", r.y, orNone(r.T.ProviderRefundID()), r.T.Status, r.amt(r.T.Amount))
 	case whyDupOurs:
 		fmt.Fprintf(&b, "Our inputs list this refund number %d times with different amounts or currencies; this one asks %s (state %s).", r.y, r.amt(r.O.Amount), r.O.State)
 	case whyOverTotal:
@@ -96,11 +96,11 @@ func (r *Row) Reason() string {
 	case whyNotSent:
 		b.WriteString("Our run planned this refund but never sent it; the provider has no record.")
 	case whyLookupFailed:
-		fmt.Fprintf(&b, "The live lookup could not tell the refund's state (%s); we recorded %s.", codeMsg(r.T.Code, r.T.Message), r.O.State)
+		fmt.Fprintf(&b, "The live lookup could not tell the refund's state (%s); we recorded %s.", codeMsg(r.T.Code(), r.T.Message()), r.O.State)
 	case whyFailedBoth:
 		fmt.Fprintf(&b, "Both sides agree the refund failed: %s.", codeMsg(r.ProviderCode(), r.ProviderMessage()))
 	case whyFailedNoRecord:
-		fmt.Fprintf(&b, "The provider refused the refund (%s); it has no refund on record, so nothing was paid.", codeMsg(r.O.ProviderCode, r.O.ProviderMessage))
+		fmt.Fprintf(&b, "The provider refused the refund (%s); it has no refund on record, so nothing was paid.", codeMsg(r.O.ProviderCode(), r.O.ProviderMessage()))
 	}
 	return b.String()
 }

@@ -214,7 +214,7 @@ func flagOverTotal(group []*Row, total int64) {
 			paid = append(paid, r)
 		}
 	}
-	slices.SortStableFunc(paid, func(a, b *Row) int { return a.T.Time.Compare(b.T.Time) })
+	slices.SortStableFunc(paid, func(a, b *Row) int { return a.T.Time().Compare(b.T.Time()) })
 	var sum int64
 	for _, r := range paid {
 		sum += r.ProviderRefunded()
@@ -288,9 +288,9 @@ func summarize(rows []Row, loc *time.Location) ([]CategoryTotal, []Total) {
 		if r.T != nil {
 			ct := c
 			tt := t
-			if r.T.Currency != cur {
-				ct = catFor(r.Category, r.T.Currency)
-				tt = totFor(r, r.T.Currency, day)
+			if r.T.Currency() != cur {
+				ct = catFor(r.Category, r.T.Currency())
+				tt = totFor(r, r.T.Currency(), day)
 			}
 			ct.ProviderAmount += r.T.Amount
 			ct.ProviderRefunded += r.ProviderRefunded()

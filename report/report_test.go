@@ -54,7 +54,7 @@ func TestSampleCategories(t *testing.T) {
 			k = "revoke " + r.OrderNo()
 		}
 		if r.O == nil && r.Category == Duplicate {
-			k += "/" + r.T.ProviderRefundID
+			k += "/" + r.T.ProviderRefundID()
 		}
 		if _, dup := got[k]; dup {
 			t.Errorf("two rows for %s", k)
@@ -218,16 +218,16 @@ func checkTotals(t *testing.T, res *Result, unfiltered bool) {
 			tt.exc++
 		}
 		if r.O != nil {
-			get(ck{r.Category, r.O.Currency}).our += r.O.Amount
+			get(ck{r.Category, r.O.Currency()}).our += r.O.Amount
 			tt.our += r.O.Amount
 			if r.O.State == StateSucceeded {
 				tt.ourRef += r.O.Amount
 			}
 		}
 		if r.T != nil {
-			s := get(ck{r.Category, r.T.Currency})
+			s := get(ck{r.Category, r.T.Currency()})
 			s.prov += r.T.Amount
-			tp := gett(tk{r.Provider(), r.Account(), r.T.Currency, day})
+			tp := gett(tk{r.Provider(), r.Account(), r.T.Currency(), day})
 			if r.T.Status == StatusSucceeded {
 				s.provRef += r.T.Amount
 				tp.provRef += r.T.Amount
@@ -326,11 +326,11 @@ func TestStatementAliases(t *testing.T) {
 	if len(rs) != 2 {
 		t.Fatalf("%d records, want 2", len(rs))
 	}
-	r := rs[0]
+	r := rs[0].Record()
 	if r.Provider != "upay" || r.Account != "100000330000000001" || r.RefundNo != "R1" || r.Amount != 1250 || r.Status != StatusSucceeded || r.Row != 3 {
 		t.Errorf("first record %+v", r)
 	}
-	if rs[1].Action != "revoke" || rs[1].RefundNo != "" || rs[1].Status != StatusPending {
-		t.Errorf("second record %+v", rs[1])
+	if r1 := rs[1].Record(); r1.Action != "revoke" || r1.RefundNo != "" || r1.Status != StatusPending {
+		t.Errorf("second record %+v", r1)
 	}
 }

@@ -140,17 +140,17 @@ func (res *Result) sheets() []sheet {
 		f[13], f[14] = text(""), text("")
 		f[20], f[21], f[22] = field{null: true}, text(""), text("")
 		if r.O != nil {
-			f[10] = amount(r.O.Amount, r.O.Currency)
+			f[10] = amount(r.O.Amount, r.O.Currency())
 			f[13] = text(r.O.State.String())
 			f[20] = integer(int64(r.O.Attempts))
 			f[21] = text(sourceName(r.O.Source, r.O.Row))
 		}
 		if r.T != nil {
-			f[11] = amount(r.T.Amount, r.T.Currency)
+			f[11] = amount(r.T.Amount, r.T.Currency())
 			f[14] = text(r.T.Status.String())
 			f[22] = text(sourceName(r.T.Source, r.T.Row))
 		}
-		if r.O != nil && r.T != nil && r.O.Currency == r.T.Currency {
+		if r.O != nil && r.T != nil && r.O.Currency() == r.T.Currency() {
 			f[12] = amount(r.T.Amount-r.O.Amount, cur)
 		}
 		f[15], f[16], f[17] = text(r.ProviderRefundID()), text(r.ProviderCode()), text(r.ProviderMessage())

@@ -163,7 +163,7 @@ func trimDecimal(s string) string {
 func TestAmountFloatExact(t *testing.T) {
 	for _, cur := range []money.Currency{"CNY", "JPY", "KWD"} {
 		scale, _ := cur.Scale()
-		for _, n := range []int64{0, 1, 5, 10, 99, 101, 1999, 123456789, 999999999999, 1<<52, 1<<53 - 2000} {
+		for _, n := range []int64{0, 1, 5, 10, 99, 101, 1999, 123456789, 999999999999, 1 << 52, 1<<53 - 2000} {
 			for i := int64(0); i < 200; i++ {
 				v := n + i*7
 				want, _ := strconv.ParseFloat(money.Format(v, cur), 64)
