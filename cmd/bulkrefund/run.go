@@ -219,17 +219,21 @@ func runSheet(e env, path string, f runFlags) int {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
+	finished := make(chan struct{})
+	defer close(finished)
 	go func() {
 		select {
 		case s := <-sigs:
 			fmt.Fprintf(e.stderr, "\nbulkrefund run: %v: finishing the refunds in flight (send the signal again to exit at once; the state stays safe)\n", s)
 			stop()
-		case <-runCtx.Done():
+		case <-finished:
 			return
 		}
-		if _, ok := <-sigs; ok {
+		select {
+		case <-sigs:
 			fmt.Fprintf(e.stderr, "bulkrefund run: exiting now; the next run looks up the refunds that were in flight (state: %s)\n", statePath)
 			os.Exit(exitInterrupted)
+		case <-finished:
 		}
 	}()
 

@@ -203,3 +203,25 @@ func TestRunRefusesStateInUse(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", code, stderr)
 	}
 }
+
+// TestRunAllowChanged: a sheet grown by one row is refused against the old
+// state, and with --allow-changed only the new row is sent.
+func TestRunAllowChanged(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "s.db")
+	base := []string{"--sandbox", "--sandbox-orders", sampleOrders, "--yes", "--state", state, "--poll", "10s", "--quiet"}
+	if code, stdout, stderr := runCmd(t, append([]string{"run", "testdata/run/small.csv"}, base...)...); code != exitOK {
+		t.Fatalf("first run: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if code, _, stderr := runCmd(t, append([]string{"run", "testdata/run/small_plus.csv"}, base...)...); code != exitUsage || !strings.Contains(stderr, "different batch") {
+		t.Fatalf("grown sheet without --allow-changed: exit %d\n%s", code, stderr)
+	}
+	code, stdout, stderr := runCmd(t, append([]string{"run", "testdata/run/small_plus.csv", "--allow-changed"}, base...)...)
+	if code != exitOK || !strings.Contains(stdout, "Resuming: 13 of 14") || !strings.Contains(stdout, "Summary: 14 rows: succeeded 14 (1 provider calls this run)") {
+		t.Errorf("--allow-changed: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	// A sent refund whose amount changed is refused even with --allow-changed.
+	code, _, stderr = runCmd(t, append([]string{"run", "testdata/run/small_changed.csv", "--allow-changed"}, base...)...)
+	if code != exitUsage || !strings.Contains(stderr, "already sent has changed") || !strings.Contains(stderr, "row 2") {
+		t.Errorf("changed sent refund: exit %d\n%s", code, stderr)
+	}
+}
