@@ -239,7 +239,16 @@ func (h *header) cell(cells []string, k int) string {
 	if k < 0 || h.idx[k] < 0 || h.idx[k] >= len(cells) {
 		return ""
 	}
-	return strings.TrimSpace(cells[h.idx[k]])
+	return unguard(strings.TrimSpace(cells[h.idx[k]]))
+}
+
+// unguard undoes the formula-injection guard a results file (or this
+// package's own CSV) puts on text: a quote before =, +, -, @, tab or CR.
+func unguard(s string) string {
+	if len(s) > 1 && s[0] == '\'' && strings.IndexByte("=+-@\t\r", s[1]) >= 0 {
+		return s[1:]
+	}
+	return s
 }
 
 // errAt builds the error for one cell.
