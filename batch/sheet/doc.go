@@ -5,8 +5,8 @@
 // iterator), handed to the caller and dropped. The only state kept across
 // rows is what the cross-row rules need, in compact form:
 //
-//	refunds: 128-bit hash of (provider, account, refund_no) → first row
-//	orders:  128-bit hash of (provider, account, order)     → total, refunded so far, currency, first row, revoke/refund flags
+//	refunds: 64-bit hash of (provider, account, refund_no) → first row
+//	orders:  64-bit hash of (provider, account, order)     → total, refunded so far, currency, first/total/revoke rows
 //
 // so memory grows with the number of orders and refunds (a few dozen bytes
 // each), never with the number of cells.

@@ -185,25 +185,32 @@ func nonTrailing(cells []string) int {
 	return n
 }
 
-type key [2]uint64
+// key is a 64-bit hash of (provider, account, refund number) or of
+// (provider, account, order). Two different ones collide with probability
+// about n²/2⁶⁵ — 3·10⁻⁸ for a million rows — and a collision can only make a
+// valid row look invalid (a "duplicate" refund number, an order's refunds
+// added to another's), never let an invalid row through: each rule only
+// gets stricter when two orders' states are merged. Full strings would cost
+// several times the memory on a million-row sheet.
+type key uint64
 
 // orderState holds no pointers, so the garbage collector never scans the
-// (possibly million-entry) order table.
+// (possibly million-entry) order table; 32 bytes.
 type orderState struct {
 	total, refunded int64
-	currency        uint16 // index into validator.currencies
-	firstRow        int32
+	firstRow        int32 // also the order's first refund when it has no revoke
 	totalRow        int32
-	revokeRow       int32 // the row revoking this order, 0 if none
-	refundRow       int32 // the first plain refund of this order, 0 if none
+	revokeRow       int32  // the row revoking this order, 0 if none
+	currency        uint16 // index into validator.currencies
 }
 
 // validator holds the per-file state: column map and the cross-row tables.
+// The maphash state h belongs to the pipeline's goroutine; the tables and
+// currencies to Validate's.
 type validator struct {
 	cols       columns
 	stored     bool
-	seeds      [2]maphash.Seed
-	h          [2]maphash.Hash
+	h          maphash.Hash
 	refunds    map[key]int32
 	orders     map[key]orderState
 	currencies []money.Currency
@@ -221,26 +228,19 @@ func (v *validator) currencyIndex(c money.Currency) uint16 {
 
 func newValidator(cols columns, stored bool) *validator {
 	v := &validator{cols: cols, stored: stored, refunds: map[key]int32{}, orders: map[key]orderState{}}
-	for i := range v.h {
-		v.seeds[i] = maphash.MakeSeed()
-		v.h[i].SetSeed(v.seeds[i])
-	}
+	v.h.SetSeed(maphash.MakeSeed())
 	return v
 }
 
 func (v *validator) hash(a, b, c string) key {
-	var k key
-	for i := range v.h {
-		h := &v.h[i]
-		h.Reset()
-		h.WriteString(a)
-		h.WriteByte(0)
-		h.WriteString(b)
-		h.WriteByte(0)
-		h.WriteString(c)
-		k[i] = h.Sum64()
-	}
-	return k
+	h := &v.h
+	h.Reset()
+	h.WriteString(a)
+	h.WriteByte(0)
+	h.WriteString(b)
+	h.WriteByte(0)
+	h.WriteString(c)
+	return key(h.Sum64())
 }
 
 // cell returns the trimmed text of field f, and the raw cell for messages.
@@ -547,7 +547,7 @@ func (v *validator) crossRow(c *rowCtx, res *rowResult) {
 		case st.revokeRow > 0:
 			c.addf(fOrderNo, r.OrderNo, ErrRevokeNotAlone, "this order is revoked on row %d; nothing else can be refunded on it", st.revokeRow)
 		case r.Action == adapters.ActionRevoke:
-			c.addf(fAction, string(r.Action), ErrRevokeNotAlone, "this order already has a refund on row %d; a revoke must be alone on its order", st.refundRow)
+			c.addf(fAction, string(r.Action), ErrRevokeNotAlone, "this order already has a refund on row %d; a revoke must be alone on its order", st.firstRow)
 		}
 		if len(c.errs) > 0 {
 			return
@@ -570,8 +570,6 @@ func (v *validator) crossRow(c *rowCtx, res *rowResult) {
 	st.refunded += r.Amount
 	if r.Action == adapters.ActionRevoke {
 		st.revokeRow = int32(c.row)
-	} else if st.refundRow == 0 {
-		st.refundRow = int32(c.row)
 	}
 	v.orders[ok] = st
 	v.refunds[rk] = int32(c.row)
