@@ -53,15 +53,38 @@ var textColumns = map[int]bool{1: true, 2: true, 3: true, 4: true, 5: true, 10: 
 
 // Guard defuses text a spreadsheet would take as a formula (=, +, -, @, or a
 // leading tab/CR) by prefixing an apostrophe, the OWASP CSV-injection advice.
+// It is exactly reversible by Unguard, so that reconcile reads back the ids
+// that were written: text already starting with apostrophes before a formula
+// character gets one more.
 func Guard(s string) string {
-	if s == "" {
-		return s
-	}
-	switch s[0] {
-	case '=', '+', '-', '@', '\t', '\r':
+	if needsGuard(s) {
 		return "'" + s
 	}
 	return s
+}
+
+// Unguard undoes Guard: Unguard(Guard(s)) == s for every s.
+func Unguard(s string) string {
+	if len(s) > 1 && s[0] == '\'' && needsGuard(s[1:]) {
+		return s[1:]
+	}
+	return s
+}
+
+// needsGuard: s is apostrophes (possibly none) then a formula character.
+func needsGuard(s string) bool {
+	i := 0
+	for i < len(s) && s[i] == '\'' {
+		i++
+	}
+	if i == len(s) {
+		return false
+	}
+	switch s[i] {
+	case '=', '+', '-', '@', '\t', '\r':
+		return true
+	}
+	return false
 }
 
 // WriteFile writes every record of st to path, as CSV or XLSX by extension.

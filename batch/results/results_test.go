@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -124,9 +125,28 @@ func TestBadExtension(t *testing.T) {
 }
 
 func TestGuard(t *testing.T) {
-	for in, want := range map[string]string{"": "", "=1+1": "'=1+1", "+86": "'+86", "-5": "'-5", "@SUM": "'@SUM", "\tx": "'\tx", "ok": "ok", "a=b": "a=b"} {
+	for in, want := range map[string]string{"": "", "=1+1": "'=1+1", "+86": "'+86", "-5": "'-5", "@SUM": "'@SUM", "\tx": "'\tx",
+		"ok": "ok", "a=b": "a=b", "'": "'", "'ok": "'ok", "'=x": "''=x", "''-1": "'''-1"} {
 		if got := results.Guard(in); got != want {
 			t.Errorf("Guard(%q) = %q, want %q", in, got, want)
 		}
+		if back := results.Unguard(want); back != in {
+			t.Errorf("Unguard(%q) = %q, want %q", want, back, in)
+		}
 	}
+}
+
+func FuzzGuardRoundTrip(f *testing.F) {
+	for _, s := range []string{"", "=", "'=", "''+1", "ok", "'", "-5", "@"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		g := results.Guard(s)
+		if results.Unguard(g) != s {
+			t.Errorf("Unguard(Guard(%q)) = %q", s, results.Unguard(g))
+		}
+		if g != "" && strings.ContainsRune("=+-@\t\r", rune(g[0])) {
+			t.Errorf("Guard(%q) = %q still starts with a formula character", s, g)
+		}
+	})
 }
