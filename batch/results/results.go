@@ -125,8 +125,12 @@ func WriteFile(ctx context.Context, path string, st store.Store) (err error) {
 	return os.Rename(tmp.Name(), path)
 }
 
-// WriteCSV writes the results as CSV (UTF-8, header first).
+// WriteCSV writes the results as CSV: UTF-8 with a byte-order mark (so that
+// Excel shows Chinese text; reconcile skips it), header first.
 func WriteCSV(ctx context.Context, w io.Writer, st store.Store) error {
+	if _, err := io.WriteString(w, "\uFEFF"); err != nil {
+		return err
+	}
 	cw := csv.NewWriter(w)
 	if err := cw.Write(Header); err != nil {
 		return err

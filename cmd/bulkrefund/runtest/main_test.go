@@ -340,6 +340,7 @@ func readResults(t *testing.T, path string) map[string]map[string]string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	recs[0][0] = strings.TrimPrefix(recs[0][0], "\uFEFF")
 	out := map[string]map[string]string{}
 	for _, rec := range recs[1:] {
 		m := map[string]string{}
