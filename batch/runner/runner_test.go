@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/bulkrefund/bulkrefund/adapters"
 	"github.com/bulkrefund/bulkrefund/batch"
 	"github.com/bulkrefund/bulkrefund/batch/runner"
@@ -278,5 +280,65 @@ func TestBackoff(t *testing.T) {
 	}
 	if d := runner.Backoff(1, time.Millisecond, time.Millisecond, 2*time.Second); d != 2*time.Second {
 		t.Errorf("Retry-After not honoured: %v", d)
+	}
+}
+
+// timed records when each Refund call arrived.
+type timed struct {
+	*fake
+	mu    sync.Mutex
+	times []time.Time
+}
+
+func (f *timed) Refund(ctx context.Context, r adapters.Refund) (adapters.Outcome, error) {
+	f.mu.Lock()
+	f.times = append(f.times, time.Now())
+	f.mu.Unlock()
+	return f.fake.Refund(ctx, r)
+}
+
+func TestRetryAfterHonoured(t *testing.T) {
+	f := &timed{fake: newFake()}
+	f.script["R0"] = []string{"429", "429"}
+	its := mkItems(1)
+	r, _ := setup(t, its, f.fake)
+	r.Route = func(p, a string) (runner.Target, bool) { return runner.Target{Provider: f}, true }
+	if _, err := r.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.times) != 3 {
+		t.Fatalf("%d calls, want 3", len(f.times))
+	}
+	for i := 1; i < 3; i++ {
+		if gap := f.times[i].Sub(f.times[i-1]); gap < 30*time.Millisecond {
+			t.Errorf("call %d came %v after a 429 with Retry-After 30ms", i+1, gap)
+		}
+	}
+}
+
+func TestAccountRateLimit(t *testing.T) {
+	f := &timed{fake: newFake()}
+	its := mkItems(11)
+	r, _ := setup(t, its, f.fake)
+	lim := rate.NewLimiter(100, 1) // 100/s, no burst: 11 calls span ≥ 100ms
+	r.Route = func(p, a string) (runner.Target, bool) { return runner.Target{Provider: f, Limiter: lim}, true }
+	r.Options.Parallel = 8
+	if _, err := r.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.times) != 11 {
+		t.Fatalf("%d calls", len(f.times))
+	}
+	first, last := f.times[0], f.times[0]
+	for _, tm := range f.times {
+		if tm.Before(first) {
+			first = tm
+		}
+		if tm.After(last) {
+			last = tm
+		}
+	}
+	if span := last.Sub(first); span < 95*time.Millisecond {
+		t.Errorf("11 calls at 100/s took %v, want ≥ 100ms", span)
 	}
 }
