@@ -166,6 +166,11 @@ func runSheet(e env, path string, f runFlags) int {
 
 	// 4. Plan and confirmation.
 	printPlan(e.stdout, items, meta, statePath)
+	if err := printPrior(e.stdout, statePath, meta, f.allowChanged); err != nil {
+		errf("%v", err)
+		printMismatchHint(e.stderr, err)
+		return exitUsage
+	}
 	if !f.yes {
 		in, ok := e.stdin.(*os.File)
 		if !ok || !term.IsTerminal(int(in.Fd())) {
@@ -195,11 +200,7 @@ func runSheet(e env, path string, f runFlags) int {
 	}
 	if err != nil {
 		errf("%v", err)
-		if errors.Is(err, store.ErrBatchMismatch) {
-			fmt.Fprintf(e.stderr, "  The sheet changed since that state was made, so resuming it could send the wrong refunds.\n"+
-				"  Use --state NEWPATH to start a separate run, or --allow-changed to adopt the changes\n"+
-				"  (refunds already sent keep their state; new rows are added; unsent rows no longer in the sheet are dropped).\n")
-		}
+		printMismatchHint(e.stderr, err)
 		return exitUsage
 	}
 	var resumed int
@@ -396,6 +397,59 @@ func printPlan(w io.Writer, items []batch.Item, m store.Meta, statePath string) 
 		fmt.Fprintf(w, "  %-9s %6d rows  %16s %s\n", t.provider, t.rows, money.Format(t.amount, t.currency), t.currency)
 	}
 	fmt.Fprintf(w, "State: %s\n", statePath)
+}
+
+func printMismatchHint(w io.Writer, err error) {
+	if errors.Is(err, store.ErrBatchMismatch) {
+		fmt.Fprintf(w, "  The sheet changed since that state was made, so resuming it could send the wrong refunds.\n"+
+			"  Use --state NEWPATH to start a separate run, or --allow-changed to adopt the changes\n"+
+			"  (refunds already sent keep their state; new rows are added; unsent rows no longer in the sheet are dropped).\n")
+	}
+}
+
+// printPrior tells, before the confirmation, what an earlier run of this
+// batch left, and refuses a state made for another sheet (unless it is to be
+// adopted). It reads without locking or changing anything.
+func printPrior(w io.Writer, statePath string, m store.Meta, allowChanged bool) error {
+	st, err := store.OpenSQLiteExisting(statePath)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	sm, err := st.Meta(context.Background())
+	if errors.Is(err, store.ErrNoBatch) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if sm.BatchID != m.BatchID {
+		if allowChanged {
+			fmt.Fprintf(w, "The state holds batch %.16s (%s); --allow-changed adopts this sheet into it.\n", sm.BatchID, sm.SourcePath)
+			return nil
+		}
+		return &store.MismatchError{Stored: sm, Given: m}
+	}
+	counts, err := st.Counts(context.Background())
+	if err != nil {
+		return err
+	}
+	by := map[store.State]int{}
+	for _, c := range counts {
+		by[c.State] += c.Items
+	}
+	fmt.Fprintf(w, "An earlier run of this batch (started %s) left:", sm.Created.Local().Format(time.RFC3339))
+	for _, s := range store.States {
+		if by[s] > 0 {
+			fmt.Fprintf(w, " %s %d", s, by[s])
+		}
+	}
+	fmt.Fprintf(w, ".\nThis run sends the %d planned, looks up the %d submitting, unknown or pending first, and leaves the final ones alone.\n",
+		by[store.Planned], by[store.Submitting]+by[store.Unknown]+by[store.Pending])
+	return nil
 }
 
 // dryRun prints what a run would do to each row, reading an existing state
