@@ -278,7 +278,7 @@ func (c *rowCtx) addf(f field, value string, sentinel error, format string, args
 func (c *rowCtx) text(f field, s string, req bool, max int, what string) {
 	if s == "" {
 		if req {
-			c.addf(f, s, ErrRequired, "%s is required", what)
+			c.addf(f, s, ErrRequired, "%s is empty", what)
 		}
 		return
 	}
@@ -306,7 +306,7 @@ func (c *rowCtx) id(f field, s string) string {
 func (c *rowCtx) amount(f field, s string, cur money.Currency, req bool) int64 {
 	if s == "" {
 		if req {
-			c.addf(f, s, ErrRequired, "%s is required", fieldNames[f])
+			c.addf(f, s, ErrRequired, "%s is empty", fieldNames[f])
 		}
 		return 0
 	}
@@ -364,7 +364,7 @@ func (v *validator) row(res *rowResult) {
 		r.Provider = providerNames[strings.ToLower(strings.ReplaceAll(raw, " ", ""))]
 	}
 	if raw == "" {
-		c.addf(fProvider, raw, ErrRequired, "provider is required (upay, quickpay, nomad or payease)")
+		c.addf(fProvider, raw, ErrRequired, "provider is empty (upay, quickpay, nomad or payease)")
 	} else if r.Provider == "" {
 		c.addf(fProvider, raw, ErrUnknownProvider, "%q is not upay, quickpay, nomad or payease", raw)
 	}

@@ -15,7 +15,7 @@ func cmdValidate(e env, args []string) int {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	sheetName := fs.String("sheet", "", "XLSX sheet to read (default: the first visible sheet)")
-	errorsOut := fs.String("errors", "", "write every invalid row, with `row` and `error` columns, to this .csv or .xlsx file")
+	errorsOut := fs.String("errors", "", "write every invalid row, with row and error columns, to `OUT` (.xlsx, else CSV)")
 	maxErrors := fs.Int("max-errors", 20, "print at most `N` error lines on stderr")
 	fs.Usage = func() {
 		fmt.Fprintln(e.stderr, "usage: bulkrefund validate FILE [--sheet NAME] [--errors OUT.csv|OUT.xlsx] [--max-errors N]")
