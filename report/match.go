@@ -60,6 +60,13 @@ type Row struct {
 	Category Category
 	why      why
 	x, y     int64 // context for the reason text (see reason)
+
+	// Sort keys cached by Reconcile: the rank of the row's provider and
+	// account among all pairs, and its order number. Sorting a million rows
+	// then mostly compares an integer and one string, instead of chasing
+	// both records for every field.
+	pa  uint32
+	ord string
 }
 
 // match keys: provider + account + refund number, or for a revoke (which
@@ -565,13 +572,10 @@ func (r *Row) Time() time.Time {
 // outKey orders the report: provider, account, order, currency, refund
 // number, then our record before extra provider records.
 func cmpRows(a, b *Row) int {
-	if c := strings.Compare(a.Provider(), b.Provider()); c != 0 {
+	if c := cmp.Compare(a.pa, b.pa); c != 0 {
 		return c
 	}
-	if c := strings.Compare(a.Account(), b.Account()); c != 0 {
-		return c
-	}
-	if c := strings.Compare(a.OrderNo(), b.OrderNo()); c != 0 {
+	if c := strings.Compare(a.ord, b.ord); c != 0 {
 		return c
 	}
 	if c := strings.Compare(string(a.Currency()), string(b.Currency())); c != 0 {
@@ -609,4 +613,39 @@ func cmpRows(a, b *Row) int {
 		return 1
 	}
 	return 0
+}
+
+// setSortKeys fills the cached sort keys of every row (see Row.pa).
+func setSortKeys(rows []Row) {
+	type pair struct{ p, a string }
+	ranks := map[pair]uint32{}
+	for i := range rows {
+		ranks[pair{rows[i].Provider(), rows[i].Account()}] = 0
+	}
+	pairs := make([]pair, 0, len(ranks))
+	for k := range ranks {
+		pairs = append(pairs, k)
+	}
+	slices.SortFunc(pairs, func(x, y pair) int {
+		return cmp.Or(strings.Compare(x.p, y.p), strings.Compare(x.a, y.a))
+	})
+	for i, k := range pairs {
+		ranks[k] = uint32(i)
+	}
+	var last pair
+	var lastRank uint32
+	for i := range rows {
+		r := &rows[i]
+		k := pair{r.Provider(), r.Account()}
+		if i == 0 || k != last {
+			last, lastRank = k, ranks[k]
+		}
+		r.pa, r.ord = lastRank, r.OrderNo()
+	}
+}
+
+// sameOrder reports whether two sorted rows belong to one order line of Net
+// by order: provider, account, order number and currency.
+func sameOrderRows(a, b *Row) bool {
+	return a.pa == b.pa && a.ord == b.ord && a.Currency() == b.Currency()
 }

@@ -78,6 +78,7 @@ func Reconcile(ours []Ours, theirs []Theirs, orders []Order, opt Options) *Resul
 		opt.Location = time.UTC
 	}
 	rows := match(ours, theirs, opt.AmountTolerance)
+	setSortKeys(rows)
 	slices.SortFunc(rows, func(a, b Row) int { return cmpRows(&a, &b) })
 
 	res := &Result{Options: opt, Ours: ours, Theirs: theirs}
@@ -157,14 +158,21 @@ func netOrders(rows []Row, orders []Order) []OrderNet {
 	slices.SortStableFunc(ledger, func(a, b *Order) int {
 		return cmpOrder(a.Provider, a.Account, a.OrderNo, a.Currency, b.Provider, b.Account, b.OrderNo, b.Currency)
 	})
-	var nets []OrderNet
+	// Count the orders first: a million OrderNets grown by doubling would
+	// hold two copies at the moment the slice grows.
+	groups := 0
+	for i := range rows {
+		if i == 0 || !sameOrderRows(&rows[i], &rows[i-1]) {
+			groups++
+		}
+	}
+	nets := make([]OrderNet, 0, groups)
 	li := 0
 	var group []*Row
 	for start := 0; start < len(rows); {
 		r0 := &rows[start]
 		end := start + 1
-		for end < len(rows) && cmpOrder(rows[end].Provider(), rows[end].Account(), rows[end].OrderNo(), rows[end].Currency(),
-			r0.Provider(), r0.Account(), r0.OrderNo(), r0.Currency()) == 0 {
+		for end < len(rows) && sameOrderRows(&rows[end], r0) {
 			end++
 		}
 		n := OrderNet{Provider: r0.Provider(), Account: r0.Account(), OrderNo: r0.OrderNo(), Currency: r0.Currency(), Refunds: end - start}
