@@ -30,7 +30,9 @@
 //	        MarkSubmitting()                          // committed before the request leaves
 //	        o, err := Refund()
 //	        answered         → store it; stop unless it says "unknown" (then doubt = true)
-//	        KindFinal        → failed; stop
+//	        KindFinal        → failed; stop — but unknown (for a person to
+//	                           check) if an earlier attempt's outcome is unknown:
+//	                           the refusal may mean that attempt took the money
 //	        KindRetryable    → unknown; backoff (≥ Retry-After); send again
 //	        KindUnknown      → unknown; doubt = true; backoff
 //	out of attempts → stays unknown, with the reason

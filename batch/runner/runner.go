@@ -326,6 +326,9 @@ func (w *worker) settle(rec store.Record, marked bool) (store.State, error) {
 	}
 
 	doubt := rec.State == store.Submitting || rec.State == store.Unknown || rec.State == store.Pending
+	// uncertain: the provider may hold an earlier attempt of this refund
+	// whose outcome we never learned. Only a not-found lookup clears it.
+	uncertain := doubt
 	state := rec.State
 	var lastErr error // the last provider error: its Retry-After paces the next call
 	reason := ""      // why the item is not final, as stored
@@ -352,7 +355,7 @@ func (w *worker) settle(rec store.Record, marked bool) (store.State, error) {
 				// The provider has no record: the only license to re-send,
 				// and with the same refund number.
 				log.Debug("lookup: not found; re-sending")
-				doubt, backoff, lastErr = false, false, nil
+				doubt, uncertain, backoff, lastErr = false, false, false, nil
 				continue
 			case err != nil:
 				lastErr, state = err, store.Unknown
@@ -400,7 +403,7 @@ func (w *worker) settle(rec store.Record, marked bool) (store.State, error) {
 			lastErr, state, reason = nil, store.FromStatus(o.Status), ""
 			if state == store.Unknown {
 				reason = "provider: outcome not known (" + o.Code + " " + o.Message + ")"
-				doubt = true
+				doubt, uncertain = true, true
 			}
 			if err := w.r.Store.Finish(write, key, state, o, reason); err != nil {
 				return state, err
@@ -416,6 +419,16 @@ func (w *worker) settle(rec store.Record, marked bool) (store.State, error) {
 		lastErr, reason, state = err, err.Error(), store.Unknown
 		if kind == adapters.KindFinal {
 			state = store.Failed
+			if uncertain {
+				// A provider that keeps its idempotency promise answers a
+				// re-send with the original outcome. A refusal now may mean
+				// the earlier attempt took the money (nothing left to refund):
+				// calling it failed could lead someone to refund by hand a
+				// second time. Leave it unknown, for a person to check.
+				state = store.Unknown
+				reason = "provider refused a re-send of a refund whose earlier attempt has an unknown outcome; " +
+					"check it at the provider before doing anything by hand: " + reason
+			}
 		}
 		if err := w.r.Store.Finish(write, key, state, outcomeOf(err), reason); err != nil {
 			return state, err
@@ -425,8 +438,14 @@ func (w *worker) settle(rec store.Record, marked bool) (store.State, error) {
 			w.settled(state)
 			return state, nil
 		}
+		if kind == adapters.KindFinal {
+			log.Warn("item left unknown", "reason", reason)
+			w.settled(store.Unknown)
+			return store.Unknown, nil
+		}
 		// Retryable: certainly not applied, send again. Unknown: look up first.
 		doubt = kind != adapters.KindRetryable
+		uncertain = uncertain || doubt
 		w.c.Retries.Add(1)
 	}
 	if reason == "" {

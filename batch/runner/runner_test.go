@@ -154,6 +154,10 @@ func TestSettle(t *testing.T) {
 			want: store.Succeeded, sends: 2, lookups: 1},
 		{name: "resume submitting never sent, inconclusive lookup: re-send", prior: store.Submitting, inconclusive: true,
 			want: store.Succeeded, sends: 1, lookups: 1},
+		{name: "refused re-send after an unknown outcome is unknown, not failed", script: []string{"lost", "reject"}, inconclusive: true,
+			want: store.Unknown, sends: 2, lookups: 1, errLike: "check it at the provider"},
+		{name: "refused re-send after a not-found lookup is failed", script: []string{"timeout-unapplied", "reject"},
+			want: store.Failed, sends: 2, lookups: 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
