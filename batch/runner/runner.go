@@ -104,34 +104,42 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 	})
 	defer stopDrain()
 
-	var recs []store.Record
-	if err := r.Store.Each(context.WithoutCancel(ctx), func(rec store.Record) error {
-		recs = append(recs, rec)
-		return nil
-	}); err != nil {
+	// The items are streamed from the store, never all held in memory: a
+	// 200,000-row batch costs the runner its Parallel items in flight.
+	counts, err := r.Store.Counts(context.WithoutCancel(ctx))
+	if err != nil {
 		return Summary{}, err
 	}
-	// Check routes before anything is sent, so a config gap fails the run cleanly.
-	for _, rec := range recs {
-		if rec.State.Final() {
+	total, done := 0, 0
+	for _, cnt := range counts {
+		total += cnt.Items
+		if cnt.State.Final() {
+			done += cnt.Items
 			continue
 		}
-		if _, ok := r.Route(rec.Provider, rec.Account); !ok {
-			return Summary{}, fmt.Errorf("%w: row %d needs %s account %q", ErrNoRoute, rec.Row, rec.Provider, rec.Account)
+		// Check routes before anything is sent, so a config gap fails the run cleanly.
+		if _, ok := r.Route(cnt.Provider, cnt.Account); !ok {
+			return Summary{}, fmt.Errorf("%w: %d rows need %s account %q", ErrNoRoute, cnt.Items, cnt.Provider, cnt.Account)
 		}
 	}
-	done := 0
-	for _, rec := range recs {
-		if rec.State.Final() {
-			done++
+	c.start(total, done)
+	all := func(yield func(store.Record) bool) error {
+		err := r.Store.Each(context.WithoutCancel(ctx), func(rec store.Record) error {
+			if !yield(rec) {
+				return errStopEach
+			}
+			return nil
+		})
+		if errors.Is(err, errStopEach) {
+			return nil
 		}
+		return err
 	}
-	c.start(len(recs), done)
 
 	w := &worker{r: r, opt: opt, stop: ctx, hard: hard, c: c}
 	var pending []store.Record
 	var mu sync.Mutex
-	err := w.pool(recs, func(rec store.Record) bool { return !rec.State.Final() }, func(rec store.Record, s store.State) {
+	err = w.pool(all, func(rec store.Record) bool { return !rec.State.Final() }, func(rec store.Record, s store.State) {
 		if s == store.Pending {
 			mu.Lock()
 			pending = append(pending, rec)
@@ -151,7 +159,7 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 			for i := range batch {
 				batch[i].State = store.Pending
 			}
-			err = w.pool(batch, func(store.Record) bool { return true }, func(rec store.Record, s store.State) {
+			err = w.pool(sliceSource(batch), func(store.Record) bool { return true }, func(rec store.Record, s store.State) {
 				if s == store.Pending {
 					mu.Lock()
 					pending = append(pending, rec)
@@ -218,11 +226,11 @@ type prepared struct {
 
 // pool runs settle over the records that want it, Parallel at a time. The
 // first store error stops it from starting more.
-func (w *worker) pool(recs []store.Record, want func(store.Record) bool, after func(store.Record, store.State)) error {
+func (w *worker) pool(src source, want func(store.Record) bool, after func(store.Record, store.State)) error {
 	g, gctx := errgroup.WithContext(context.Background())
 	g.SetLimit(w.opt.Parallel)
 	quit := make(chan struct{})
-	ready := w.premark(recs, want, quit)
+	ready := w.premark(src, want, quit)
 	var markErr error
 	for p := range ready {
 		if p.err != nil || markErr != nil || w.stop.Err() != nil || gctx.Err() != nil {
@@ -267,7 +275,7 @@ func (w *worker) pool(recs []store.Record, want func(store.Record) bool, after f
 // 2×Parallel items are marked and not yet sent; if the run stops, pool
 // releases them; if it is killed, the next run looks them up like any
 // submitting item (the provider has no record, so they are sent then).
-func (w *worker) premark(recs []store.Record, want func(store.Record) bool, quit <-chan struct{}) <-chan prepared {
+func (w *worker) premark(src source, want func(store.Record) bool, quit <-chan struct{}) <-chan prepared {
 	out := make(chan prepared, w.opt.Parallel)
 	go func() {
 		defer close(out)
@@ -275,21 +283,21 @@ func (w *worker) premark(recs []store.Record, want func(store.Record) bool, quit
 		var wg sync.WaitGroup
 		defer wg.Wait()
 		write := context.WithoutCancel(w.stop)
-		for _, rec := range recs {
+		err := src(func(rec store.Record) bool {
 			if !want(rec) {
-				continue
+				return true
 			}
 			select {
 			case <-quit:
-				return
+				return false
 			default:
 			}
 			if w.stop.Err() != nil {
-				return
+				return false
 			}
 			if rec.State != store.Planned {
 				out <- prepared{rec: rec}
-				continue
+				return true
 			}
 			sem <- struct{}{}
 			wg.Add(1)
@@ -302,10 +310,31 @@ func (w *worker) premark(recs []store.Record, want func(store.Record) bool, quit
 				}
 				out <- prepared{rec: rec, marked: true}
 			}()
+			return true
+		})
+		if err != nil {
+			out <- prepared{err: err}
 		}
 	}()
 	return out
 }
+
+// source feeds items to a pool: it calls yield for each until yield
+// returns false, and returns a read error.
+type source func(yield func(store.Record) bool) error
+
+func sliceSource(recs []store.Record) source {
+	return func(yield func(store.Record) bool) error {
+		for _, r := range recs {
+			if !yield(r) {
+				return nil
+			}
+		}
+		return nil
+	}
+}
+
+var errStopEach = errors.New("stop")
 
 // settle drives one item as far as it goes in this run and returns its
 // state. Its error is a store error only: provider errors end in a state.

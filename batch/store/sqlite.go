@@ -271,34 +271,61 @@ func (s *SQLite) Meta(ctx context.Context) (Meta, error) {
 	return m, nil
 }
 
+// eachChunk is how many items Each reads per query.
+const eachChunk = 1000
+
+// Each reads the items in chunks, each its own short read, and calls fn
+// between reads: fn may take as long as it likes (the runner's dispatch
+// waits for free workers) without holding a read transaction open, which
+// would keep SQLite from checkpointing the WAL and let it grow for the
+// whole run. Items written meanwhile are seen as of their chunk's read.
 func (s *SQLite) Each(ctx context.Context, fn func(Record) error) error {
 	if err := s.sync(ctx); err != nil {
 		return err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT row,provider,account,order_no,provider_order_id,refund_no,
+	after := int64(-1)
+	chunk := make([]Record, 0, eachChunk)
+	for {
+		chunk = chunk[:0]
+		last, err := s.readChunk(ctx, after, &chunk)
+		if err != nil {
+			return fmt.Errorf("state file %s: %w", s.path, err)
+		}
+		for _, r := range chunk {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		if len(chunk) < eachChunk {
+			return nil
+		}
+		after = last
+	}
+}
+
+func (s *SQLite) readChunk(ctx context.Context, after int64, out *[]Record) (last int64, err error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT seq,row,provider,account,order_no,provider_order_id,refund_no,
 		amount,total,currency,action,operator,reason,payment_method,notify_url,
 		state,attempts,first_attempt,last_attempt,provider_refund_id,provider_code,provider_message,
-		provider_amount,provider_time,last_error FROM items ORDER BY seq`)
+		provider_amount,provider_time,last_error FROM items WHERE seq > ? ORDER BY seq LIMIT ?`, after, eachChunk)
 	if err != nil {
-		return fmt.Errorf("state file %s: %w", s.path, err)
+		return 0, err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var r Record
 		var cur, action, state, first, last, ptime string
-		if err := rows.Scan(&r.Row, &r.Provider, &r.Account, &r.OrderNo, &r.ProviderOrderID, &r.RefundNo,
+		if err := rows.Scan(&after, &r.Row, &r.Provider, &r.Account, &r.OrderNo, &r.ProviderOrderID, &r.RefundNo,
 			&r.Amount, &r.Total, &cur, &action, &r.Operator, &r.Reason, &r.PaymentMethod, &r.NotifyURL,
 			&state, &r.Attempts, &first, &last, &r.ProviderRefundID, &r.ProviderCode, &r.ProviderMessage,
 			&r.ProviderAmount, &ptime, &r.LastError); err != nil {
-			return fmt.Errorf("state file %s: %w", s.path, err)
+			return 0, err
 		}
 		r.Currency, r.Action, r.State = money.Currency(cur), adapters.Action(action), State(state)
 		r.FirstAttempt, r.LastAttempt, r.ProviderTime = parseTime(first), parseTime(last), parseTime(ptime)
-		if err := fn(r); err != nil {
-			return err
-		}
+		*out = append(*out, r)
 	}
-	return rows.Err()
+	return after, rows.Err()
 }
 
 func (s *SQLite) MarkSubmitting(ctx context.Context, key string, at time.Time) error {

@@ -387,3 +387,38 @@ func TestSQLiteOneWriter(t *testing.T) {
 	}
 	s2.Close()
 }
+
+// TestEachAcrossChunks: Each reads in chunks; every item comes once, in
+// sheet order, and an error from fn stops it.
+func TestEachAcrossChunks(t *testing.T) {
+	ctx := context.Background()
+	for name, open := range impls {
+		t.Run(name, func(t *testing.T) {
+			s, _ := open(t)
+			its := items(2501)
+			if err := s.Init(ctx, meta(its), its); err != nil {
+				t.Fatal(err)
+			}
+			recs := all(t, s)
+			if len(recs) != len(its) {
+				t.Fatalf("%d records, want %d", len(recs), len(its))
+			}
+			for i, r := range recs {
+				if r.Row != its[i].Row {
+					t.Fatalf("record %d is row %d, want %d", i, r.Row, its[i].Row)
+				}
+			}
+			stop := errors.New("enough")
+			n := 0
+			err := s.Each(ctx, func(store.Record) error {
+				if n++; n == 1500 {
+					return stop
+				}
+				return nil
+			})
+			if !errors.Is(err, stop) || n != 1500 {
+				t.Errorf("Each after fn error: %v after %d", err, n)
+			}
+		})
+	}
+}

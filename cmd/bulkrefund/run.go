@@ -203,6 +203,8 @@ func runSheet(e env, path string, f runFlags) int {
 		printMismatchHint(e.stderr, err)
 		return exitUsage
 	}
+	nItems := len(items)
+	items = nil // the store has them now; a 200k-row sheet need not stay in memory twice
 	var resumed int
 	st.Each(ctx, func(r store.Record) error {
 		if r.State != store.Planned {
@@ -211,7 +213,7 @@ func runSheet(e env, path string, f runFlags) int {
 		return nil
 	})
 	if resumed > 0 {
-		fmt.Fprintf(e.stdout, "Resuming: %d of %d rows were already sent or settled by an earlier run.\n", resumed, len(items))
+		fmt.Fprintf(e.stdout, "Resuming: %d of %d rows were already sent or settled by an earlier run.\n", resumed, nItems)
 	}
 
 	// 6. Signals: the first stops starting new refunds; the second exits at once.
@@ -250,7 +252,7 @@ func runSheet(e env, path string, f runFlags) int {
 		logger = slog.New(slog.NewJSONHandler(e.stderr, nil))
 		printer = runner.JSONPrinter{L: logger}
 	case isTerminal(e.stderr):
-		printer = runner.NewBarPrinter(e.stderr, int64(len(items)))
+		printer = runner.NewBarPrinter(e.stderr, int64(nItems))
 		every = 200 * time.Millisecond
 	default:
 		printer = runner.LinePrinter{W: e.stderr}
