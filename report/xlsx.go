@@ -204,8 +204,6 @@ func (w *xlsxWriter) summarySheet(name string, parts []sheet) error {
 // an autofilter (an Excel table without a style), continuing on further
 // sheets past Excel's row limit.
 func (w *xlsxWriter) tableSheets(sh sheet) error {
-	fields := make([]field, len(sh.cols))
-	vals := make([]any, len(sh.cols))
 	for part, start := 1, 0; part == 1 || start < sh.n; part++ {
 		name := sh.title
 		tname := strings.ReplaceAll(sh.title, " ", "")
@@ -232,15 +230,8 @@ func (w *xlsxWriter) tableSheets(sh sheet) error {
 			return err
 		}
 		end := min(sh.n, start+maxSheetRows-1)
-		for i := start; i < end; i++ {
-			sh.fill(i, fields)
-			for k, c := range sh.cols {
-				vals[k] = w.cell(c.kind, fields[k])
-			}
-			ref, _ := excelize.CoordinatesToCellName(1, i-start+2)
-			if err := sw.SetRow(ref, vals); err != nil {
-				return err
-			}
+		if err := w.streamRows(sw, sh, start, end); err != nil {
+			return err
 		}
 		last, _ := excelize.CoordinatesToCellName(len(sh.cols), max(2, end-start+1))
 		showStripes := false
@@ -251,6 +242,68 @@ func (w *xlsxWriter) tableSheets(sh sheet) error {
 			return err
 		}
 		start = end
+	}
+	return nil
+}
+
+// rowBatch is a block of prepared rows, ncols values each.
+type rowBatch struct {
+	vals []any
+	n    int
+}
+
+const batchRows = 1024
+
+// streamRows writes rows [start, end) of sh from sheet row 2 on. The rows
+// are prepared (fields filled, reasons written, cells converted) on a
+// second goroutine while this one hands the previous block to excelize, so
+// both cores work: the stream writer's per-cell cost is most of a large
+// workbook's time. Two blocks alternate, so memory stays constant.
+func (w *xlsxWriter) streamRows(sw *excelize.StreamWriter, sh sheet, start, end int) error {
+	ncols := len(sh.cols)
+	free := make(chan *rowBatch, 2)
+	full := make(chan *rowBatch, 2)
+	done := make(chan struct{})
+	for range 2 {
+		free <- &rowBatch{vals: make([]any, batchRows*ncols)}
+	}
+	go func() {
+		defer close(full)
+		fields := make([]field, ncols)
+		for i := start; i < end; {
+			var b *rowBatch
+			select {
+			case b = <-free:
+			case <-done:
+				return
+			}
+			b.n = 0
+			for ; i < end && b.n < batchRows; i++ {
+				sh.fill(i, fields)
+				row := b.vals[b.n*ncols : (b.n+1)*ncols]
+				for k, c := range sh.cols {
+					row[k] = w.cell(c.kind, fields[k])
+				}
+				b.n++
+			}
+			select {
+			case full <- b:
+			case <-done:
+				return
+			}
+		}
+	}()
+	defer close(done)
+	r := 2
+	for b := range full {
+		for j := 0; j < b.n; j++ {
+			ref, _ := excelize.CoordinatesToCellName(1, r)
+			if err := sw.SetRow(ref, b.vals[j*ncols:(j+1)*ncols]); err != nil {
+				return err
+			}
+			r++
+		}
+		free <- b
 	}
 	return nil
 }
