@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -39,14 +40,20 @@ func validate(t *testing.T, path string, opts Options) (result, error) {
 	t.Helper()
 	r := result{items: map[int]batch.Item{}, invalid: map[int][]*RowError{}, cells: map[int][]string{}}
 	var err error
-	r.sum, err = Validate(path, opts, func(it batch.Item) error {
-		if _, dup := r.items[it.Row]; dup {
-			t.Errorf("row %d reported twice", it.Row)
+	last := 0
+	inOrder := func(row int) {
+		if row <= last {
+			t.Errorf("row %d reported after row %d: not in sheet order", row, last)
 		}
+		last = row
+	}
+	r.sum, err = Validate(path, opts, func(it batch.Item) error {
+		inOrder(it.Row)
 		r.items[it.Row] = it
 		return nil
 	}, func(cells []string, errs []*RowError) error {
 		row := errs[0].Row
+		inOrder(row)
 		for _, e := range errs {
 			if e.Row != row {
 				t.Errorf("one row's errors carry rows %d and %d", row, e.Row)
@@ -510,5 +517,28 @@ func TestWorkbookNamedCSV(t *testing.T) {
 	r, err := validate(t, path, Options{})
 	if err != nil || r.sum.Valid != 4 || !strings.HasPrefix(r.sum.Format, "XLSX") {
 		t.Errorf("summary %+v, err %v", r.sum, err)
+	}
+}
+
+// TestCallbackErrorStops: an error from a callback ends Validate at once
+// with that error, and the reading goroutine is gone when it returns.
+func TestCallbackErrorStops(t *testing.T) {
+	stop := errors.New("stop here")
+	before := runtime.NumGoroutine()
+	for _, file := range []string{"../../samples/refunds.csv", "../../samples/refunds.xlsx"} {
+		n := 0
+		sum, err := Validate(file, Options{}, func(batch.Item) error {
+			n++
+			if n == 3 {
+				return stop
+			}
+			return nil
+		}, nil)
+		if !errors.Is(err, stop) || n != 3 || sum.Valid != 3 {
+			t.Errorf("%s: err %v after %d items, summary %+v", file, err, n, sum)
+		}
+	}
+	if after := runtime.NumGoroutine(); after > before {
+		t.Errorf("%d goroutines before, %d after", before, after)
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/csv"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -135,5 +137,40 @@ func TestValidateErrorsFile(t *testing.T) {
 				t.Error("row QR11 missing from the errors file")
 			}
 		})
+	}
+}
+
+// TestValidateProcess runs the real binary: exit codes as a shell sees them.
+func TestValidateProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "bulkrefund")
+	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if out, err := exec.Command(gobin, "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	for _, tt := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"validate", "../../samples/refunds.xlsx"}, exitOK},
+		{[]string{"validate", fixtures + "rules.csv"}, exitFailures},
+		{[]string{"validate", fixtures + "pdf_renamed.xlsx"}, exitUsage},
+		{[]string{"validate", fixtures + "encrypted.xlsx"}, exitUsage},
+	} {
+		cmd := exec.Command(bin, tt.args...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if code != tt.code || strings.Contains(stderr.String(), "goroutine ") {
+			t.Errorf("%v: exit %d, want %d\n%s", tt.args, code, tt.code, stderr.String())
+		}
 	}
 }
