@@ -542,3 +542,22 @@ func TestCallbackErrorStops(t *testing.T) {
 		t.Errorf("%d goroutines before, %d after", before, after)
 	}
 }
+
+func TestValueAliases(t *testing.T) {
+	v := newValidator(columns{}, false)
+	for _, tt := range []struct{ provider, action, currency string }{
+		{"UPAY", "REFUND", "cny"},
+		{"ＵＰａｙ", "退款", "ＣＮＹ"},
+		{"Shou Qian Ba", "Refund", " CNY "},
+		{"收钱吧", "撤单", ""},
+	} {
+		cells := []string{tt.provider, "100000330000000001", "O1", "R1", "1.00", "张伟", tt.action, tt.currency, "1.00"}
+		c, _, _, _ := matchHeader([]string{"provider", "account", "order_no", "refund_no", "refund_amount", "operator", "action", "currency", "total_amount"})
+		v.cols = c
+		r := rowResult{row: 2, cells: cells}
+		v.row(&r)
+		if r.errs != nil || r.item.Provider != adapters.Upay || r.item.Currency != money.CNY {
+			t.Errorf("%q %q %q: %v %+v", tt.provider, tt.action, tt.currency, r.errs, r.item.Refund)
+		}
+	}
+}

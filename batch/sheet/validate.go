@@ -361,7 +361,7 @@ func (v *validator) row(res *rowResult) {
 	case adapters.Upay, adapters.QuickPay, adapters.Nomad, adapters.PayEase:
 		r.Provider = raw
 	default:
-		r.Provider = providerNames[strings.ToLower(strings.ReplaceAll(raw, " ", ""))]
+		r.Provider = providerNames[normalizeHeader(raw)]
 	}
 	if raw == "" {
 		c.addf(fProvider, raw, ErrRequired, "provider is empty (upay, quickpay, nomad or payease)")
@@ -371,7 +371,7 @@ func (v *validator) row(res *rowResult) {
 
 	r.Currency = money.CNY
 	if s := v.cell(cells, fCurrency); s != "" && s != "CNY" {
-		cur, err := money.ParseCurrency(s)
+		cur, err := money.ParseCurrency(strings.Map(foldRune, s))
 		if err != nil {
 			c.add(fCurrency, s, err)
 			r.Currency = ""
@@ -385,7 +385,7 @@ func (v *validator) row(res *rowResult) {
 
 	r.Action = adapters.ActionRefund
 	if s := v.cell(cells, fAction); s != "" && s != "refund" {
-		a, ok := actionNames[strings.ToLower(s)]
+		a, ok := actionNames[normalizeHeader(s)]
 		if !ok {
 			c.addf(fAction, s, ErrBadAction, "%q is not refund or revoke", s)
 		}
