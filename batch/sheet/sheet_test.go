@@ -225,6 +225,7 @@ func TestFiles(t *testing.T) {
 					t.Errorf("row 4 = %+v", r.items[4].Refund)
 				}
 			}},
+		{name: "--sheet ignores case", file: "formulas.xlsx", sheet: "quickpay", read: 1, valid: 1, headerRow: 1, format: `sheet "QuickPay"`},
 		{name: "no such sheet", file: "formulas.xlsx", sheet: "Nope", err: ErrNoSuchSheet, errText: "QuickPay"},
 		{name: "sheet on csv", file: "bom.csv", sheet: "x", err: ErrNoSuchSheet},
 		{name: "empty", file: "empty.csv", err: ErrEmptyFile},

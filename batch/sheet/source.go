@@ -255,9 +255,20 @@ func openXLSX(path string, magic []byte, sheet string) (*xlsxSource, error) {
 			return nil, fmt.Errorf("%w: %s has no visible sheet", ErrUnreadable, path)
 		}
 	} else if idx, _ := f.GetSheetIndex(sheet); idx < 0 {
+		// Excel treats sheet names case-insensitively; so do we.
 		list := f.GetSheetList()
-		f.Close()
-		return nil, fmt.Errorf("%w: %q in %s (sheets: %s)", ErrNoSuchSheet, sheet, path, strings.Join(list, ", "))
+		found := ""
+		for _, name := range list {
+			if strings.EqualFold(name, sheet) {
+				found = name
+				break
+			}
+		}
+		if found == "" {
+			f.Close()
+			return nil, fmt.Errorf("%w: %q in %s (sheets: %s)", ErrNoSuchSheet, sheet, path, strings.Join(list, ", "))
+		}
+		sheet = found
 	}
 	rows, err := f.Rows(sheet)
 	if err != nil {
