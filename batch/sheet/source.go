@@ -254,14 +254,14 @@ func openXLSX(path string, magic []byte, sheet string) (*xlsxSource, error) {
 			f.Close()
 			return nil, fmt.Errorf("%w: %s has no visible sheet", ErrUnreadable, path)
 		}
-	} else if idx, _ := f.GetSheetIndex(sheet); idx < 0 {
-		// Excel treats sheet names case-insensitively; so do we.
+	} else {
+		// Excel treats sheet names case-insensitively; so do we, and we
+		// report the name as the workbook spells it.
 		list := f.GetSheetList()
 		found := ""
 		for _, name := range list {
-			if strings.EqualFold(name, sheet) {
+			if name == sheet || (found == "" && strings.EqualFold(name, sheet)) {
 				found = name
-				break
 			}
 		}
 		if found == "" {
