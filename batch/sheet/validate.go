@@ -252,11 +252,10 @@ func (v *validator) cell(cells []string, f field) string {
 	return trim(cells[i])
 }
 
-// trim drops surrounding ASCII, full-width and no-break spaces without
-// allocating in the common case.
+// trim drops surrounding spaces, U+00A0 and U+3000 included
+// (unicode.IsSpace), without allocating.
 func trim(s string) string {
-	s = strings.TrimSpace(s) // also drops U+00A0 and U+3000 (unicode.IsSpace)
-	return s
+	return strings.TrimSpace(s)
 }
 
 // rowCtx collects one row's errors.
@@ -291,6 +290,9 @@ func (c *rowCtx) text(f field, s string, req bool, max int, what string) {
 // expanded when all its digits survived, and otherwise rejected.
 func (c *rowCtx) id(f field, s string) string {
 	if !looksExponent(s) {
+		if hasFullWidth(s) {
+			c.addf(f, s, ErrBadFormat, "the id contains full-width characters (typed with a Chinese input method?); providers' ids are ASCII")
+		}
 		return s
 	}
 	if c.v.stored {
@@ -633,4 +635,15 @@ func expandExponent(s string) (string, bool) {
 		return "", false
 	}
 	return digits, true
+}
+
+// hasFullWidth reports full-width ASCII forms or ideographic spaces, which
+// look like ASCII in a sheet but never match a provider's id.
+func hasFullWidth(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return strings.ContainsFunc(s[i:], func(r rune) bool { return (r >= 0xFF01 && r <= 0xFF5E) || r == 0x3000 })
+		}
+	}
+	return false
 }
