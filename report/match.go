@@ -569,7 +569,7 @@ func (r *Row) Time() time.Time {
 	return time.Time{}
 }
 
-// outKey orders the report: provider, account, order, currency, refund
+// cmpRows orders the report: provider, account, order, currency, refund
 // number, then our record before extra provider records.
 func cmpRows(a, b *Row) int {
 	if c := cmp.Compare(a.pa, b.pa); c != 0 {
@@ -644,7 +644,7 @@ func setSortKeys(rows []Row) {
 	}
 }
 
-// sameOrder reports whether two sorted rows belong to one order line of Net
+// sameOrderRows reports whether two sorted rows belong to one order line of Net
 // by order: provider, account, order number and currency.
 func sameOrderRows(a, b *Row) bool {
 	return a.pa == b.pa && a.ord == b.ord && a.Currency() == b.Currency()

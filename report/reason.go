@@ -61,8 +61,12 @@ func (r *Row) Reason() string {
 	case whyMatched:
 		return ""
 	case whyAmount:
+		dir := "less by"
+		if r.x > 0 {
+			dir = "more by"
+		}
 		fmt.Fprintf(&b, "We asked to refund %s; the provider recorded %s (%s %s).",
-			r.amt(r.O.Amount), r.amt(r.T.Amount), map[bool]string{true: "more by", false: "less by"}[r.x > 0], r.amt(absDiff(r.O.Amount, r.T.Amount)))
+			r.amt(r.O.Amount), r.amt(r.T.Amount), dir, r.amt(absDiff(r.O.Amount, r.T.Amount)))
 	case whyCurrency:
 		fmt.Fprintf(&b, "We refunded in %s; the provider recorded %s %s.", r.O.Currency(), major(r.T.Amount, r.T.Currency()), r.T.Currency())
 	case whyWeSucceededTheyFailed:
