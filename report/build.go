@@ -218,7 +218,6 @@ func ReadStore(ctx context.Context, path string, source int32) ([]Ours, store.Me
 	if err != nil {
 		return nil, m, fmt.Errorf("%s: %w", path, err)
 	}
-	in := interner{}
 	out := make([]Ours, 0, m.Items)
 	err = st.Each(ctx, func(r store.Record) error {
 		s, err := ParseState(string(r.State))
@@ -226,7 +225,7 @@ func ReadStore(ctx context.Context, path string, source int32) ([]Ours, store.Me
 			return &InputError{File: path, Row: r.Row, Column: "state", Value: string(r.State), Err: err}
 		}
 		out = append(out, NewOurs(OurRecord{
-			Provider: in.get(r.Provider), Account: in.get(r.Account), OrderNo: r.OrderNo,
+			Provider: r.Provider, Account: r.Account, OrderNo: r.OrderNo,
 			ProviderOrderID: r.ProviderOrderID, RefundNo: r.RefundNo, Action: r.Action,
 			Amount: r.Amount, Total: r.Total, Currency: r.Currency, State: s, PaymentMethod: r.PaymentMethod,
 			ProviderRefundID: r.ProviderRefundID, ProviderCode: r.ProviderCode, ProviderMessage: r.ProviderMessage,

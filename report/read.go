@@ -333,8 +333,9 @@ func parseStatus(s string) (Status, error) {
 	return 0, fmt.Errorf("%w: unknown status (want succeeded, failed or pending)", ErrBadValue)
 }
 
-// interner keeps one copy of the few distinct providers, accounts and
-// currencies, so a million rows do not hold a million copies.
+// interner keeps one copy of the few distinct accounts of the orders
+// ledger, so a million orders do not hold a million copies. (Ours and Theirs
+// need none: NewOurs and NewTheirs copy every field into one string.)
 type interner map[string]string
 
 func (in interner) get(s string) string {
@@ -367,7 +368,6 @@ func ReadStatement(path string, source int32, loc *time.Location) ([]Theirs, str
 		cRef, cPRID, cType, cAmt    = h.col("refund_no"), h.col("provider_refund_id"), h.col("type"), h.col("amount")
 		cCur, cStatus, cTime        = h.col("currency"), h.col("status"), h.col("time")
 	)
-	in := interner{}
 	out := make([]Theirs, 0, t.estimateRows(100))
 	for {
 		cells, err := t.next()
@@ -393,7 +393,7 @@ func ReadStatement(path string, source int32, loc *time.Location) ([]Theirs, str
 		} else {
 			r.Provider = h.provider
 		}
-		r.Account = in.get(h.cell(cells, cAcct))
+		r.Account = h.cell(cells, cAcct)
 		if r.Account == "" {
 			return nil, "", h.errAt(row, cAcct, "", fmt.Errorf("%w: account is empty", ErrBadValue))
 		}
@@ -461,7 +461,6 @@ func ReadResults(path string, source int32, loc *time.Location) ([]Ours, string,
 		cFirst, cLast, cErr, cTotal       = h.col("first_attempt"), h.col("last_attempt"), h.col("error"), h.col("total_amount")
 		cPM                               = h.col("payment_method")
 	)
-	in := interner{}
 	out := make([]Ours, 0, t.estimateRows(135))
 	for {
 		cells, err := t.next()
@@ -490,7 +489,7 @@ func ReadResults(path string, source int32, loc *time.Location) ([]Ours, string,
 		if o.Provider, err = parseProvider(v); err != nil {
 			return nil, "", h.errAt(row, cProv, v, err)
 		}
-		o.Account = in.get(h.cell(cells, cAcct))
+		o.Account = h.cell(cells, cAcct)
 		if o.Account == "" {
 			return nil, "", h.errAt(row, cAcct, "", fmt.Errorf("%w: account is empty", ErrBadValue))
 		}
@@ -503,7 +502,6 @@ func ReadResults(path string, source int32, loc *time.Location) ([]Ours, string,
 		if o.Currency, err = money.ParseCurrency(v); err != nil {
 			return nil, "", h.errAt(row, cCur, v, fmt.Errorf("%w: %v", ErrBadValue, err))
 		}
-		o.Currency = money.Currency(in.get(string(o.Currency)))
 		v = h.cell(cells, cAmt)
 		if o.Amount, err = parseAmount(v, o.Currency, h.minor[cAmt]); err != nil {
 			return nil, "", h.errAt(row, cAmt, v, fmt.Errorf("%w: %v", ErrAmount, err))
@@ -518,7 +516,7 @@ func ReadResults(path string, source int32, loc *time.Location) ([]Ours, string,
 			return nil, "", h.errAt(row, cState, v, err)
 		}
 		o.ProviderRefundID, o.ProviderCode, o.ProviderMessage, o.Error = h.cell(cells, cPRID), h.cell(cells, cCode), h.cell(cells, cMsg), h.cell(cells, cErr)
-		o.PaymentMethod = in.get(h.cell(cells, cPM))
+		o.PaymentMethod = h.cell(cells, cPM)
 		if v = h.cell(cells, cAtt); v != "" {
 			n, err := strconv.ParseInt(v, 10, 32)
 			if err != nil || n < 0 {
