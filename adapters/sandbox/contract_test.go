@@ -69,7 +69,7 @@ func TestFilesReadByReport(t *testing.T) {
 		byID[l.ProviderRefundID] = l
 	}
 	for _, th := range theirs {
-		l, ok := byID[th.ProviderRefundID]
+		l, ok := byID[th.ProviderRefundID()]
 		if !ok {
 			t.Fatalf("report read a refund the ledger lacks: %+v", th)
 		}
@@ -77,10 +77,10 @@ func TestFilesReadByReport(t *testing.T) {
 			name      string
 			got, want any
 		}{
-			{"provider", th.Provider, l.Provider}, {"account", th.Account, l.Account}, {"order_no", th.OrderNo, l.OrderNo},
-			{"provider_order_id", th.ProviderOrderID, l.ProviderOrderID}, {"refund_no", th.RefundNo, l.RefundNo},
-			{"type", th.Action, l.Type}, {"amount", th.Amount, l.Amount}, {"currency", th.Currency, l.Currency},
-			{"status", fmt.Sprint(th.Status), string(l.Status)}, {"time", th.Time.UTC(), l.Time.Truncate(time.Second).UTC()},
+			{"provider", th.Provider(), l.Provider}, {"account", th.Account(), l.Account}, {"order_no", th.OrderNo(), l.OrderNo},
+			{"provider_order_id", th.ProviderOrderID(), l.ProviderOrderID}, {"refund_no", th.RefundNo(), l.RefundNo},
+			{"type", th.Action(), l.Type}, {"amount", th.Amount, l.Amount}, {"currency", th.Currency(), l.Currency},
+			{"status", fmt.Sprint(th.Status), string(l.Status)}, {"time", th.Time().UTC(), l.Time.Truncate(time.Second).UTC()},
 		} {
 			if c.got != c.want {
 				t.Errorf("%s: report read %v, ledger has %v (%+v)", c.name, c.got, c.want, l)
