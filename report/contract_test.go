@@ -48,7 +48,7 @@ func TestResultsFileContract(t *testing.T) {
 		err   string
 	}{
 		{store.Succeeded, adapters.Outcome{Status: adapters.StatusSucceeded, Code: "REFUND_SUCCESS", ProviderRefundID: "U1"}, ""},
-		{store.Failed, adapters.Outcome{Status: adapters.StatusFailed, Code: "REFUND_AMOUNT_EXCEEDED", Message: "=1+2, \"quoted\""}, "provider refused"},
+		{store.Failed, adapters.Outcome{Status: adapters.StatusFailed, Code: "REFUND_AMOUNT_EXCEEDED", Message: "'=1+2, \"quoted\""}, "provider refused"},
 		{store.Pending, adapters.Outcome{Status: adapters.StatusPending, Code: "PROCESSING", ProviderRefundID: "N3"}, ""},
 		{store.Unknown, adapters.Outcome{}, "timeout after send"},
 		{store.Succeeded, adapters.Outcome{Status: adapters.StatusSucceeded, Code: "CANCEL_SUCCESS"}, ""},

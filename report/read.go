@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bulkrefund/bulkrefund/adapters"
+	"github.com/bulkrefund/bulkrefund/batch/results"
 	"github.com/bulkrefund/bulkrefund/money"
 )
 
@@ -239,16 +240,9 @@ func (h *header) cell(cells []string, k int) string {
 	if k < 0 || h.idx[k] < 0 || h.idx[k] >= len(cells) {
 		return ""
 	}
-	return unguard(strings.TrimSpace(cells[h.idx[k]]))
-}
-
-// unguard undoes the formula-injection guard a results file (or this
-// package's own CSV) puts on text: a quote before =, +, -, @, tab or CR.
-func unguard(s string) string {
-	if len(s) > 1 && s[0] == '\'' && strings.IndexByte("=+-@\t\r", s[1]) >= 0 {
-		return s[1:]
-	}
-	return s
+	// A results file guards text against formula injection; undo it so ids
+	// read back as written (results.Unguard is the exact inverse).
+	return results.Unguard(strings.TrimSpace(cells[h.idx[k]]))
 }
 
 // errAt builds the error for one cell.

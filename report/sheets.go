@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bulkrefund/bulkrefund/batch/results"
 	"github.com/bulkrefund/bulkrefund/money"
 )
 
@@ -217,10 +218,6 @@ func (res *Result) sheets() []sheet {
 }
 
 // guard defuses text a spreadsheet would run as a formula (CSV injection):
-// a leading =, +, -, @, tab or CR gets a quote in front.
-func guard(s string) string {
-	if s != "" && strings.IndexByte("=+-@\t\r", s[0]) >= 0 {
-		return "'" + s
-	}
-	return s
-}
+// a leading =, +, -, @, tab or CR gets an apostrophe in front. It is the
+// results file's guard, exactly reversible, so a report's CSV reads back.
+func guard(s string) string { return results.Guard(s) }
