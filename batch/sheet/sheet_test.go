@@ -166,6 +166,12 @@ func TestFiles(t *testing.T) {
 					t.Errorf("row 5 error = %v", e)
 				}
 			}},
+		{name: "utf-16 unicode text", file: "unicode_text.txt", read: 1, valid: 1, headerRow: 1, format: "UTF-16, tab",
+			check: func(t *testing.T, r result) {
+				if it := r.items[2]; it.Operator != "王芳" || it.Amount != 1250 {
+					t.Errorf("row 2 = %+v", it.Refund)
+				}
+			}},
 		{name: "semicolon", file: "semicolon.csv", read: 2, valid: 1, invalid: 1, headerRow: 1, format: "semicolon",
 			check: func(t *testing.T, r result) {
 				if r.items[2].Amount != 123450 {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 	"golang.org/x/text/encoding/simplifiedchinese"
+	"golang.org/x/text/encoding/unicode"
 )
 
 func main() {
@@ -32,7 +33,14 @@ func main() {
 	gbk, err := simplifiedchinese.GBK.NewEncoder().Bytes([]byte(gbkCSV))
 	must(err)
 	must(os.WriteFile("testdata/gbk_title.csv", gbk, 0o644))
+	// Excel's "Unicode Text" export: UTF-16LE with a BOM, tab-separated, .txt.
+	u16, err := unicode.UTF16(unicode.LittleEndian, unicode.UseBOM).NewEncoder().Bytes([]byte(unicodeText))
+	must(err)
+	must(os.WriteFile("testdata/unicode_text.txt", u16, 0o644))
 }
+
+const unicodeText = "渠道\t门店编码\t订单号\t退款单号\t退款金额\t操作员\r\n" +
+	"quickpay\tSH001\t20261101001\tSH001-R-1\t12.50\t王芳\r\n"
 
 // gbkCSV is what WPS or Chinese Excel saves: a title row, Chinese headers,
 // CRLF line ends, GBK bytes. Row 5 is invalid (operator longer than 16).
