@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 
 	"github.com/bulkrefund/bulkrefund/batch"
 	"github.com/bulkrefund/bulkrefund/batch/sheet"
@@ -37,6 +38,10 @@ func cmdValidate(e env, args []string) int {
 		return exitUsage
 	}
 	path := files[0]
+	if *errorsOut != "" && sameFile(path, *errorsOut) {
+		fmt.Fprintf(e.stderr, "bulkrefund validate: --errors %s would overwrite the sheet being checked\n", *errorsOut)
+		return exitUsage
+	}
 
 	log := sheet.NewErrorLog(*maxErrors)
 	var ew *sheet.ErrorsWriter
@@ -97,4 +102,11 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+}
+
+// sameFile reports whether a and b name one existing file.
+func sameFile(a, b string) bool {
+	sa, err1 := os.Stat(a)
+	sb, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(sa, sb)
 }

@@ -46,7 +46,8 @@ func TestValidateExitCodes(t *testing.T) {
 		{"no file", nil, exitUsage, "", "usage: bulkrefund validate"},
 		{"two files", []string{"a.csv", "b.csv"}, exitUsage, "", "usage"},
 		{"bad flag", []string{"--nope", "a.csv"}, exitUsage, "", "flag provided but not defined"},
-		{"help", []string{"-h"}, exitOK, "", "--errors"},
+		{"help", []string{"-h"}, exitOK, "", "-errors"},
+		{"errors over input", []string{fixtures + "bom.csv", "--errors", fixtures + "bom.csv"}, exitUsage, "", "would overwrite"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
