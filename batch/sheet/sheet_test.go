@@ -172,6 +172,12 @@ func TestFiles(t *testing.T) {
 					t.Errorf("row 2 = %+v", it.Refund)
 				}
 			}},
+		{name: "xlsx rows missing from the XML", file: "gaps.xlsx", read: 4, valid: 1, invalid: 1, blanks: 2, headerRow: 1,
+			check: func(t *testing.T, r result) {
+				if _, ok := r.items[2]; !ok || r.invalid[5] == nil {
+					t.Errorf("rows: items %v, invalid %v", r.items, r.invalid)
+				}
+			}},
 		{name: "semicolon", file: "semicolon.csv", read: 2, valid: 1, invalid: 1, headerRow: 1, format: "semicolon",
 			check: func(t *testing.T, r result) {
 				if r.items[2].Amount != 123450 {

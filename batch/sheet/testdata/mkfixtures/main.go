@@ -33,6 +33,7 @@ func main() {
 	gbk, err := simplifiedchinese.GBK.NewEncoder().Bytes([]byte(gbkCSV))
 	must(err)
 	must(os.WriteFile("testdata/gbk_title.csv", gbk, 0o644))
+	must(gaps("testdata/gaps.xlsx"))
 	// Excel's "Unicode Text" export: UTF-16LE with a BOM, tab-separated, .txt.
 	u16, err := unicode.UTF16(unicode.LittleEndian, unicode.UseBOM).NewEncoder().Bytes([]byte(unicodeText))
 	must(err)
@@ -173,4 +174,21 @@ func must(err error) {
 	if err != nil {
 		log.Fatal(err)
 	}
+}
+
+// gaps writes a sheet whose XML skips rows 3 and 4, as Excel does for
+// rows never touched: row numbers must still be the sheet's.
+func gaps(path string) error {
+	f := excelize.NewFile()
+	defer f.Close()
+	for cell, r := range map[string][]any{
+		"A1": {"provider", "account", "order_no", "refund_no", "refund_amount", "operator"},
+		"A2": {"quickpay", "SH001", "1", "R1", 1.5, "op"},
+		"A5": {"quickpay", "SH001", "2", "R2", 1.5, "operator-more-than-16"},
+	} {
+		if err := f.SetSheetRow("Sheet1", cell, &r); err != nil {
+			return err
+		}
+	}
+	return f.SaveAs(path)
 }
