@@ -576,3 +576,21 @@ func TestValueAliases(t *testing.T) {
 		}
 	}
 }
+
+func TestPrintReport(t *testing.T) {
+	l := NewErrorLog(2)
+	l.Add([]*RowError{{Row: 3, Column: "退款金额", Value: "x", Err: money.ErrNotANumber}, {Row: 3, Err: ErrRagged}})
+	l.Add([]*RowError{{Row: 9, Column: "渠道", Value: "wechat", Err: ErrUnknownProvider}})
+	var out, errb strings.Builder
+	PrintReport(&out, &errb, "s.csv", Summary{Read: 10, Valid: 7, Invalid: 2, Blank: 1, Warnings: []string{"w"}}, l)
+	if got, want := out.String(), "s.csv: 10 rows read, 7 valid, 2 invalid, 1 blank skipped\n"; got != want {
+		t.Errorf("stdout %q, want %q", got, want)
+	}
+	want := "s.csv: warning: w\n" +
+		"s.csv: row 3, column \"退款金额\", value \"x\": not a number\n" +
+		"s.csv: row 3: wrong number of cells\n" +
+		"s.csv: … and 1 more errors (write them all with --errors FILE)\n"
+	if errb.String() != want || l.Total() != 3 {
+		t.Errorf("stderr %q (total %d), want %q", errb.String(), l.Total(), want)
+	}
+}
