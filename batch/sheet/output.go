@@ -220,7 +220,11 @@ func PrintReport(stdout, stderr io.Writer, name string, s Summary, l *ErrorLog) 
 			fmt.Fprintf(stderr, "%s: %s\n", name, line)
 		}
 		if more := l.total - len(l.lines); more > 0 {
-			fmt.Fprintf(stderr, "%s: … and %d more errors (write them all with --errors FILE)\n", name, more)
+			noun := "errors"
+			if more == 1 {
+				noun = "error"
+			}
+			fmt.Fprintf(stderr, "%s: … and %d more %s (write them all with --errors FILE)\n", name, more, noun)
 		}
 	}
 	fmt.Fprintf(stdout, "%s: %d rows read, %d valid, %d invalid, %d blank skipped\n", name, s.Read, s.Valid, s.Invalid, s.Blank)

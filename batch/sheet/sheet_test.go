@@ -589,7 +589,7 @@ func TestPrintReport(t *testing.T) {
 	want := "s.csv: warning: w\n" +
 		"s.csv: row 3, column \"退款金额\", value \"x\": not a number\n" +
 		"s.csv: row 3: wrong number of cells\n" +
-		"s.csv: … and 1 more errors (write them all with --errors FILE)\n"
+		"s.csv: … and 1 more error (write them all with --errors FILE)\n"
 	if errb.String() != want || l.Total() != 3 {
 		t.Errorf("stderr %q (total %d), want %q", errb.String(), l.Total(), want)
 	}
