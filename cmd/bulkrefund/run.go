@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"os/user"
+	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
@@ -143,6 +144,9 @@ func runSheet(e env, path string, f runFlags) int {
 	statePath := f.state
 	if statePath == "" {
 		statePath = store.DefaultPath(meta.BatchID)
+		if f.sandbox {
+			statePath = sandboxStatePath(statePath, time.Now())
+		}
 	}
 
 	if f.dryRun {
@@ -547,4 +551,14 @@ func reasonOf(r store.Record) string {
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// sandboxStatePath gives each --sandbox run a state of its own beside the
+// batch's default one. The in-process sandbox forgets every refund when the
+// process ends, so resuming an earlier sandbox run's state would show refunds
+// the new sandbox never saw: reported as missing at the provider, and never
+// sent again. A real provider remembers; only the sandbox needs this.
+func sandboxStatePath(defaultPath string, now time.Time) string {
+	base := strings.TrimSuffix(filepath.Base(defaultPath), ".db")
+	return filepath.Join(filepath.Dir(defaultPath), "sandbox", base+"-"+now.UTC().Format("20060102T150405.000000000")+".db")
 }

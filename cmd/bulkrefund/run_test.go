@@ -225,3 +225,23 @@ func TestRunAllowChanged(t *testing.T) {
 		t.Errorf("changed sent refund: exit %d\n%s", code, stderr)
 	}
 }
+
+// TestRunSandboxTwice: the README's command run twice in a row. Each
+// --sandbox run without --state gets a fresh state, because the in-process
+// sandbox starts empty: the second run must send every refund again and
+// reconcile clean, not resume a state whose refunds the new sandbox never saw.
+func TestRunSandboxTwice(t *testing.T) {
+	t.Setenv("XDG_STATE_HOME", t.TempDir())
+	report := filepath.Join(t.TempDir(), "report.xlsx")
+	for i := 1; i <= 2; i++ {
+		code, stdout, stderr := runCmd(t, "run", "testdata/run/small.csv", "--sandbox", "--sandbox-orders", sampleOrders,
+			"--yes", "--quiet", "--poll", "10s", "--report", report)
+		if code != exitOK || !strings.Contains(stdout, "Summary: 13 rows: succeeded 13") {
+			t.Fatalf("run %d: exit %d\n%s\n%s", i, code, stdout, stderr)
+		}
+	}
+	states, err := filepath.Glob(filepath.Join(os.Getenv("XDG_STATE_HOME"), "bulkrefund", "sandbox", "*.db"))
+	if err != nil || len(states) != 2 {
+		t.Fatalf("sandbox states: %v, %v", states, err)
+	}
+}
