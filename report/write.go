@@ -4,12 +4,15 @@ import (
 	"bufio"
 	"encoding/csv"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"unicode/utf8"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/bulkrefund/bulkrefund/internal/atomicfile"
 )
 
 // WriteCSV writes one CSV file per table of the report into dir (created if
@@ -31,12 +34,17 @@ func WriteCSV(dir string, res *Result) error {
 }
 
 func writeCSVFile(path string, sh sheet) error {
-	f, err := os.Create(path)
+	err := atomicfile.Write(path, 0o644, func(out io.Writer) error {
+		return writeCSVTable(out, sh)
+	})
 	if err != nil {
-		return err
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	bw := bufio.NewWriterSize(f, 1<<16)
-	w := csv.NewWriter(bw)
+	return nil
+}
+
+func writeCSVTable(out io.Writer, sh sheet) error {
+	w := csv.NewWriter(out)
 	rec := make([]string, len(sh.cols))
 	for i, c := range sh.cols {
 		rec[i] = c.name
@@ -51,17 +59,7 @@ func writeCSVFile(path string, sh sheet) error {
 		w.Write(rec)
 	}
 	w.Flush()
-	err = w.Error()
-	if e := bw.Flush(); err == nil {
-		err = e
-	}
-	if e := f.Close(); err == nil {
-		err = e
-	}
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
+	return w.Error()
 }
 
 func csvCell(k kind, f field) string {
@@ -84,11 +82,16 @@ func csvCell(k kind, f field) string {
 // decimal strings; text is written as is (no formula guard: it is not
 // meant for a spreadsheet).
 func WriteJSON(path string, res *Result) error {
-	f, err := os.Create(path)
+	err := atomicfile.Write(path, 0o644, func(w io.Writer) error {
+		return writeJSON(bufio.NewWriterSize(w, 1<<16), res)
+	})
 	if err != nil {
-		return err
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	w := bufio.NewWriterSize(f, 1<<16)
+	return nil
+}
+
+func writeJSON(w *bufio.Writer, res *Result) error {
 	var buf []byte
 	w.WriteString("{")
 	for si, sh := range res.sheets() {
@@ -132,14 +135,7 @@ func WriteJSON(path string, res *Result) error {
 		w.WriteString("]")
 	}
 	w.WriteString("}\n")
-	err = w.Flush()
-	if e := f.Close(); err == nil {
-		err = e
-	}
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
+	return w.Flush()
 }
 
 const hexDigits = "0123456789abcdef"

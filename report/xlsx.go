@@ -10,6 +10,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
+	"github.com/bulkrefund/bulkrefund/internal/atomicfile"
 	"github.com/bulkrefund/bulkrefund/money"
 )
 
@@ -67,7 +68,10 @@ func WriteXLSX(path string, res *Result) error {
 	})
 	// Summary is the first sheet and so the active one. (SetActiveSheet
 	// would parse every streamed sheet back into memory.)
-	if err := f.SaveAs(path); err != nil {
+	if err := atomicfile.Write(path, 0o644, func(w io.Writer) error {
+		_, err := f.WriteTo(w)
+		return err
+	}); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/bulkrefund/bulkrefund/batch/store"
+	"github.com/bulkrefund/bulkrefund/internal/atomicfile"
 	"github.com/bulkrefund/bulkrefund/money"
 )
 
@@ -90,39 +90,17 @@ func needsGuard(s string) bool {
 // WriteFile writes every record of st to path, as CSV or XLSX by extension.
 // It writes to a temporary file beside path and renames it, so a reader never
 // sees half a file.
-func WriteFile(ctx context.Context, path string, st store.Store) (err error) {
+func WriteFile(ctx context.Context, path string, st store.Store) error {
 	ext := strings.ToLower(filepath.Ext(path))
 	if ext != ".csv" && ext != ".xlsx" {
 		return fmt.Errorf("%w: %q", ErrFormat, path)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".results-*"+ext)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
+	return atomicfile.Write(path, 0o644, func(w io.Writer) error {
+		if ext == ".csv" {
+			return WriteCSV(ctx, w, st)
 		}
-	}()
-	if ext == ".csv" {
-		err = WriteCSV(ctx, tmp, st)
-	} else {
-		err = WriteXLSX(ctx, tmp, st)
-	}
-	if err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+		return WriteXLSX(ctx, w, st)
+	})
 }
 
 // WriteCSV writes the results as CSV: UTF-8 with a byte-order mark (so that
