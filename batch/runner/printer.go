@@ -82,7 +82,9 @@ func NewBarPrinter(w io.Writer, total int64) *BarPrinter {
 		progressbar.OptionSetPredictTime(true),
 		progressbar.OptionShowDescriptionAtLineEnd(),
 		progressbar.OptionSetWidth(30),
-		progressbar.OptionThrottle(100*time.Millisecond),
+		// No OptionThrottle: Watch already paces the updates, and a throttle
+		// would swallow the final frame drawn right after the last update,
+		// leaving a stale count on the screen above the summary.
 	)}
 }
 
