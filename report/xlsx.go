@@ -156,6 +156,9 @@ func (w *xlsxWriter) headerRow(cols []colDef) []any {
 
 // summarySheet stacks the summary tables, each under a title.
 func (w *xlsxWriter) summarySheet(name string, parts []sheet) error {
+	if err := w.printLandscape(name); err != nil {
+		return err
+	}
 	sw, err := w.f.NewStreamWriter(name)
 	if err != nil {
 		return err
@@ -204,6 +207,18 @@ func (w *xlsxWriter) summarySheet(name string, parts []sheet) error {
 	return sw.Flush()
 }
 
+// printLandscape sets a sheet to print landscape, as wide as one page: an
+// auditor who prints the report gets whole rows, not columns scattered over
+// several pages. Call it before the sheet's stream writer is made: the
+// stream writes the sheet properties first.
+func (w *xlsxWriter) printLandscape(name string) error {
+	fit, landscape, wide, tall := true, "landscape", 1, 0
+	if err := w.f.SetSheetProps(name, &excelize.SheetPropsOptions{FitToPage: &fit}); err != nil {
+		return err
+	}
+	return w.f.SetPageLayout(name, &excelize.PageLayoutOptions{Orientation: &landscape, FitToWidth: &wide, FitToHeight: &tall})
+}
+
 // tableSheets writes one table as a sheet with a styled, frozen header and
 // an autofilter (an Excel table without a style), continuing on further
 // sheets past Excel's row limit.
@@ -216,6 +231,9 @@ func (w *xlsxWriter) tableSheets(sh sheet) error {
 			tname += strconv.Itoa(part)
 		}
 		if _, err := w.f.NewSheet(name); err != nil {
+			return err
+		}
+		if err := w.printLandscape(name); err != nil {
 			return err
 		}
 		sw, err := w.f.NewStreamWriter(name)

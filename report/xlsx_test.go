@@ -72,6 +72,12 @@ func TestXLSXReadBack(t *testing.T) {
 		if err != nil || len(tables) != 1 || !strings.HasPrefix(tables[0].Range, "A1:") {
 			t.Errorf("%s: no autofilter table: %+v %v", sheet, tables, err)
 		}
+		layout, err := f.GetPageLayout(sheet)
+		props, perr := f.GetSheetProps(sheet)
+		if err != nil || perr != nil || layout.Orientation == nil || *layout.Orientation != "landscape" ||
+			layout.FitToWidth == nil || *layout.FitToWidth != 1 || props.FitToPage == nil || !*props.FitToPage {
+			t.Errorf("%s: does not print landscape, one page wide: %+v %+v %v %v", sheet, layout, props, err, perr)
+		}
 		hs, _ := f.GetCellStyle(sheet, "A1")
 		st, _ := f.GetStyle(hs)
 		if st == nil || st.Font == nil || !st.Font.Bold {
