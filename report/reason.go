@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/bulkrefund/bulkrefund/adapters"
 )
 
 // Meta is the provenance the Summary sheet shows.
@@ -78,6 +80,12 @@ func (r *Row) Reason() string {
 	case whyNotSentTheyHave:
 		fmt.Fprintf(&b, "Our run never sent this refund, yet the provider has it as %s under our refund number.", r.T.Status)
 	case whyMissing:
+		if r.O.Action() == adapters.ActionRevoke {
+			// A revoke has no refund number: what the provider lacks is the
+			// order's revoked status.
+			fmt.Fprintf(&b, "We recorded this revoke as %s (first sent %s); the provider does not show the order as revoked.", r.O.State, when(r.O.FirstAttempt()))
+			break
+		}
 		fmt.Fprintf(&b, "We recorded this refund as %s (first sent %s); the provider has no record of it.", r.O.State, when(r.O.FirstAttempt()))
 	case whyUnexpected:
 		fmt.Fprintf(&b, "The provider has a %s refund of %s (provider id %s) that none of our runs submitted.", r.T.Status, r.amt(r.T.Amount), orNone(r.T.ProviderRefundID()))
@@ -132,6 +140,9 @@ func (r *Row) Todo() string {
 	case whyNotSentTheyHave:
 		return "Find who sent it (another run, a manual refund in the provider console). Do not run it again before that is known."
 	case whyMissing:
+		if r.O.Action() == adapters.ActionRevoke {
+			return "Check the order's status in the provider's console. If it is not revoked, the customer was not paid back: refund the order instead (a revoke is possible only on the payment's day and before any refund)."
+		}
 		return "Check that the statement covers the period; confirm with reconcile --lookup. If the provider confirms it has nothing, resume the run: it re-sends with the same refund number."
 	case whyUnexpected, whyUnexpectedNoNum:
 		return "Find who issued it (provider console, another system). If nobody authorized it, escalate as possible fraud and ask the provider to reverse it."
