@@ -106,9 +106,15 @@ func TestLookupProcess(t *testing.T) {
 // in files beside it, as an operator would.
 func writeSandboxConfig(t *testing.T, dir string, sb *sandbox.Sandbox) string {
 	t.Helper()
+	return writeConfig(t, dir, sb.URL(), sb.Accounts())
+}
+
+// writeConfig writes the provider config for accounts served at baseURL.
+func writeConfig(t *testing.T, dir, baseURL string, accounts []sandbox.Account) string {
+	t.Helper()
 	var accts []map[string]string
-	for i, a := range sb.Accounts() {
-		c := map[string]string{"provider": a.Provider, "account": a.ID, "base_url": sb.URL()}
+	for i, a := range accounts {
+		c := map[string]string{"provider": a.Provider, "account": a.ID, "base_url": baseURL}
 		write := func(suffix string, b []byte) string {
 			name := fmt.Sprintf("%d-%s", i, suffix)
 			if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {

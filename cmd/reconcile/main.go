@@ -25,6 +25,13 @@ func main() {
 		debug.SetMemoryLimit(1280 << 20)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first signal cancels the work (lookups stop, nothing more is
+	// written, exit 130); reading a large input does not watch for it, so a
+	// second signal must still stop the process at once.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
