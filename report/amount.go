@@ -14,6 +14,11 @@ var (
 	errAmountNegative  = errors.New("negative amount")
 	errAmountTooLarge  = errors.New("amount too large")
 	errAmountNoCurency = errors.New("unknown currency, cannot place the decimals")
+	// A sign is not guessed away: an export that writes refunds as negative
+	// may also hold payments as positive rows, which must not become refunds.
+	errStatementNegative = errors.New("negative amount: a statement gives each refund's amount as a positive number " +
+		"(its type column says refund or revoke); if this export writes refunds as negative, " +
+		"keep only its refund rows, remove the minus sign from this column, and run reconcile again")
 )
 
 // parseAmount reads exact decimal text as minor units of cur. With minor

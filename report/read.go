@@ -1,6 +1,7 @@
 package report
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -418,6 +419,9 @@ func ReadStatement(path string, source int32, loc *time.Location) ([]Theirs, str
 		}
 		v = h.cell(cells, cAmt)
 		if r.Amount, err = parseAmount(v, r.Currency, h.minor[cAmt]); err != nil {
+			if errors.Is(err, errAmountNegative) {
+				err = errStatementNegative
+			}
 			return nil, "", h.errAt(row, cAmt, v, fmt.Errorf("%w: %v", ErrAmount, err))
 		}
 		v = h.cell(cells, cStatus)

@@ -334,3 +334,38 @@ func TestStatementAliases(t *testing.T) {
 		t.Errorf("second record %+v", r1)
 	}
 }
+
+// TestNegativeStatementAmount: some provider exports show refunds as
+// negative numbers. They are rejected, not sign-flipped (the same export may
+// hold payments as positive rows), with the place, the value and what to do.
+func TestNegativeStatementAmount(t *testing.T) {
+	cases := []struct {
+		name, content, want string
+	}{
+		{"major units", "provider,account,refund_no,amount,currency,status\nupay,T1,R1,12.50,CNY,succeeded\nupay,T1,R2,-12.50,CNY,succeeded\n",
+			`s.csv:3: column "amount": value "-12.50": invalid amount: negative amount: `},
+		{"chinese header", "provider,终端号,退款单号,退款金额,状态\nupay,T1,R1,-0.01,退款成功\n",
+			`s.csv:2: column "退款金额": value "-0.01": invalid amount: negative amount: `},
+		{"minor units", "provider,account,refund_no,refund_amount_fen,status\nupay,T1,R1,-1250,succeeded\n",
+			`s.csv:2: column "refund_amount_fen": value "-1250": invalid amount: negative amount: `},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "s.csv")
+			if err := os.WriteFile(p, []byte(c.content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, _, err := ReadStatement(p, 0, nil)
+			if !errors.Is(err, ErrAmount) {
+				t.Fatalf("error %v, want one wrapping ErrAmount", err)
+			}
+			msg := err.Error()
+			if !strings.HasPrefix(msg, p[:len(p)-len("s.csv")]) || !strings.Contains(msg, c.want) {
+				t.Errorf("error %q\nwant it to contain %q", msg, c.want)
+			}
+			if !strings.Contains(msg, "remove the minus sign") || !strings.Contains(msg, "keep only its refund rows") {
+				t.Errorf("error %q does not say what to do", msg)
+			}
+		})
+	}
+}

@@ -60,6 +60,7 @@ func TestExitCodes(t *testing.T) {
 		{"lookup without config", []string{"--results", "testdata/clean-results.csv", "--lookup", "-o", filepath.Join(dir, "c.xlsx")}, 2, "--lookup and --config"},
 		{"bad date", []string{"--results", "testdata/clean-results.csv", "--statement", "testdata/clean-statement.csv", "--from", "20.11.2026", "-o", filepath.Join(dir, "c.xlsx")}, 2, "--from"},
 		{"bad amount in statement", []string{"--results", "testdata/clean-results.csv", "--statement", "testdata/bad-statement.csv", "-o", filepath.Join(dir, "c.xlsx")}, 2, `bad-statement.csv:2: column "Amount": value "100.001": invalid amount`},
+		{"negative amount in statement", []string{"--results", "testdata/clean-results.csv", "--statement", "testdata/negative-statement.csv", "-o", filepath.Join(dir, "c.xlsx")}, 2, `negative-statement.csv:2: column "amount": value "-100.00": invalid amount: negative amount: a statement gives each refund's amount as a positive number`},
 		{"missing file", []string{"--results", "testdata/nope.csv", "--statement", "testdata/clean-statement.csv", "-o", filepath.Join(dir, "c.xlsx")}, 2, "nope.csv"},
 		{"bad flag", []string{"--frobnicate"}, 2, "flag provided but not defined"},
 	}
