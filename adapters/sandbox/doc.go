@@ -69,11 +69,25 @@
 // The Upay query answers the order with its latest transaction: client_tsn
 // and refund_amount of the latest refund or revoke, none for the payment.
 //
-// Nomad and PayEase can answer "accepted": with Faults.PendingRate a refund
-// is pending (Nomad PROCESSING, PayEase refundStatus PROCESSING in queries)
-// and settles Faults.SettleAfter later, as SUCCESS or (SettleFailRate) as
-// failed (Nomad CLOSE, PayEase FAILED; the amount is given back to the
-// order). The PayEase refund answer is always status SUCCESS = accepted. When
+// Every provider can answer "in progress": with Faults.PendingRate a refund
+// (never a Upay revoke) is pending and settles Faults.SettleAfter later, as
+// succeeded or (SettleFailRate) as failed, giving the amount back to the
+// order. While pending its amount is reserved and a repeat of its number
+// answers the current state, moving nothing.
+//
+//	          refund answer                query while pending      settled: succeeded / failed
+//	Upay      REFUND_IN_PROGRESS, IN_PROG  status IN_PROG           SUCCESS / FAIL_CANCELED
+//	QuickPay  transaction_status PAYING    PAYING                   REFUNDED / REFUNDFAILED
+//	Nomad     PROCESSING                   PROCESSING               SUCCESS / CLOSE
+//	PayEase   SUCCESS (= accepted)         refundStatus PROCESSING  SUCCESS / FAILED
+//
+// The Upay query shows the pending refund as the latest transaction
+// (client_tsn = client_sn-refund_request_no); its order_status and net_amount
+// count succeeded refunds only (the documents list no "refund in progress"
+// order state). Assumed: IN_PROG and FAIL_CANCELED, from Upay's transaction
+// state list; the seeds show only SUCCESS. A repeated Upay refund that settled
+// as failed answers REFUND_FAIL, a QuickPay one transaction_status FAILED.
+// The PayEase refund answer is always status SUCCESS = accepted. When
 // a Nomad or PayEase refund becomes final the sandbox POSTs the notify to its
 // notifyUrl — only to loopback hosts, best effort, 5s timeout: PayEase
 // encrypted and signed like its answers, Nomad unsigned JSON {refundOrderRef,

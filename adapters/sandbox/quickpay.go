@@ -135,7 +135,8 @@ func (s *Sandbox) quickpayHandle(op string, body []byte, sign string, q quickpay
 		return qpErr("PARAM_ERROR", "amount 与原订单金额不一致 (amount "+strconv.FormatInt(*q.Amount, 10)+" is not the order's "+strconv.FormatInt(o.Total, 10)+")")
 	}
 	rf, ord, _, rej := s.apply(refundReq{provider: adapters.QuickPay, account: q.StoreNo, ord: o,
-		typ: adapters.ActionRefund, refundNo: q.RefundNo, amount: *q.RefundAmount, operator: q.Operator, remark: q.RefundDesc})
+		typ: adapters.ActionRefund, refundNo: q.RefundNo, amount: *q.RefundAmount, operator: q.Operator, remark: q.RefundDesc,
+		mayPend: true})
 	switch rej {
 	case rejConflict:
 		return qpErr("REFUND_NO_CONFLICT", "退款单号已用于其他退款 (refund_no already used for another order or amount)")
@@ -143,7 +144,14 @@ func (s *Sandbox) quickpayHandle(op string, body []byte, sign string, q quickpay
 		return qpErr("REFUND_AMOUNT_EXCEEDED", "退款金额超过可退金额 (refund exceeds the refundable amount "+strconv.FormatInt(ord.remaining(), 10)+")")
 	}
 	d := quickpayRender(ord, rf, q.Operator)
-	return quickpayResp{Code: "SUCCESS", Msg: "退款成功", Data: &d}
+	msg := "退款成功"
+	switch rf.Status {
+	case adapters.StatusPending:
+		msg = "退款处理中 (refund in progress: query RefundQuery)"
+	case adapters.StatusFailed:
+		msg = "退款失败 (refund failed)"
+	}
+	return quickpayResp{Code: "SUCCESS", Msg: msg, Data: &d}
 }
 
 func quickpayRender(o order, rf LedgerRefund, operator string) quickpayData {

@@ -66,9 +66,10 @@ type Faults struct {
 	// with Burst); above it the answer is 429 with Retry-After. 0 = unlimited.
 	RateLimit float64
 	Burst     int
-	// PendingRate makes Nomad and PayEase refunds pending; they settle
-	// SettleAfter later (lazily on any read, and by a timer that also sends
-	// the notify). SettleFailRate of the pending ones settle as failed.
+	// PendingRate makes refunds of every provider (not Upay revokes)
+	// pending; they settle SettleAfter later (lazily on any read, and by a
+	// timer that also sends the notify). SettleFailRate of the pending ones
+	// settle as failed.
 	PendingRate    float64
 	SettleAfter    time.Duration
 	SettleFailRate float64

@@ -27,11 +27,15 @@ const revokeNo = "\x00revoke"
 type order struct {
 	Order
 	refunded int64 // succeeded plus pending: what can no longer be refunded
+	pending  int64 // the pending part of refunded: reserved, not yet paid out
 	revoked  bool
 	refunds  []*refund
 }
 
 func (o *order) remaining() int64 { return o.Total - o.refunded }
+
+// settled is what has really been paid back: refunds that succeeded.
+func (o *order) settled() int64 { return o.refunded - o.pending }
 
 // LedgerRefund is one refund the provider side holds.
 type LedgerRefund struct {
@@ -169,7 +173,7 @@ type refundReq struct {
 	refundNo          string // empty for a revoke
 	amount            int64  // ignored for a revoke: the full total
 	typ               adapters.Action
-	mayPend           bool // Nomad and PayEase answer "accepted" and settle later
+	mayPend           bool // the provider can answer "in progress" and settle later (every refund, no revoke)
 	notifyURL         string
 	operator, remark  string
 }
@@ -208,6 +212,11 @@ func (s *Sandbox) apply(req refundReq) (rf LedgerRefund, ord order, repeat bool,
 	if req.typ == adapters.ActionRevoke {
 		amount = o.Total
 	}
+	// A pending refund that is due must give its reservation back (or turn
+	// it into a refund) before the rules see what is left of the order.
+	for _, r := range o.refunds {
+		s.settleLocked(r, now)
+	}
 	if rej := s.rulesLocked(req, o, amount, now); rej != rejNone {
 		return LedgerRefund{}, o.snapshot(), false, rej
 	}
@@ -219,6 +228,7 @@ func (s *Sandbox) apply(req refundReq) (rf LedgerRefund, ord order, repeat bool,
 	f := s.faults.Load()
 	if req.mayPend && f.PendingRate > 0 && s.draw() < f.PendingRate {
 		r.Status = adapters.StatusPending
+		o.pending += r.Amount
 		r.settleAt = now.Add(f.SettleAfter)
 		r.settleTo = adapters.StatusSucceeded
 		if f.SettleFailRate > 0 && s.draw() < f.SettleFailRate {
@@ -317,6 +327,7 @@ func (s *Sandbox) settleLocked(r *refund, now time.Time) bool {
 	}
 	r.Status = r.settleTo
 	r.Time = now
+	r.ord.pending -= r.Amount
 	if r.Status == adapters.StatusFailed {
 		r.ord.refunded -= r.Amount
 	}
@@ -450,15 +461,19 @@ func (s *Sandbox) AddOutOfBand(in OutOfBand) (LedgerRefund, error) {
 	if in.Type == "" {
 		in.Type = adapters.ActionRefund
 	}
+	clockNow := s.now()
 	now := in.Time
 	if now.IsZero() {
-		now = s.now()
+		now = clockNow
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	o := s.findOrder(in.Provider, in.Account, in.ProviderOrderID, in.OrderNo)
 	if o == nil {
 		return LedgerRefund{}, fmt.Errorf("sandbox: out-of-band refund: %s/%s order %q: %w", in.Provider, in.Account, in.OrderNo+in.ProviderOrderID, ErrUnknownOrder)
+	}
+	for _, r := range o.refunds { // due pending refunds first, as apply does
+		s.settleLocked(r, clockNow)
 	}
 	switch in.Type {
 	case adapters.ActionRevoke:

@@ -129,9 +129,9 @@ func (s *Sandbox) upayHandle(op string, body []byte, terminal, sign string) upay
 		return upayEnvelope{ResultCode: "200", BizResponse: &upayBiz{ResultCode: "SUCCESS", Data: upayData(terminal, ord, last)}}
 	}
 	req := refundReq{provider: adapters.Upay, account: terminal, ord: o, typ: adapters.ActionRefund,
-		refundNo: q.RefundRequestNo, amount: amount, operator: q.Operator}
+		refundNo: q.RefundRequestNo, amount: amount, operator: q.Operator, mayPend: true}
 	if op == "revoke" {
-		req.typ, req.refundNo = adapters.ActionRevoke, ""
+		req.typ, req.refundNo, req.mayPend = adapters.ActionRevoke, "", false
 	}
 	rf, ord, _, rej := s.apply(req)
 	switch rej {
@@ -152,8 +152,14 @@ func (s *Sandbox) upayHandle(op string, body []byte, terminal, sign string) upay
 		return upayFail("UPAY_REFUND_INVALID_ORDER_STATE", "订单已有退款,不能撤销 (order already has a refund)")
 	}
 	code := "REFUND_SUCCESS"
-	if op == "revoke" {
+	switch {
+	case op == "revoke":
 		code = "CANCEL_SUCCESS"
+	case rf.Status == adapters.StatusPending:
+		code = "REFUND_IN_PROGRESS"
+	case rf.Status == adapters.StatusFailed:
+		// Only a repeat of a refund that settled as failed gets here.
+		code = "REFUND_FAIL"
 	}
 	return upayEnvelope{ResultCode: "200", BizResponse: &upayBiz{ResultCode: code, Data: upayData(terminal, ord, &rf)}}
 }
@@ -199,13 +205,18 @@ func upayData(terminal string, o order, txn *LedgerRefund) *upayOrderData {
 	if o.PaymentMethod == "alipay" {
 		payway, paywayName = "2", "支付宝"
 	}
+	// order_status and net_amount count only refunds that succeeded: a
+	// pending refund has not been paid out yet (its amount is reserved all
+	// the same, see remaining), and the documented order states have none
+	// for "refund in progress". Assumed: no public source says which.
+	paid := o.settled()
 	status := "PAID"
 	switch {
 	case o.revoked:
 		status = "CANCELED"
-	case o.refunded >= o.Total:
+	case paid >= o.Total:
 		status = "REFUNDED"
-	case o.refunded > 0:
+	case paid > 0:
 		status = "PARTIAL_REFUNDED"
 	}
 	finish := o.PaidAt
@@ -215,9 +226,9 @@ func upayData(terminal string, o order, txn *LedgerRefund) *upayOrderData {
 	ms := strconv.FormatInt(finish.UnixMilli(), 10)
 	d := &upayOrderData{
 		TerminalSN: terminal, SN: o.ProviderOrderID, ClientSN: o.OrderNo,
-		TradeNo: "4200" + o.ProviderOrderID, Status: "SUCCESS", OrderStatus: status,
+		TradeNo: "4200" + o.ProviderOrderID, Status: upayTxnStatus(txn), OrderStatus: status,
 		Payway: payway, PaywayName: paywayName, SubPayway: "1",
-		TotalAmount: strconv.FormatInt(o.Total, 10), NetAmount: strconv.FormatInt(o.Total-o.refunded, 10),
+		TotalAmount: strconv.FormatInt(o.Total, 10), NetAmount: strconv.FormatInt(o.Total-paid, 10),
 		Subject: "order " + o.OrderNo, FinishTime: ms, ChannelFinishTime: ms,
 	}
 	if txn != nil {
@@ -227,4 +238,19 @@ func upayData(terminal string, o order, txn *LedgerRefund) *upayOrderData {
 		}
 	}
 	return d
+}
+
+// upayTxnStatus is the latest transaction's status (txn nil: the payment,
+// which succeeded). Assumed, from Upay's transaction state list (the seeds
+// only show SUCCESS): IN_PROG while a refund is in progress, FAIL_CANCELED
+// for one that failed and gave the money back.
+func upayTxnStatus(txn *LedgerRefund) string {
+	switch {
+	case txn == nil || txn.Status == adapters.StatusSucceeded:
+		return "SUCCESS"
+	case txn.Status == adapters.StatusPending:
+		return "IN_PROG"
+	default:
+		return "FAIL_CANCELED"
+	}
 }
