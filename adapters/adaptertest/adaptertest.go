@@ -31,8 +31,9 @@ type Harness struct {
 	// AcceptedIsPending: a successful refund answer only means "accepted"
 	// (PayEase); the outcome is read by Lookup.
 	AcceptedIsPending bool
-	// MayPend: the provider can leave a refund pending and settle it later
-	// (Nomad, PayEase).
+	// MayPend: the provider's answer to a plain refund may be pending even
+	// without faults. Every provider can leave a refund pending under
+	// Faults.PendingRate, so the pending case runs for all regardless.
 	MayPend bool
 	// Codes the sandbox answers with, asserted when set.
 	ExhaustedCode, OverRefundCode, ConflictCode string
@@ -81,7 +82,7 @@ func Run(t *testing.T, h Harness) {
 		{"RateLimitIsRetryableWithRetryAfter", testRateLimit, true},
 		{"ServerErrorIsUnknownAndNotApplied", test5xx, true},
 		{"TimeoutIsUnknown", testTimeout, !testing.Short()},
-		{"PendingSettlesViaLookup", testPending, h.MayPend},
+		{"PendingSettlesViaLookup", testPending, true},
 		{"RevokeRules", testRevoke, h.Revoke},
 		{"RefundWindow", testRefundWindow, h.Revoke},
 	}
@@ -514,6 +515,16 @@ func testPending(t *testing.T, s *suite) {
 		if out, err = s.client.Lookup(ctx(t), r); err != nil || out.Status != adapters.StatusPending {
 			t.Fatalf("immediate lookup: %+v, %v; want pending", out, err)
 		}
+		// A re-send while pending answers the current state and moves nothing.
+		if again, err := s.client.Refund(ctx(t), r); err != nil || again.Status != adapters.StatusPending {
+			t.Fatalf("re-send while pending: %+v, %v; want pending", again, err)
+		}
+		s.appliedOnce(t, r, adapters.StatusPending)
+		// The pending amount is reserved: the rest of the order plus one is refused.
+		over := s.refund(tc.order, total-r.Amount+1)
+		out2, err := s.client.Refund(ctx(t), over)
+		refused(t, "refund above what a pending refund leaves", out2, err, s.h.OverRefundCode)
+		s.notApplied(t, over)
 		if out = s.settle(t, r, out); out.Status != tc.want {
 			t.Fatalf("settled as %+v, want %s", out, tc.want)
 		}
