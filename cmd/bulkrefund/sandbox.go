@@ -35,7 +35,7 @@ func cmdSandbox(e env, args []string) int {
 	fs.Float64Var(&f.TimeoutRate, "timeout-rate", 0, "fraction that hang without processing")
 	fs.Float64Var(&f.RateLimit, "rate-limit", 0, "requests per second per account before 429 (0: unlimited)")
 	fs.IntVar(&f.Burst, "burst", 0, "token bucket size for --rate-limit (default ceil(rate))")
-	fs.Float64Var(&f.PendingRate, "pending-rate", 0, "fraction of Nomad/PayEase refunds that are pending first")
+	fs.Float64Var(&f.PendingRate, "pending-rate", 0, "fraction of refunds (all four providers; never a Upay revoke) that are pending first")
 	fs.DurationVar(&f.SettleAfter, "settle-after", 0, "how long a pending refund stays pending")
 	fs.Float64Var(&f.SettleFailRate, "settle-fail-rate", 0, "fraction of pending refunds that settle as failed")
 	statement := fs.String("statement", "", "write the statement CSV to FILE on shutdown")
