@@ -10,8 +10,12 @@ import (
 type Kind int
 
 const (
-	// KindFinal: the provider rejected the request (business rule, bad
-	// credentials, malformed request). Retrying with the same input cannot help.
+	// KindFinal: the provider refused this refund for a reason about the
+	// refund itself (business rule: amount above what is refundable, order
+	// not refundable, window closed, malformed refund). Retrying with the
+	// same input cannot help. After an attempt of unknown outcome the runner
+	// never records such a refusal as failed (the first attempt may be the
+	// reason for it).
 	KindFinal Kind = iota
 	// KindRetryable: the request certainly did not take effect (connection
 	// refused, 429, a 5xx the provider documents as "not processed"). Safe to
@@ -22,7 +26,26 @@ const (
 	// provider received it). Look the refund up before sending it again; the
 	// same refund number keeps a re-send idempotent either way.
 	KindUnknown
+	// KindBlocked: the provider refused our credentials or configuration
+	// (bad signature, HTTP 401/403, unknown terminal or merchant, missing
+	// key). Nothing about the refund was judged: after the fix it can be
+	// sent (with the lookup rules of any doubtful attempt).
+	KindBlocked
+	// KindAlreadyDone: the provider refused because what we ask is already
+	// done (Upay UPAY_REFUND_ORDER_NOOP, UPAY_CANCEL_ORDER_NOOP, a refund on
+	// a fully refunded order). It is evidence that an earlier attempt may
+	// have taken effect, never that this refund failed: the runner keeps the
+	// refund unknown until a lookup or the order's refunded total confirms it.
+	KindAlreadyDone
 )
+
+// The refusal contract. A provider that answers a Refund call with a
+// refusal reaches the runner one way only: Refund returns an *Error whose
+// Kind is KindFinal, KindBlocked or KindAlreadyDone, with the provider's
+// Code and Message. Refund never returns Outcome{Status: StatusFailed} with
+// a nil error. Lookup returns StatusFailed only for a refund the provider
+// holds and reports as failed; it returns an error wrapping ErrNotFound for
+// one it has no record of. The conformance suite (adaptertest) enforces it.
 
 func (k Kind) String() string {
 	switch k {
@@ -32,6 +55,10 @@ func (k Kind) String() string {
 		return "retryable"
 	case KindUnknown:
 		return "unknown"
+	case KindBlocked:
+		return "blocked"
+	case KindAlreadyDone:
+		return "already done"
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
 }

@@ -74,8 +74,14 @@ func (s Status) Final() bool { return s == StatusSucceeded || s == StatusFailed 
 
 // Outcome is what a provider said about one refund.
 type Outcome struct {
-	Status           Status
-	Code             string // the provider's raw result or error code
+	Status Status
+	Code   string // the provider's raw result or error code
+	// RefundNo and OrderNo echo the refund number and merchant order number
+	// the provider's answer names, where it names them ("" otherwise). The
+	// runner compares them, and Amount and Currency, with what it sent: an
+	// answer about another refund is never recorded as this one's success.
+	RefundNo         string
+	OrderNo          string
 	Message          string // the provider's raw message
 	ProviderRefundID string
 	ProviderOrderID  string
@@ -90,7 +96,9 @@ type Outcome struct {
 // concurrent use.
 type Provider interface {
 	// Refund submits one refund. Calling it again with the same RefundNo must
-	// not refund twice: it returns the refund's current outcome.
+	// not refund twice: it returns the refund's current outcome. A refusal
+	// is an *Error (see "The refusal contract" in errors.go), never an
+	// Outcome with StatusFailed.
 	Refund(ctx context.Context, r Refund) (Outcome, error)
 	// Lookup asks the provider for the current outcome of a refund it may have
 	// received. It returns an error wrapping ErrNotFound when the provider has

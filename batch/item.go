@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/bulkrefund/bulkrefund/adapters"
+	"github.com/bulkrefund/bulkrefund/adapters/registry"
 )
 
 // Item is one valid row of a refund sheet.
@@ -17,10 +18,11 @@ type Item struct {
 	adapters.Refund
 }
 
-// Key identifies an item across runs: a refund number is unique per order at
-// one provider account.
+// Key identifies an item across runs, sheets and batches: the provider's
+// own refund identity, in the scope the provider's documents make a refund
+// number unique (per order for Upay, per account for the others).
 func (it Item) Key() string {
-	return it.Provider + "\x00" + it.Account + "\x00" + it.OrderNo + "\x00" + it.RefundNo
+	return registry.Key(it.Provider, it.Account, it.OrderNo, it.RefundNo)
 }
 
 // Identity is the batch's identity: a SHA-256 over the validated content of

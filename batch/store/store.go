@@ -32,10 +32,15 @@ const (
 	// Unknown: the provider may or may not have applied it (timeout, lost
 	// response, 5xx after send, attempts exhausted): look it up before any re-send.
 	Unknown State = "unknown"
+	// Blocked: the provider refused our credentials or configuration (bad
+	// signature, 401/403, unknown terminal). Nothing about the refund was
+	// judged; the next run after the fix sends it, looking it up first if an
+	// earlier attempt was doubtful.
+	Blocked State = "blocked"
 )
 
 // States lists every state in display order.
-var States = []State{Planned, Submitting, Succeeded, Failed, Pending, Unknown}
+var States = []State{Planned, Submitting, Succeeded, Failed, Pending, Unknown, Blocked}
 
 // Final reports whether s can no longer change.
 func (s State) Final() bool { return s == Succeeded || s == Failed }
