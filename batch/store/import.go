@@ -125,4 +125,6 @@ func ImportState(ctx context.Context, l *SQL, path, actor string) (ImportResult,
 }
 
 // KeyText shows a ledger key in messages.
-func KeyText(key string) string { return strings.ReplaceAll(strings.ReplaceAll(key, "\x00\x00", "/"), "\x00", "/") }
+func KeyText(key string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(key, "\x00\x00", "/"), "\x00", "/")
+}
