@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/bulkrefund/bulkrefund/adapters"
 	"github.com/bulkrefund/bulkrefund/batch"
@@ -29,6 +31,26 @@ type Dialect struct {
 	// the schema from version i to i+1. Each is one or more statements
 	// separated by ";\n".
 	Migrations []string
+	// Key and KeyBack, if set, are how a refund key (batch.Item.Key,
+	// NUL-separated) is stored and read back: PostgreSQL's text cannot
+	// hold NUL.
+	Key, KeyBack func(string) string
+}
+
+// dbKey is refund key k as the engine stores it.
+func (l *SQL) dbKey(k string) string {
+	if l.d.Key == nil {
+		return k
+	}
+	return l.d.Key(k)
+}
+
+// keyBack is a stored refund key as batch.Item.Key makes it.
+func (l *SQL) keyBack(k string) string {
+	if l.d.KeyBack == nil {
+		return k
+	}
+	return l.d.KeyBack(k)
 }
 
 // SQL is the ledger on a database/sql engine.
@@ -167,9 +189,6 @@ func (l *SQL) migrate(ctx context.Context) error {
 // ledger (reconciliation history, web users) name theirs, so that each
 // evolves on its own. Versions are kept in table ledger_schema.
 func (l *SQL) EnsureSchema(ctx context.Context, component string, migrations []string) error {
-	if _, err := l.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS ledger_schema (component TEXT PRIMARY KEY, version INTEGER NOT NULL)`); err != nil {
-		return l.errf("%w", err)
-	}
 	for {
 		tx, err := l.db.BeginTx(ctx, nil)
 		if err != nil {
@@ -181,6 +200,12 @@ func (l *SQL) EnsureSchema(ctx context.Context, component string, migrations []s
 				tx.Rollback()
 				return l.errf("%w", err)
 			}
+		}
+		// Created under the lock: two PostgreSQL sessions creating one
+		// table at once may both fail the IF NOT EXISTS check.
+		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS ledger_schema (component TEXT PRIMARY KEY, version INTEGER NOT NULL)`); err != nil {
+			tx.Rollback()
+			return l.errf("%w", err)
 		}
 		var v int
 		err = tx.QueryRowContext(ctx, l.d.Rebind(`SELECT version FROM ledger_schema WHERE component=?`), component).Scan(&v)
@@ -300,7 +325,7 @@ func (l *SQL) plan(ctx context.Context, m Meta, items []batch.Item, write bool) 
 	for i, it := range items {
 		var id int64
 		var r Record
-		err := scanRefund(byKey.QueryRowContext(ctx, it.Key()), &r, &id)
+		err := scanRefund(byKey.QueryRowContext(ctx, l.dbKey(it.Key())), &r, &id)
 		if errors.Is(err, sql.ErrNoRows) {
 			res.New++
 			continue
@@ -336,7 +361,7 @@ func (l *SQL) plan(ctx context.Context, m Meta, items []batch.Item, write bool) 
 	defer link.Close()
 	for i, it := range items {
 		if ids[i] == 0 {
-			if err := ins.QueryRowContext(ctx, it.Key(), it.Provider, it.Account, it.OrderNo, it.ProviderOrderID, it.RefundNo,
+			if err := ins.QueryRowContext(ctx, l.dbKey(it.Key()), it.Provider, it.Account, it.OrderNo, it.ProviderOrderID, it.RefundNo,
 				it.Amount, it.Total, string(it.Currency), string(it.Action), it.Operator, it.Reason, it.PaymentMethod, it.NotifyURL,
 				m.BatchID, now, now).Scan(&ids[i]); err != nil {
 				return res, l.errf("row %d: %w", it.Row, err)
@@ -378,7 +403,8 @@ func (l *SQL) batchTx(ctx context.Context, q querier, id string) (Meta, error) {
 	if id == "" {
 		return Meta{}, ErrNoBatch
 	}
-	rows, err := q.QueryContext(ctx, l.d.Rebind(`SELECT `+batchCols+` FROM batches WHERE id >= ? AND id < ? ORDER BY id LIMIT 2`), id, id+"\U0010FFFF")
+	// A prefix match every engine takes alike, whatever its collation.
+	rows, err := q.QueryContext(ctx, l.d.Rebind(`SELECT `+batchCols+` FROM batches WHERE substr(id, 1, ?) = ? ORDER BY id LIMIT 2`), utf8.RuneCountInString(id), id)
 	if err != nil {
 		return Meta{}, l.errf("%w", err)
 	}
@@ -465,7 +491,7 @@ func (l *SQL) auditTx(ctx context.Context, e execer, a Audit) error {
 		a.At = time.Now()
 	}
 	if _, err := e.ExecContext(ctx, l.d.Rebind(`INSERT INTO audit (at, actor, action, batch_id, refund_key, detail) VALUES (?,?,?,?,?,?)`),
-		fmtTime(a.At), a.Actor, a.Action, a.BatchID, a.Key, a.Detail); err != nil {
+		fmtTime(a.At), a.Actor, a.Action, a.BatchID, l.dbKey(a.Key), a.Detail); err != nil {
 		return l.errf("audit: %w", err)
 	}
 	return nil
@@ -491,7 +517,7 @@ func (l *SQL) AuditTrail(ctx context.Context, batchID string, fn func(Audit) err
 		if err := rows.Scan(&at, &a.Actor, &a.Action, &a.BatchID, &a.Key, &a.Detail); err != nil {
 			return l.errf("%w", err)
 		}
-		a.At = parseTime(at)
+		a.At, a.Key = parseTime(at), l.keyBack(a.Key)
 		if err := fn(a); err != nil {
 			return err
 		}
@@ -906,14 +932,53 @@ func (l *SQL) commit(group []*writeOp) {
 		}
 		return
 	}
-	tx, err := l.db.Begin()
+	// Several processes on one PostgreSQL ledger lock the rows of their
+	// groups; taking them in one order (by key, keeping each key's own
+	// writes in sequence) keeps two groups from waiting on each other.
+	order := make([]int, len(group))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return group[order[a]].key < group[order[b]].key })
+	var err error
+	for try := 1; ; try++ {
+		err = l.commitOnce(group, order, errs)
+		// A deadlock or serialization failure rolled everything back: the
+		// group is safe to run again.
+		if err == nil || !retryableTx(err) || try == 5 {
+			break
+		}
+		time.Sleep(time.Duration(try) * 5 * time.Millisecond)
+	}
 	if err != nil {
 		fail(err)
 		return
 	}
+	for i, op := range group {
+		answer(op, errs[i])
+	}
+}
+
+// retryableTx reports whether err is a transaction the engine aborted to
+// break a deadlock or a serialization conflict (PostgreSQL SQLSTATE 40P01,
+// 40001): it wrote nothing and may be run again.
+func retryableTx(err error) bool {
+	var se interface{ SQLState() string }
+	return errors.As(err, &se) && (se.SQLState() == "40P01" || se.SQLState() == "40001")
+}
+
+// commitOnce runs group's writes in one transaction, in order; errs gets
+// each op's compare-and-set miss.
+func (l *SQL) commitOnce(group []*writeOp, order []int, errs []error) error {
+	tx, err := l.db.Begin()
+	if err != nil {
+		return err
+	}
 	defer tx.Rollback()
 	now := fmtTime(time.Now())
-	for i, op := range group {
+	for _, i := range order {
+		op := group[i]
+		errs[i] = nil
 		if op.barrier {
 			continue
 		}
@@ -921,32 +986,25 @@ func (l *SQL) commit(group []*writeOp) {
 		switch op.ev {
 		case EvSend:
 			at := fmtTime(op.c.At)
-			res, err = tx.Stmt(l.stmts["send"]).Exec(at, at, now, op.key, string(op.from), op.version)
+			res, err = tx.Stmt(l.stmts["send"]).Exec(at, at, now, l.dbKey(op.key), string(op.from), op.version)
 		case EvNotSent:
-			res, err = tx.Stmt(l.stmts["release"]).Exec(now, op.key, op.version)
+			res, err = tx.Stmt(l.stmts["release"]).Exec(now, l.dbKey(op.key), op.version)
 		default:
 			to, _ := Next(op.from, op.ev)
 			o := op.c.Outcome
 			pt := fmtTime(o.Time)
 			res, err = tx.Stmt(l.stmts["finish"]).Exec(string(to),
 				o.ProviderRefundID, o.ProviderRefundID, o.Code, o.Code, o.Message, o.Message,
-				o.Amount, o.Amount, pt, pt, op.c.Reason, now, op.key, string(op.from), op.version)
+				o.Amount, o.Amount, pt, pt, op.c.Reason, now, l.dbKey(op.key), string(op.from), op.version)
 		}
 		if err != nil {
-			fail(err)
-			return
+			return err
 		}
 		if n, _ := res.RowsAffected(); n != 1 {
 			errs[i] = fmt.Errorf("%w: %s (was %s, version %d)", ErrStateChanged, strings.ReplaceAll(op.key, "\x00", "/"), op.from, op.version)
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		fail(err)
-		return
-	}
-	for i, op := range group {
-		answer(op, errs[i])
-	}
+	return tx.Commit()
 }
 
 // LostWrites is how many queued outcomes found their refund moved by
