@@ -1,0 +1,255 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Claims let several workers share the refunds of approved batches, row
+// by row. A claim sets a refund's owner and lease_until and bumps its
+// version, so a worker whose lease expired and was taken over can no
+// longer write: its compare-and-set names a version that is gone. A
+// worker that dies leaves its claims to expire; the next claimer finds
+// them as they were left (submitting, unknown, ...) and, like a resumed
+// run, looks up every doubtful one before anything is sent.
+//
+// lease_until doubles as "not before": a released refund that should
+// rest (a pending one polled later, a blocked one waiting for a fix) keeps
+// an empty owner and a lease_until in the future. A refund is claimable
+// when its lease_until is in the past ("" is).
+//
+// On PostgreSQL the candidates are locked with FOR UPDATE SKIP LOCKED, so
+// concurrent claimers never wait on each other and never take one row
+// twice. SQLite has one writer at a time (transactions begin IMMEDIATE),
+// which gives the same result without it.
+//
+// Times are the workers' clocks, as for run leases: hosts sharing a
+// ledger keep their clocks synchronised (NTP); leases of tens of seconds
+// dwarf the skew NTP leaves.
+
+// Claimable lists the states a worker takes: everything not final.
+// Submitting is only found unclaimed after its worker died or stopped
+// mid-call: the claimer looks it up first.
+var Claimable = []State{Planned, Submitting, Pending, Unknown, Blocked}
+
+// AccountRef names one provider account, to narrow claims to the
+// accounts a worker is configured for.
+type AccountRef struct{ Provider, Account string }
+
+// ClaimRequest says what a worker takes.
+type ClaimRequest struct {
+	Owner    string        // the worker: "worker@host/pid/nonce"
+	N        int           // at most this many refunds
+	Lease    time.Duration // the claims expire this long from now unless renewed
+	Accounts []AccountRef  // only refunds of these accounts; nil: any
+	Actor    string        // for the audit entry of a batch that starts running
+}
+
+// Claim takes up to r.N refunds of approved or running batches that no
+// live lease holds, in planning order, and returns them with their new
+// version. A batch whose run lease a `bulkrefund run` process holds is
+// left to that process. The first claim of an approved batch moves it to
+// running, with an audit entry.
+func (l *SQL) Claim(ctx context.Context, r ClaimRequest) ([]Record, error) {
+	if r.N <= 0 || r.Owner == "" || r.Lease <= 0 {
+		return nil, fmt.Errorf("claim: want an owner, a count and a lease (got %q, %d, %v)", r.Owner, r.N, r.Lease)
+	}
+	now := time.Now()
+	nowText, until := fmtTime(now), fmtTime(now.Add(r.Lease))
+	args := []any{r.Owner, until, nowText, nowText}
+	acct := ""
+	if len(r.Accounts) > 0 {
+		parts := make([]string, len(r.Accounts))
+		for i, a := range r.Accounts {
+			parts[i] = "(r.provider=? AND r.account=?)"
+			args = append(args, a.Provider, a.Account)
+		}
+		acct = " AND (" + strings.Join(parts, " OR ") + ")"
+	}
+	args = append(args, r.N)
+	lock := ""
+	if l.d.Name == "postgres" {
+		lock = " FOR UPDATE OF r SKIP LOCKED"
+	}
+	q := `UPDATE refunds SET owner=?, lease_until=?, version=version+1 WHERE id IN (
+		SELECT r.id FROM refunds r
+		WHERE r.state IN ('planned','submitting','pending','unknown','blocked') AND r.lease_until < ?
+		  AND EXISTS (SELECT 1 FROM batch_items bi JOIN batches b ON b.id=bi.batch_id
+		              WHERE bi.refund_id=r.id AND b.status IN ('approved','running'))
+		  AND NOT EXISTS (SELECT 1 FROM batch_items bi JOIN batches b ON b.id=bi.batch_id
+		              WHERE bi.refund_id=r.id AND b.run_owner<>'' AND b.run_lease_until >= ?)` + acct + `
+		ORDER BY r.id LIMIT ?` + lock + `) RETURNING id`
+
+	tx, err := l.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, l.errf("claim: %w", err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, l.d.Rebind(q), args...)
+	if err != nil {
+		return nil, l.errf("claim: %w", err)
+	}
+	var ids []any
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, l.errf("claim: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, l.errf("claim: %w", err)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	in := "(?" + strings.Repeat(",?", len(ids)-1) + ")"
+	// Row: where the refund sits in the (first) approved batch holding it,
+	// for messages; a refund may be in several batches.
+	rows, err = tx.QueryContext(ctx, l.d.Rebind(`SELECT r.id,
+		COALESCE((SELECT min(bi.row) FROM batch_items bi JOIN batches b ON b.id=bi.batch_id
+		          WHERE bi.refund_id=r.id AND b.status IN ('approved','running')), 0), `+refundCols+`
+		FROM refunds r WHERE r.id IN `+in+` ORDER BY r.id`), ids...)
+	if err != nil {
+		return nil, l.errf("claim: %w", err)
+	}
+	out := make([]Record, 0, len(ids))
+	for rows.Next() {
+		var rec Record
+		var id int64
+		if err := scanRefund(rows, &rec, &id, &rec.Row); err != nil {
+			rows.Close()
+			return nil, l.errf("claim: %w", err)
+		}
+		out = append(out, rec)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, l.errf("claim: %w", err)
+	}
+	started, err := tx.QueryContext(ctx, l.d.Rebind(`UPDATE batches SET status='running' WHERE status='approved'
+		AND id IN (SELECT batch_id FROM batch_items WHERE refund_id IN `+in+`) RETURNING id`), ids...)
+	if err != nil {
+		return nil, l.errf("claim: %w", err)
+	}
+	var running []string
+	for started.Next() {
+		var id string
+		if err := started.Scan(&id); err != nil {
+			started.Close()
+			return nil, l.errf("claim: %w", err)
+		}
+		running = append(running, id)
+	}
+	started.Close()
+	if err := started.Err(); err != nil {
+		return nil, l.errf("claim: %w", err)
+	}
+	for _, id := range running {
+		if err := l.auditTx(ctx, tx, Audit{At: now, Actor: r.Actor, Action: "running", BatchID: id,
+			Detail: "workers took the batch's first refunds (" + r.Owner + ")"}); err != nil {
+			return nil, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, l.errf("claim: %w", err)
+	}
+	return out, nil
+}
+
+// RenewClaims extends the lease of every unsettled refund owner holds to
+// lease from now, and returns how many it holds. A refund another worker
+// took over after this one's lease expired is not renewed: it is no
+// longer this owner's.
+func (l *SQL) RenewClaims(ctx context.Context, owner string, lease time.Duration) (int, error) {
+	// A row this process's group commit is writing right now is skipped
+	// rather than waited for (waiting could deadlock with it); the next
+	// renewal, a fraction of a lease later, takes it.
+	lock := ""
+	if l.d.Name == "postgres" {
+		lock = " FOR UPDATE SKIP LOCKED"
+	}
+	res, err := l.exec(ctx, `UPDATE refunds SET lease_until=? WHERE id IN (
+		SELECT id FROM refunds WHERE owner=? AND state NOT IN ('succeeded','failed')`+lock+`)`,
+		fmtTime(time.Now().Add(lease)), owner)
+	if err != nil {
+		return 0, l.errf("renewing claims: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
+// ReleaseClaims gives back every refund owner holds, once the outcomes
+// this process queued are written. A refund in a state that rest names
+// is not claimable again for that long (a pending one until its next
+// poll, a doubtful one until any request of ours still travelling has
+// landed); the others at once. Final refunds only lose their owner.
+func (l *SQL) ReleaseClaims(ctx context.Context, owner string, rest map[State]time.Duration) (int, error) {
+	if err := l.sync(ctx); err != nil {
+		return 0, err
+	}
+	now := time.Now()
+	var cases strings.Builder
+	var args []any
+	for _, s := range Claimable {
+		if d := rest[s]; d > 0 {
+			cases.WriteString(" WHEN state=? THEN ?")
+			args = append(args, string(s), fmtTime(now.Add(d)))
+		}
+	}
+	set := "''"
+	if cases.Len() > 0 {
+		set = "CASE" + cases.String() + " ELSE '' END"
+	}
+	res, err := l.exec(ctx, `UPDATE refunds SET owner='', lease_until=`+set+` WHERE owner=?`, append(args, owner)...)
+	if err != nil {
+		return 0, l.errf("releasing claims: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
+// CompleteBatches marks done every approved or running batch whose
+// refunds are all final, with an audit entry by actor, and returns their ids.
+func (l *SQL) CompleteBatches(ctx context.Context, actor string) ([]string, error) {
+	if err := l.sync(ctx); err != nil {
+		return nil, err
+	}
+	tx, err := l.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, l.errf("%w", err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `UPDATE batches SET status='done' WHERE status IN ('approved','running')
+		AND NOT EXISTS (SELECT 1 FROM batch_items bi JOIN refunds r ON r.id=bi.refund_id
+		                WHERE bi.batch_id=batches.id AND r.state NOT IN ('succeeded','failed')) RETURNING id`)
+	if err != nil {
+		return nil, l.errf("%w", err)
+	}
+	var done []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, l.errf("%w", err)
+		}
+		done = append(done, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, l.errf("%w", err)
+	}
+	for _, id := range done {
+		if err := l.auditTx(ctx, tx, Audit{Actor: actor, Action: "done", BatchID: id, Detail: "every refund of the batch is settled"}); err != nil {
+			return nil, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, l.errf("%w", err)
+	}
+	return done, nil
+}
