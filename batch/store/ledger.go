@@ -1011,3 +1011,19 @@ func (l *SQL) Close() error {
 	})
 	return l.closeErr
 }
+
+// ByKey returns the refund the ledger holds under key; ok is false if none.
+func (l *SQL) ByKey(ctx context.Context, key string) (r Record, ok bool, err error) {
+	if err := l.sync(ctx); err != nil {
+		return r, false, err
+	}
+	var id int64
+	err = scanRefund(l.stmts["byKey"].QueryRowContext(ctx, key), &r, &id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, false, nil
+	}
+	if err != nil {
+		return r, false, l.errf("%w", err)
+	}
+	return r, true, nil
+}
