@@ -18,7 +18,10 @@ import (
 // Inputs are everything one report reads. Files are read in the order
 // given; each becomes a Source in the provenance.
 type Inputs struct {
-	States     []string // run checkpoint stores (SQLite files)
+	// Ledger and Batches: the batches of the ledger whose refunds are our
+	// side, each a Source of its own.
+	Ledger     store.Ledger
+	Batches    []string
 	Results    []string // results files (CSV or XLSX)
 	Statements []string // provider statements (CSV or XLSX)
 	Orders     []string // orders ledgers (CSV or XLSX)
@@ -38,6 +41,12 @@ type Inputs struct {
 	Now         time.Time // generation time; zero means time.Now()
 }
 
+// Limiter paces one provider account's lookups (a *rate.Limiter, or a
+// limiter shared through the ledger).
+type Limiter interface {
+	Wait(ctx context.Context) error
+}
+
 // Lookup configures live lookups through the adapters.
 type Lookup struct {
 	// Provider returns the client for a provider account.
@@ -46,7 +55,7 @@ type Lookup struct {
 	Parallel int
 	// Limiter returns the token bucket of a provider account (its
 	// configured rate); nil, or a nil result, falls back to PerAccount.
-	Limiter func(provider, account string) *rate.Limiter
+	Limiter func(provider, account string) Limiter
 	// PerAccount limits the lookups per second to one provider account
 	// when Limiter gives none (default 10, burst 1).
 	PerAccount rate.Limit
@@ -90,17 +99,16 @@ func Build(ctx context.Context, in Inputs) (*Result, error) {
 		err    error
 	}
 	var jobs []func() part
-	for _, p := range in.States {
-		src := add(Source{Role: "state", Path: p})
+	for _, b := range in.Batches {
+		src := add(Source{Role: "ledger", Path: in.Ledger.Where()})
 		jobs = append(jobs, func() part {
-			recs, m, err := ReadStore(ctx, p, src)
+			recs, m, err := ReadBatch(ctx, in.Ledger, b, src)
 			if err != nil {
 				return part{err: err}
 			}
-			sum, err := hashFile(p)
 			s := &meta.Sources[src]
-			s.SHA256, s.Records, s.BatchID, s.RunID, s.operator = sum, len(recs), m.BatchID, runID(m), m.Operator
-			return part{ours: recs, err: err}
+			s.SHA256, s.Records, s.BatchID, s.RunID, s.operator = m.SourceSHA256, len(recs), m.BatchID, runID(m), m.Operator
+			return part{ours: recs}
 		})
 	}
 	for _, p := range in.Results {
@@ -207,9 +215,10 @@ func runID(m store.Meta) string {
 	return id
 }
 
-// ReadStore reads a run's checkpoint store as our side.
-func ReadStore(ctx context.Context, path string, source int32) ([]Ours, store.Meta, error) {
-	st, err := store.OpenSQLiteExisting(path)
+// ReadBatch reads one batch of the ledger as our side.
+func ReadBatch(ctx context.Context, l store.Ledger, batchID string, source int32) ([]Ours, store.Meta, error) {
+	path := l.Where() + " batch " + batchID
+	st, err := l.View(ctx, batchID)
 	if err != nil {
 		return nil, store.Meta{}, fmt.Errorf("%s: %w", path, err)
 	}
@@ -272,7 +281,7 @@ func lookupAll(ctx context.Context, l *Lookup, ours []Ours, src int32) ([]Theirs
 	slices.SortFunc(idx, func(a, b int) int { return cmpKey(oursKey(&ours[a]), oursKey(&ours[b])) })
 	idx = slices.CompactFunc(idx, func(a, b int) bool { return cmpKey(oursKey(&ours[a]), oursKey(&ours[b])) == 0 })
 
-	limiters := map[string]*rate.Limiter{}
+	limiters := map[string]Limiter{}
 	clients := map[string]adapters.Provider{}
 	for _, i := range idx {
 		k := ours[i].Provider() + "\x00" + ours[i].Account()
@@ -283,11 +292,11 @@ func lookupAll(ctx context.Context, l *Lookup, ours []Ours, src int32) ([]Theirs
 		if err != nil {
 			return nil, fmt.Errorf("lookup: %s account %s: %w", ours[i].Provider(), ours[i].Account(), err)
 		}
-		var lim *rate.Limiter
+		var lim Limiter
 		if l.Limiter != nil {
 			lim = l.Limiter(ours[i].Provider(), ours[i].Account())
 		}
-		if lim == nil {
+		if lim == nil || isNilLimiter(lim) {
 			lim = rate.NewLimiter(per, 1)
 		}
 		clients[k], limiters[k] = p, lim
@@ -408,4 +417,10 @@ func join[T any](a, b []T) []T {
 		return b
 	}
 	return append(a, b...)
+}
+
+// isNilLimiter catches a nil *rate.Limiter inside the interface.
+func isNilLimiter(l Limiter) bool {
+	rl, ok := l.(*rate.Limiter)
+	return ok && rl == nil
 }

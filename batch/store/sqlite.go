@@ -47,6 +47,7 @@ func schemaV1(id string) string {
 	owner TEXT NOT NULL DEFAULT '', lease_until TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX refunds_refund_no ON refunds (refund_no);
+CREATE INDEX refunds_order ON refunds (provider, account, order_no);
 CREATE INDEX refunds_planned_at ON refunds (planned_at);
 CREATE INDEX refunds_state ON refunds (state);
 CREATE TABLE batches (
