@@ -162,10 +162,10 @@ func (l *SQL) Claim(ctx context.Context, r ClaimRequest) ([]Record, error) {
 }
 
 // RenewClaims extends the lease of every unsettled refund owner holds to
-// lease from now, and returns how many it holds. A refund another worker
+// lease from now, and returns the keys it renewed. A refund another worker
 // took over after this one's lease expired is not renewed: it is no
 // longer this owner's.
-func (l *SQL) RenewClaims(ctx context.Context, owner string, lease time.Duration) (int, error) {
+func (l *SQL) RenewClaims(ctx context.Context, owner string, lease time.Duration) ([]string, error) {
 	// A row this process's group commit is writing right now is skipped
 	// rather than waited for (waiting could deadlock with it); the next
 	// renewal, a fraction of a lease later, takes it.
@@ -173,14 +173,57 @@ func (l *SQL) RenewClaims(ctx context.Context, owner string, lease time.Duration
 	if l.d.Name == "postgres" {
 		lock = " FOR UPDATE SKIP LOCKED"
 	}
-	res, err := l.exec(ctx, `UPDATE refunds SET lease_until=? WHERE id IN (
-		SELECT id FROM refunds WHERE owner=? AND state NOT IN ('succeeded','failed')`+lock+`)`,
+	rows, err := l.query(ctx, `UPDATE refunds SET lease_until=? WHERE id IN (
+		SELECT id FROM refunds WHERE owner=? AND state NOT IN ('succeeded','failed')`+lock+`) RETURNING rkey`,
 		fmtTime(time.Now().Add(lease)), owner)
 	if err != nil {
-		return 0, l.errf("renewing claims: %w", err)
+		return nil, l.errf("renewing claims: %w", err)
+	}
+	defer rows.Close()
+	var keys []string
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, l.errf("renewing claims: %w", err)
+		}
+		keys = append(keys, l.keyBack(k))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, l.errf("renewing claims: %w", err)
+	}
+	return keys, nil
+}
+
+// WakeBlocked makes the blocked refunds of accounts (nil: all) that no
+// worker holds claimable at once, instead of after their rest: a worker
+// started after its configuration was fixed retries them first.
+func (l *SQL) WakeBlocked(ctx context.Context, accounts []AccountRef) (int, error) {
+	q, args := `UPDATE refunds SET lease_until='' WHERE state='blocked' AND owner=''`, []any{}
+	if len(accounts) > 0 {
+		parts := make([]string, len(accounts))
+		for i, a := range accounts {
+			parts[i] = "(provider=? AND account=?)"
+			args = append(args, a.Provider, a.Account)
+		}
+		q += " AND (" + strings.Join(parts, " OR ") + ")"
+	}
+	res, err := l.exec(ctx, q, args...)
+	if err != nil {
+		return 0, l.errf("%w", err)
 	}
 	n, _ := res.RowsAffected()
 	return int(n), nil
+}
+
+// LiveClaims counts the refunds of a batch that a worker holds now.
+func (l *SQL) LiveClaims(ctx context.Context, batchID string) (int, error) {
+	var n int
+	err := l.db.QueryRowContext(ctx, l.d.Rebind(`SELECT count(*) FROM batch_items bi JOIN refunds r ON r.id=bi.refund_id
+		WHERE bi.batch_id=? AND r.owner<>'' AND r.lease_until>=?`), batchID, fmtTime(time.Now())).Scan(&n)
+	if err != nil {
+		return 0, l.errf("%w", err)
+	}
+	return n, nil
 }
 
 // ReleaseClaims gives back every refund owner holds, once the outcomes

@@ -209,8 +209,11 @@ func TestRenewReleaseAndRest(t *testing.T) {
 		ctx := t.Context()
 		meta := approved(t, l, storetest.Items(3, 0))
 		recs := claim(t, l, "A", 3, 300*time.Millisecond)
-		if n, err := l.RenewClaims(ctx, "A", time.Minute); err != nil || n != 3 {
-			t.Fatalf("renewed %d, %v", n, err)
+		if keys, err := l.RenewClaims(ctx, "A", time.Minute); err != nil || len(keys) != 3 || keys[0] != recs[0].Key() {
+			t.Fatalf("renewed %q, %v", keys, err)
+		}
+		if n, err := l.LiveClaims(ctx, meta.BatchID); err != nil || n != 3 {
+			t.Fatalf("live claims %d, %v", n, err)
 		}
 		time.Sleep(400 * time.Millisecond)
 		if got := claim(t, l, "B", 3, time.Minute); len(got) != 0 {
@@ -222,8 +225,8 @@ func TestRenewReleaseAndRest(t *testing.T) {
 		mustApply(t, l, k(0), recs[0].Version+1, store.Submitting, store.EvSucceeded)
 		mustApply(t, l, k(1), recs[1].Version, store.Planned, store.EvSend)
 		mustApply(t, l, k(1), recs[1].Version+1, store.Submitting, store.EvPending)
-		if n, err := l.RenewClaims(ctx, "A", time.Minute); err != nil || n != 2 {
-			t.Fatalf("renewed %d unsettled, %v", n, err)
+		if keys, err := l.RenewClaims(ctx, "A", time.Minute); err != nil || len(keys) != 2 {
+			t.Fatalf("renewed %d unsettled, %v", len(keys), err)
 		}
 		if n, err := l.ReleaseClaims(ctx, "A", map[store.State]time.Duration{store.Pending: 300 * time.Millisecond}); err != nil || n != 3 {
 			t.Fatalf("released %d, %v", n, err)
@@ -264,4 +267,30 @@ func mustApply(t *testing.T, l *store.SQL, key string, v int64, from store.State
 	if err := syncErr(l); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestWakeBlocked(t *testing.T) {
+	engines(t, func(t *testing.T, o storetest.Opener) {
+		l := o.New(t)
+		items := storetest.Items(2, 1) // quickpay, nomad
+		approved(t, l, items)
+		recs := claim(t, l, "A", 2, time.Minute)
+		for _, r := range recs {
+			mustApply(t, l, r.Key(), r.Version, store.Planned, store.EvSend)
+			mustApply(t, l, r.Key(), r.Version+1, store.Submitting, store.EvBlocked)
+		}
+		if _, err := l.ReleaseClaims(t.Context(), "A", map[store.State]time.Duration{store.Blocked: time.Hour}); err != nil {
+			t.Fatal(err)
+		}
+		if got := claim(t, l, "B", 2, time.Minute); len(got) != 0 {
+			t.Fatalf("blocked refunds claimed during their rest: %d", len(got))
+		}
+		n, err := l.WakeBlocked(t.Context(), []store.AccountRef{{Provider: recs[0].Provider, Account: recs[0].Account}})
+		if err != nil || n != 1 {
+			t.Fatalf("woke %d, %v", n, err)
+		}
+		if got := claim(t, l, "B", 2, time.Minute); len(got) != 1 || got[0].Key() != recs[0].Key() || got[0].State != store.Blocked {
+			t.Fatalf("after waking: %+v", got)
+		}
+	})
 }
