@@ -1,0 +1,252 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/bulkrefund/bulkrefund/adapters"
+	"github.com/bulkrefund/bulkrefund/adapters/registry"
+	"github.com/bulkrefund/bulkrefund/batch/store"
+)
+
+// claims is one round of a worker as the runner sees it: a store.Store
+// whose EachOf claims the account's refunds from the ledger a few at a
+// time as the runner asks for more, and whose Apply is the ledger's
+// compare-and-set. It keeps the claims' leases alive while the round runs
+// and knows, per refund, until when its lease is certainly held.
+type claims struct {
+	l        *store.SQL
+	owner    string
+	actor    string
+	lease    time.Duration
+	minLease time.Duration // a refund is sent only while its lease has this much left
+	chunk    int
+	accounts []store.AccountRef
+	stop     context.Context // done: claim nothing more
+	log      func(msg string, args ...any)
+
+	mu    sync.Mutex
+	held  map[string]*held // by refund key
+	count int              // refunds claimed this round
+
+	renewStop chan struct{}
+	renewDone chan struct{}
+}
+
+type held struct {
+	rec        store.Record
+	state      store.State
+	validUntil time.Time // monotonic: the lease is ours until then at least
+}
+
+var _ store.Store = (*claims)(nil)
+
+func newClaims(l *store.SQL, c *Config, stop context.Context) *claims {
+	cs := &claims{l: l, owner: c.Owner, actor: c.Actor, lease: c.Lease, minLease: c.minLease(), chunk: c.Chunk,
+		accounts: c.Accounts, stop: stop, log: c.logf, held: map[string]*held{},
+		renewStop: make(chan struct{}), renewDone: make(chan struct{})}
+	go cs.renew()
+	return cs
+}
+
+// renew extends the round's leases every fifth of a lease. A renewal that
+// fails leaves validUntil where it was: the refunds it covers stop being
+// sent before their lease can run out.
+func (c *claims) renew() {
+	defer close(c.renewDone)
+	t := time.NewTicker(c.lease / 5)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.renewStop:
+			return
+		case <-t.C:
+		}
+		start := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), c.lease/5)
+		keys, err := c.l.RenewClaims(ctx, c.owner, c.lease)
+		cancel()
+		if err != nil {
+			c.log("renewing claims failed; refunds whose lease runs short are not sent", "error", err)
+			continue
+		}
+		c.mu.Lock()
+		for _, k := range keys {
+			if h := c.held[k]; h != nil {
+				h.validUntil = start.Add(c.lease)
+			}
+		}
+		c.mu.Unlock()
+	}
+}
+
+// mayCall reports whether the refund's lease is held for long enough that
+// a call started now ends (times out) while it is still ours: after that,
+// another worker may take it over and look it up, and a request of ours
+// still travelling could be applied after its lookup found nothing.
+func (c *claims) mayCall(key string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	h := c.held[key]
+	return h != nil && time.Until(h.validUntil) >= c.minLease
+}
+
+func (c *claims) Meta(ctx context.Context) (store.Meta, error) {
+	return store.Meta{BatchID: "claims of " + c.owner, Operator: c.actor, Items: c.claimed(), Status: store.BatchRunning}, nil
+}
+
+func (c *claims) claimed() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.count
+}
+
+// Each claims for every account in turn.
+func (c *claims) Each(ctx context.Context, fn func(store.Record) error) error {
+	for _, a := range c.accounts {
+		if err := c.EachOf(ctx, a.Provider, a.Account, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// EachOf claims the account's refunds a chunk at a time and hands them to
+// fn, until none is left to claim or the worker is stopping.
+func (c *claims) EachOf(ctx context.Context, provider, account string, fn func(store.Record) error) error {
+	for c.stop.Err() == nil {
+		start := time.Now()
+		recs, err := c.l.Claim(ctx, store.ClaimRequest{Owner: c.owner, N: c.chunk, Lease: c.lease, Actor: c.actor,
+			Accounts: []store.AccountRef{{Provider: provider, Account: account}}})
+		if err != nil {
+			return err
+		}
+		if len(recs) == 0 {
+			return nil
+		}
+		c.mu.Lock()
+		for _, r := range recs {
+			c.held[r.Key()] = &held{rec: r, state: r.State, validUntil: start.Add(c.lease)}
+		}
+		c.count += len(recs)
+		c.mu.Unlock()
+		for _, r := range recs {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (c *claims) OrderRefunds(ctx context.Context, provider, account, orderNo string) ([]store.Record, error) {
+	return c.l.OrderRefunds(ctx, provider, account, orderNo)
+}
+
+// Counts are the round's claimed refunds by state. Before any claim, one
+// empty count per configured account, so that the runner opens a lane for
+// each: the lanes claim what there is.
+func (c *claims) Counts(ctx context.Context) ([]store.Count, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.count == 0 {
+		out := make([]store.Count, len(c.accounts))
+		for i, a := range c.accounts {
+			out[i] = store.Count{Provider: a.Provider, Account: a.Account, State: store.Planned}
+		}
+		return out, nil
+	}
+	type k struct {
+		p, a, cur string
+		s         store.State
+	}
+	sum := map[k]*store.Count{}
+	var out []store.Count
+	for _, h := range c.held {
+		key := k{h.rec.Provider, h.rec.Account, string(h.rec.Currency), h.state}
+		cnt := sum[key]
+		if cnt == nil {
+			cnt = &store.Count{Provider: h.rec.Provider, Account: h.rec.Account, Currency: h.rec.Currency, State: h.state}
+			sum[key] = cnt
+		}
+		cnt.Items++
+		cnt.Amount += h.rec.Amount
+	}
+	for _, cnt := range sum {
+		out = append(out, *cnt)
+	}
+	store.SortCounts(out)
+	return out, nil
+}
+
+// errLeaseShort is returned for a send whose claim would not outlive the call.
+var errLeaseShort = fmt.Errorf("%w: this worker's claim would expire before a call could finish (ledger unreachable or lease too short)", store.ErrStateChanged)
+
+// Apply is the ledger's compare-and-set. A send is refused (as a refund
+// moved by another process, which the runner lets go) unless the claim
+// is held for longer than a call can take.
+func (c *claims) Apply(ctx context.Context, key string, version int64, from store.State, ev store.Event, ch store.Change) error {
+	if ev == store.EvSend && !c.mayCall(key) {
+		return errLeaseShort
+	}
+	if err := c.l.Apply(ctx, key, version, from, ev, ch); err != nil {
+		return err
+	}
+	if to, err := store.Next(from, ev); err == nil {
+		c.mu.Lock()
+		if h := c.held[key]; h != nil {
+			h.state = to
+		}
+		c.mu.Unlock()
+	}
+	return nil
+}
+
+// Close stops the renewals and gives every claim back, each resting as
+// rest says for its state.
+func (c *claims) Close() error { return c.release(nil) }
+
+func (c *claims) release(rest map[store.State]time.Duration) error {
+	select {
+	case <-c.renewStop:
+		return nil
+	default:
+		close(c.renewStop)
+	}
+	<-c.renewDone
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var err error
+	for try := 0; try < 3; try++ {
+		if _, err = c.l.ReleaseClaims(ctx, c.owner, rest); err == nil {
+			return nil
+		}
+		if errors.Is(err, store.ErrClosed) {
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	// Not released: the claims expire after their lease, which is as safe.
+	return err
+}
+
+// guard wraps an account's client so that no refund request leaves for a
+// refund whose claim could expire before the request ends. Lookups move
+// no money and are not guarded.
+type guard struct {
+	adapters.Provider
+	c *claims
+}
+
+func (g guard) Refund(ctx context.Context, r adapters.Refund) (adapters.Outcome, error) {
+	if !g.c.mayCall(registry.Key(r.Provider, r.Account, r.OrderNo, r.RefundNo)) {
+		// Certainly not sent: retryable, and the next send is refused by
+		// Apply, so the refund waits, unsent, for whoever claims it next.
+		return adapters.Outcome{}, &adapters.Error{Provider: r.Provider, Op: "refund", Kind: adapters.KindRetryable,
+			Message: "not sent: this worker's claim on the refund would expire before the call could finish", Err: errLeaseShort}
+	}
+	return g.Provider.Refund(ctx, r)
+}
