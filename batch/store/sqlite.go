@@ -186,3 +186,21 @@ func (l *SQL) Checkpoint(ctx context.Context) error {
 	_, err := l.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
 	return err
 }
+
+// Backup writes a consistent copy of an SQLite ledger to path (which must
+// not exist), while other processes may be writing: one file, complete.
+func (l *SQL) Backup(ctx context.Context, path string) error {
+	if l.d.Name != "sqlite" {
+		return fmt.Errorf("ledger %s: back up a PostgreSQL ledger with pg_dump", l.where)
+	}
+	if _, err := os.Stat(path); err == nil {
+		return fmt.Errorf("%s exists already: give a new file", path)
+	}
+	if err := l.sync(ctx); err != nil {
+		return err
+	}
+	if _, err := l.db.ExecContext(ctx, `VACUUM INTO ?`, path); err != nil {
+		return l.errf("backup to %s: %w", path, err)
+	}
+	return os.Chmod(path, 0o600)
+}
