@@ -96,17 +96,8 @@ func OpenSQLite(path string, o SQLiteOptions) (*SQL, error) {
 		if !o.Create {
 			return nil, fmt.Errorf("ledger %s: %w", path, err)
 		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return nil, fmt.Errorf("ledger %s: %w", path, err)
-		}
-		// Create the file ourselves so SQLite never creates it with the
-		// umask's mode; SQLite gives the -wal and -shm files the main file's mode.
-		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil && !errors.Is(err, os.ErrExist) {
-			return nil, fmt.Errorf("ledger %s: %w", path, err)
-		}
-		if f != nil {
-			f.Close()
+		if err := createLedgerFile(path); err != nil {
+			return nil, err
 		}
 	case err != nil:
 		return nil, fmt.Errorf("ledger %s: %w", path, err)
@@ -203,4 +194,49 @@ func (l *SQL) Backup(ctx context.Context, path string) error {
 		return l.errf("backup to %s: %w", path, err)
 	}
 	return os.Chmod(path, 0o600)
+}
+
+// createLedgerFile makes a new, complete ledger at path without ever
+// showing another process an empty file there: the schema is written to a
+// private file first, which is then linked into place (atomically, and
+// only if nothing is there yet: of two processes creating one ledger, one
+// links and the other opens what it linked). The file is created 0600, so
+// SQLite gives the -wal and -shm files that mode too.
+func createLedgerFile(path string) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("ledger %s: %w", path, err)
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".new-*")
+	if err != nil {
+		return fmt.Errorf("ledger %s: %w", path, err)
+	}
+	tmp := f.Name()
+	f.Close()
+	defer os.Remove(tmp)
+	if err := os.Chmod(tmp, 0o600); err != nil {
+		return fmt.Errorf("ledger %s: %w", path, err)
+	}
+	db, err := sql.Open("sqlite", tmp+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate")
+	if err != nil {
+		return fmt.Errorf("ledger %s: %w", path, err)
+	}
+	l, err := Open(db, SQLiteDialect, tmp)
+	if err != nil {
+		db.Close()
+		return err
+	}
+	if _, err := db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		l.Close()
+		return fmt.Errorf("ledger %s: %w", path, err)
+	}
+	if err := l.Close(); err != nil {
+		return err
+	}
+	os.Remove(tmp + "-wal")
+	os.Remove(tmp + "-shm")
+	if err := os.Link(tmp, path); err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("ledger %s: %w", path, err)
+	}
+	return nil
 }

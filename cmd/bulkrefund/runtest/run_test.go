@@ -197,3 +197,44 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 	}
 	checkAgreement(t, sb, rows, statePath, results, store.Succeeded)
 }
+
+// TestTwoRunsAtOnce starts two `run` processes on one sheet and one ledger
+// at the same moment: exactly one sends, the other refuses with a clear
+// message (the batch is being run), and no refund is applied twice.
+func TestTwoRunsAtOnce(t *testing.T) {
+	orders, sheet, rows := fixture(t, 600, 14, 10)
+	sb := startSandbox(t, orders, "--latency", "3ms")
+	home := t.TempDir()
+	ledger := filepath.Join(home, "ledger.db")
+	args := []string{sheet, "--config", sb.Config, "--yes", "--ledger", ledger, "--parallel", "16", "--poll", "20s"}
+	a, b := startRun(t, home, args...), startRun(t, home, args...)
+	ca, cb := a.wait(t, 120*time.Second), b.wait(t, 120*time.Second)
+	sent := 0
+	for _, p := range []*runProc{a, b} {
+		out := p.stdout.String()
+		if strings.Contains(out, "Summary:") && !strings.Contains(out, "(0 provider calls this run)") {
+			sent++
+		}
+	}
+	refused := 0
+	for _, p := range []*runProc{a, b} {
+		if strings.Contains(p.stderr.String(), "is being run by process") {
+			refused++
+		}
+	}
+	// Either the second refused while the first ran, or it came after the
+	// first had finished and found every refund done: never two senders.
+	if sent != 1 || (refused != 1 && !(ca == 0 && cb == 0)) {
+		t.Errorf("exits %d and %d; %d sent, %d refused\nA:\n%s\n%s\nB:\n%s\n%s", ca, cb, sent, refused,
+			a.stdout.String(), a.stderr.String(), b.stdout.String(), b.stderr.String())
+	}
+	for _, e := range sb.ledger(t) {
+		if e.Applied > 1 {
+			t.Errorf("%s %s refund %s applied %d times", e.Provider, e.Account, e.RefundNo, e.Applied)
+		}
+	}
+	st := readState(t, ledger)
+	if len(st) != len(rows) {
+		t.Errorf("ledger holds %d refunds for %d rows", len(st), len(rows))
+	}
+}
