@@ -251,3 +251,23 @@ func TestRunSandboxTwice(t *testing.T) {
 		t.Errorf("a sandbox run wrote into the installation's ledger: %v", err)
 	}
 }
+
+// TestRunReusedRefundNumberRefused: next month's sheet reuses a QuickPay
+// refund number (unique per merchant) for another order. The provider
+// would answer with last month's refund; the run refuses before any call.
+func TestRunReusedRefundNumberRefused(t *testing.T) {
+	dir := t.TempDir()
+	ledger := filepath.Join(dir, "ledger.db")
+	base := []string{"--sandbox", "--sandbox-orders", sampleOrders, "--yes", "--ledger", ledger, "--poll", "10s", "--quiet"}
+	if code, stdout, stderr := runCmd(t, append([]string{"run", "testdata/run/small.csv"}, base...)...); code != exitOK {
+		t.Fatalf("first run: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	next := filepath.Join(dir, "next-month.csv")
+	os.WriteFile(next, []byte("provider,account,order_no,refund_no,refund_amount,total_amount,operator\n"+
+		"quickpay,SH001,2026120100999,SH001-2026110100101-1,20.00,100.00,赵敏\n"), 0o644)
+	code, stdout, stderr := runCmd(t, append([]string{"run", next}, base...)...)
+	if code != exitUsage || !strings.Contains(stderr, "row 2: quickpay refund SH001-2026110100101-1 (order 2026120100999") ||
+		!strings.Contains(stderr, "of order 2026110100101, succeeded") || strings.Contains(stdout, "Summary:") {
+		t.Errorf("reused refund number: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+}
