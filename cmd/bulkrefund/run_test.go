@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/xuri/excelize/v2"
-
 )
 
 const sampleOrders = "../../samples/orders.csv"
