@@ -60,7 +60,12 @@ type Descriptor struct {
 // Two refunds with one key are one refund to the provider.
 func (d Descriptor) Key(account, orderNo, refundNo string) string {
 	if d.RefundNoScope == ScopeOrder {
-		return d.Name + "\x00" + account + "\x00" + orderNo + "\x00" + refundNo
+		return d.Name + KeySep + account + KeySep + orderNo + KeySep + refundNo
 	}
-	return d.Name + "\x00" + account + "\x00\x00" + refundNo
+	return d.Name + KeySep + account + KeySep + KeySep + refundNo
 }
+
+// KeySep separates the parts of a key: the unit separator, a control
+// character that validation refuses in every id (and that, unlike NUL,
+// every SQL engine stores in text).
+const KeySep = "\x1f"

@@ -662,6 +662,9 @@ func (w *worker) settle(l *lane, rec store.Record, marked bool) (store.State, in
 				// (Upay's query shows only an order's latest transaction):
 				// weigh the order's refunded total against the ledger.
 				s, why = w.orderEvidence(rec, o)
+				// What the answer names is another transaction of the
+				// order: keep none of its ids or amounts for this refund.
+				o = adapters.Outcome{Status: o.Status, Code: o.Code, Message: o.Message, OrderTotal: o.OrderTotal, NetAmount: o.NetAmount}
 				if s == store.Planned && it.state == store.Pending {
 					// An accepted refund may not be in the order's total yet.
 					s, why = store.Pending, ""
@@ -865,7 +868,8 @@ func (w *worker) orderEvidence(rec store.Record, o adapters.Outcome) (store.Stat
 		return store.Planned, ""
 	case succeeded + doubtful:
 		// All of the order's doubtful refunds took effect: this one too.
-		return store.Succeeded, ""
+		return store.Succeeded, fmt.Sprintf("confirmed by the order's refunded total (%s refunded = %s succeeded + %s in doubt)",
+			money.Format(refunded, rec.Currency), money.Format(succeeded, rec.Currency), money.Format(doubtful, rec.Currency))
 	}
 	sort.Strings(others)
 	return store.Unknown, fmt.Sprintf("the provider's query shows only the order's refunded total: %s refunded, against %s succeeded in the ledger and %s in doubt (this refund%s); it cannot tell whether this refund took effect: check at the provider",

@@ -186,7 +186,7 @@ func (l *SQL) RenewClaims(ctx context.Context, owner string, lease time.Duration
 		if err := rows.Scan(&k); err != nil {
 			return nil, l.errf("renewing claims: %w", err)
 		}
-		keys = append(keys, l.keyBack(k))
+		keys = append(keys, k)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, l.errf("renewing claims: %w", err)

@@ -104,7 +104,7 @@ func ImportState(ctx context.Context, l *SQL, path, actor string) (ImportResult,
 			continue
 		}
 		n, err := upd.ExecContext(ctx, string(r.State), r.Attempts, fmtTime(r.FirstAttempt), fmtTime(r.LastAttempt),
-			r.ProviderRefundID, r.ProviderCode, r.ProviderMessage, r.ProviderAmount, fmtTime(r.ProviderTime), r.LastError, now, l.dbKey(r.Key()))
+			r.ProviderRefundID, r.ProviderCode, r.ProviderMessage, r.ProviderAmount, fmtTime(r.ProviderTime), r.LastError, now, r.Key())
 		if err != nil {
 			return res, l.errf("row %d: %w", r.Row, err)
 		}
@@ -126,5 +126,5 @@ func ImportState(ctx context.Context, l *SQL, path, actor string) (ImportResult,
 
 // KeyText shows a ledger key in messages.
 func KeyText(key string) string {
-	return strings.ReplaceAll(strings.ReplaceAll(key, "\x00\x00", "/"), "\x00", "/")
+	return strings.ReplaceAll(strings.ReplaceAll(key, adapters.KeySep+adapters.KeySep, "/"), adapters.KeySep, "/")
 }

@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/bulkrefund/bulkrefund/adapters"
+	"github.com/bulkrefund/bulkrefund/adapters/registry"
 	"github.com/bulkrefund/bulkrefund/batch"
 	"github.com/bulkrefund/bulkrefund/money"
 )
@@ -31,26 +32,6 @@ type Dialect struct {
 	// the schema from version i to i+1. Each is one or more statements
 	// separated by ";\n".
 	Migrations []string
-	// Key and KeyBack, if set, are how a refund key (batch.Item.Key,
-	// NUL-separated) is stored and read back: PostgreSQL's text cannot
-	// hold NUL.
-	Key, KeyBack func(string) string
-}
-
-// dbKey is refund key k as the engine stores it.
-func (l *SQL) dbKey(k string) string {
-	if l.d.Key == nil {
-		return k
-	}
-	return l.d.Key(k)
-}
-
-// keyBack is a stored refund key as batch.Item.Key makes it.
-func (l *SQL) keyBack(k string) string {
-	if l.d.KeyBack == nil {
-		return k
-	}
-	return l.d.KeyBack(k)
 }
 
 // SQL is the ledger on a database/sql engine.
@@ -320,36 +301,51 @@ func (l *SQL) plan(ctx context.Context, m Meta, items []batch.Item, write bool) 
 	}
 	res.Meta = m
 	byKey := tx.StmtContext(ctx, l.stmts["byKey"])
-	ids := make([]int64, len(items)) // 0: new
+	ids := make([]int64, len(items))
 	var conflicts []ConflictRow
-	for i, it := range items {
+	// known checks a key the ledger holds: the same refund joins the
+	// batch, another refund under its number is a conflict.
+	known := func(i int, it batch.Item) (bool, error) {
 		var id int64
 		var r Record
-		err := scanRefund(byKey.QueryRowContext(ctx, l.dbKey(it.Key())), &r, &id)
+		err := scanRefund(byKey.QueryRowContext(ctx, it.Key()), &r, &id)
 		if errors.Is(err, sql.ErrNoRows) {
-			res.New++
-			continue
+			return false, nil
 		}
 		if err != nil {
-			return res, l.errf("%w", err)
+			return false, l.errf("%w", err)
 		}
 		if !sameContent(r.Item, it) {
 			conflicts = append(conflicts, ConflictRow{Row: it.Row, Given: it, Earlier: r})
-			continue
+		} else {
+			ids[i] = id
+			res.Known++
 		}
-		ids[i] = id
-		res.Known++
-	}
-	if len(conflicts) > 0 {
-		return res, &ConflictError{Rows: conflicts}
+		return true, nil
 	}
 	if !write {
+		for i, it := range items {
+			ok, err := known(i, it)
+			if err != nil {
+				return res, err
+			}
+			if !ok {
+				res.New++
+			}
+		}
+		if len(conflicts) > 0 {
+			return res, &ConflictError{Rows: conflicts}
+		}
 		return res, nil
 	}
+	// Writing: insert every key at once and look at the ones already there
+	// (one index probe for a new refund instead of two); a conflict rolls
+	// the whole transaction back.
 	now := fmtTime(time.Now())
 	ins, err := tx.PrepareContext(ctx, l.d.Rebind(`INSERT INTO refunds (rkey, provider, account, order_no, provider_order_id, refund_no,
 		amount, total, currency, action, operator, reason, payment_method, notify_url,
-		state, first_batch, planned_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,'planned',?,?,?) RETURNING id`))
+		state, first_batch, planned_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,'planned',?,?,?)
+		ON CONFLICT (rkey) DO NOTHING RETURNING id`))
 	if err != nil {
 		return res, l.errf("%w", err)
 	}
@@ -360,16 +356,32 @@ func (l *SQL) plan(ctx context.Context, m Meta, items []batch.Item, write bool) 
 	}
 	defer link.Close()
 	for i, it := range items {
-		if ids[i] == 0 {
-			if err := ins.QueryRowContext(ctx, l.dbKey(it.Key()), it.Provider, it.Account, it.OrderNo, it.ProviderOrderID, it.RefundNo,
-				it.Amount, it.Total, string(it.Currency), string(it.Action), it.Operator, it.Reason, it.PaymentMethod, it.NotifyURL,
-				m.BatchID, now, now).Scan(&ids[i]); err != nil {
-				return res, l.errf("row %d: %w", it.Row, err)
+		err := ins.QueryRowContext(ctx, it.Key(), it.Provider, it.Account, it.OrderNo, it.ProviderOrderID, it.RefundNo,
+			it.Amount, it.Total, string(it.Currency), string(it.Action), it.Operator, it.Reason, it.PaymentMethod, it.NotifyURL,
+			m.BatchID, now, now).Scan(&ids[i])
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			if _, err := known(i, it); err != nil {
+				return res, err
 			}
+			if ids[i] == 0 {
+				continue // a conflict: listed, and nothing will be written
+			}
+		case err != nil:
+			return res, l.errf("row %d: %w", it.Row, err)
+		default:
+			res.New++
+		}
+		if len(conflicts) > 0 {
+			continue
 		}
 		if _, err := link.ExecContext(ctx, m.BatchID, i, it.Row, ids[i]); err != nil {
 			return res, l.errf("row %d: %w", it.Row, err)
 		}
+	}
+	if len(conflicts) > 0 {
+		res.New = 0
+		return res, &ConflictError{Rows: conflicts}
 	}
 	if _, err := tx.ExecContext(ctx, l.d.Rebind(`INSERT INTO batches (id, source_path, source_sha256, operator, host, tool_version, created, items, status)
 		VALUES (?,?,?,?,?,?,?,?,?)`), m.BatchID, m.SourcePath, m.SourceSHA256, m.Operator, m.Host, m.ToolVersion, fmtTime(m.Created), m.Items, m.Status); err != nil {
@@ -491,7 +503,7 @@ func (l *SQL) auditTx(ctx context.Context, e execer, a Audit) error {
 		a.At = time.Now()
 	}
 	if _, err := e.ExecContext(ctx, l.d.Rebind(`INSERT INTO audit (at, actor, action, batch_id, refund_key, detail) VALUES (?,?,?,?,?,?)`),
-		fmtTime(a.At), a.Actor, a.Action, a.BatchID, l.dbKey(a.Key), a.Detail); err != nil {
+		fmtTime(a.At), a.Actor, a.Action, a.BatchID, a.Key, a.Detail); err != nil {
 		return l.errf("audit: %w", err)
 	}
 	return nil
@@ -517,7 +529,7 @@ func (l *SQL) AuditTrail(ctx context.Context, batchID string, fn func(Audit) err
 		if err := rows.Scan(&at, &a.Actor, &a.Action, &a.BatchID, &a.Key, &a.Detail); err != nil {
 			return l.errf("%w", err)
 		}
-		a.At, a.Key = parseTime(at), l.keyBack(a.Key)
+		a.At = parseTime(at)
 		if err := fn(a); err != nil {
 			return err
 		}
@@ -768,7 +780,15 @@ func (l *SQL) OrderRefunds(ctx context.Context, provider, account, orderNo strin
 	if err := l.sync(ctx); err != nil {
 		return nil, err
 	}
-	rows, err := l.query(ctx, `SELECT `+refundCols+` FROM refunds r WHERE r.provider=? AND r.account=? AND r.order_no=? ORDER BY r.id`, provider, account, orderNo)
+	// Where the provider scopes refund numbers per order, the order's
+	// refunds share the prefix of their key: the key's own index finds them,
+	// and the ledger keeps no index of its own for orders.
+	q, args := `SELECT `+refundCols+` FROM refunds r WHERE r.provider=? AND r.account=? AND r.order_no=? ORDER BY r.id`, []any{provider, account, orderNo}
+	if d, ok := registry.Get(provider); ok && d.RefundNoScope == adapters.ScopeOrder {
+		prefix := d.Key(account, orderNo, "")
+		q, args = `SELECT `+refundCols+` FROM refunds r WHERE r.rkey>=? AND r.rkey<? AND r.order_no=? ORDER BY r.id`, []any{prefix, prefix + "\U0010FFFF", orderNo}
+	}
+	rows, err := l.query(ctx, q, args...)
 	if err != nil {
 		return nil, l.errf("%w", err)
 	}
@@ -1024,22 +1044,22 @@ func (l *SQL) commitOnce(group []*writeOp, order []int, errs []error) error {
 		switch op.ev {
 		case EvSend:
 			at := fmtTime(op.c.At)
-			res, err = tx.Stmt(l.stmts["send"]).Exec(at, at, now, l.dbKey(op.key), string(op.from), op.version)
+			res, err = tx.Stmt(l.stmts["send"]).Exec(at, at, now, op.key, string(op.from), op.version)
 		case EvNotSent:
-			res, err = tx.Stmt(l.stmts["release"]).Exec(now, l.dbKey(op.key), op.version)
+			res, err = tx.Stmt(l.stmts["release"]).Exec(now, op.key, op.version)
 		default:
 			to, _ := Next(op.from, op.ev)
 			o := op.c.Outcome
 			pt := fmtTime(o.Time)
 			res, err = tx.Stmt(l.stmts["finish"]).Exec(string(to),
 				o.ProviderRefundID, o.ProviderRefundID, o.Code, o.Code, o.Message, o.Message,
-				o.Amount, o.Amount, pt, pt, op.c.Reason, now, l.dbKey(op.key), string(op.from), op.version)
+				o.Amount, o.Amount, pt, pt, op.c.Reason, now, op.key, string(op.from), op.version)
 		}
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n != 1 {
-			errs[i] = fmt.Errorf("%w: %s (was %s, version %d)", ErrStateChanged, strings.ReplaceAll(op.key, "\x00", "/"), op.from, op.version)
+			errs[i] = fmt.Errorf("%w: %s (was %s, version %d)", ErrStateChanged, KeyText(op.key), op.from, op.version)
 		}
 	}
 	return tx.Commit()

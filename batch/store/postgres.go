@@ -15,52 +15,27 @@ import (
 
 // PostgresDialect is the shared ledger's engine: several workers on several
 // hosts, one database. The schema is the SQLite one (schemaV1) with
-// PostgreSQL's types; the audit trail refuses UPDATE, DELETE and TRUNCATE
-// in a trigger, as SQLite's does.
+// PostgreSQL's types. Keys, ids and times compare bytewise (COLLATE "C"),
+// as SQLite's text does, whatever the database's collation: key-prefix
+// ranges and time comparisons mean the same on both. The audit trail
+// refuses UPDATE, DELETE and TRUNCATE in a trigger, as SQLite's does.
 var PostgresDialect = Dialect{
-	Name:    "postgres",
-	Rebind:  rebindDollar,
-	Key:     escapeNUL,
-	KeyBack: unescapeNUL,
+	Name:   "postgres",
+	Rebind: rebindDollar,
 	Migrations: []string{
-		schemaV1("BIGSERIAL PRIMARY KEY") + `;
+		schemaV1("BIGSERIAL PRIMARY KEY", "") + `;
+ALTER TABLE refunds ALTER COLUMN rkey TYPE TEXT COLLATE "C", ALTER COLUMN planned_at TYPE TEXT COLLATE "C", ALTER COLUMN lease_until TYPE TEXT COLLATE "C";
+ALTER TABLE batches ALTER COLUMN id TYPE TEXT COLLATE "C", ALTER COLUMN created TYPE TEXT COLLATE "C", ALTER COLUMN run_lease_until TYPE TEXT COLLATE "C";
+ALTER TABLE batch_items ALTER COLUMN batch_id TYPE TEXT COLLATE "C";
 CREATE FUNCTION audit_never_edited() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'the audit trail is never edited'; END $$;
 CREATE TRIGGER audit_never_updated BEFORE UPDATE OR DELETE ON audit FOR EACH ROW EXECUTE FUNCTION audit_never_edited();
 CREATE TRIGGER audit_never_truncated BEFORE TRUNCATE ON audit FOR EACH STATEMENT EXECUTE FUNCTION audit_never_edited()`,
-		// Workers look for claimable refunds (claim.go) by state and lease:
-		// a partial index keeps that cheap when the ledger holds years of
-		// settled refunds.
-		`CREATE INDEX refunds_claimable ON refunds (id) WHERE state IN ('planned','submitting','pending','unknown','blocked')`,
+		// Workers look for claimable refunds (claim.go) by state and lease,
+		// and for the approved batches that hold each: a partial index keeps
+		// the first cheap when the ledger holds years of settled refunds.
+		`CREATE INDEX refunds_claimable ON refunds (id) WHERE state IN ('planned','submitting','pending','unknown','blocked');
+CREATE INDEX batch_items_refund ON batch_items (refund_id)`,
 	},
-}
-
-// escapeNUL stores a refund key's NUL separators as \0 (and a backslash
-// as \\, so that no two keys meet): PostgreSQL's text holds no NUL byte.
-func escapeNUL(k string) string {
-	if strings.IndexByte(k, 0) < 0 && strings.IndexByte(k, '\\') < 0 {
-		return k
-	}
-	return keyEscaper.Replace(k)
-}
-
-var keyEscaper = strings.NewReplacer(`\`, `\\`, "\x00", `\0`)
-
-func unescapeNUL(k string) string {
-	if strings.IndexByte(k, '\\') < 0 {
-		return k
-	}
-	var b strings.Builder
-	for i := 0; i < len(k); i++ {
-		if k[i] == '\\' && i+1 < len(k) {
-			i++
-			if k[i] == '0' {
-				b.WriteByte(0)
-				continue
-			}
-		}
-		b.WriteByte(k[i])
-	}
-	return b.String()
 }
 
 // rebindDollar turns '?' placeholders into $1..$n, leaving any '?' inside a

@@ -2,6 +2,10 @@ package store_test
 
 import (
 	"os"
+
+	"github.com/bulkrefund/bulkrefund/adapters"
+	"github.com/bulkrefund/bulkrefund/batch"
+	"github.com/bulkrefund/bulkrefund/money"
 	"strings"
 	"sync"
 	"testing"
@@ -99,4 +103,42 @@ func TestPostgresConcurrentFirstOpen(t *testing.T) {
 			}
 		}
 	}
+}
+
+// Prefix and range queries on text (a batch id prefix, an order's refunds
+// by key prefix, times) give the same answers on PostgreSQL whatever the
+// database's collation (the test database uses ICU en-US) as on SQLite.
+func TestOrderRefundsAndPrefixesAnyCollation(t *testing.T) {
+	engines(t, func(t *testing.T, o storetest.Opener) {
+		l := o.New(t)
+		var items []batch.Item
+		orders := []string{"A", "A-1", "A1", "a", "A_", "A 2", "Ä", "A\u00a0"}
+		for i, ord := range orders {
+			for j, rn := range []string{"R1", "r-2", "Z"} {
+				items = append(items, batch.Item{Row: len(items) + 2, Refund: adapters.Refund{Provider: adapters.Upay, Account: "T1",
+					OrderNo: ord, RefundNo: rn, Amount: int64(100*i + j + 1), Total: 100000, Currency: money.CNY, Action: adapters.ActionRefund}})
+			}
+		}
+		res, err := l.Plan(t.Context(), storetest.Meta(items, "s.csv"), items)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ord := range orders {
+			got, err := l.OrderRefunds(t.Context(), adapters.Upay, "T1", ord)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 3 {
+				t.Errorf("order %q: %d refunds, want 3", ord, len(got))
+			}
+			for _, r := range got {
+				if r.OrderNo != ord {
+					t.Errorf("order %q: got a refund of order %q", ord, r.OrderNo)
+				}
+			}
+		}
+		if m, err := l.Batch(t.Context(), res.Meta.BatchID[:10]); err != nil || m.BatchID != res.Meta.BatchID {
+			t.Fatalf("batch by prefix: %v", err)
+		}
+	})
 }

@@ -163,13 +163,23 @@ func runSheet(e env, path string, f runFlags) int {
 
 	// 4. The ledger's word on this sheet: refunds it holds already, and any
 	// refund number it holds for another refund (refused before any call).
-	l, err := app.OpenLedger(ctx, ledgerSpec, f.newLedger)
+	// Nothing is created before the confirmation: a missing ledger is
+	// created once the operator said yes.
+	l, err := app.OpenLedgerExisting(ctx, ledgerSpec)
+	if errors.Is(err, os.ErrNotExist) {
+		l, err = nil, nil
+	} else if errors.Is(err, store.ErrNotLedger) && f.newLedger {
+		l, err = app.OpenLedger(ctx, ledgerSpec, true)
+	}
 	if err != nil {
 		errf("%v", err)
 		return exitUsage
 	}
-	defer l.Close()
-	check, err := app.Check(ctx, l, p)
+	var check store.PlanResult
+	if l != nil {
+		defer l.Close()
+		check, err = app.Check(ctx, l, p)
+	}
 	if err != nil {
 		errf("%v", err)
 		if errors.Is(err, store.ErrConflict) {
@@ -181,7 +191,7 @@ func runSheet(e env, path string, f runFlags) int {
 	}
 
 	// 5. Plan and confirmation.
-	printPlan(e.stdout, p, l.Where())
+	printPlan(e.stdout, p, ledgerSpec)
 	if check.Known > 0 {
 		printKnown(e.stdout, ctx, l, p)
 	}
@@ -200,8 +210,17 @@ func runSheet(e env, path string, f runFlags) int {
 	}
 
 	// 6. Record the batch in the ledger, then run it.
+	if l == nil {
+		if l, err = app.OpenLedger(ctx, ledgerSpec, false); err != nil {
+			errf("%v", err)
+			return exitUsage
+		}
+		defer l.Close()
+	}
 	planned, err := l.Plan(ctx, p.Meta, p.Items)
 	if err != nil {
+		// A conflict here means another process planned the same refund
+		// numbers since the check: still refused before any call.
 		errf("%v", err)
 		return exitUsage
 	}

@@ -114,8 +114,13 @@ func create(ctx context.Context) (string, error) {
 	}
 	defer c.Close(ctx)
 	name := "bulkrefund_test_" + strings.ToLower(rand.Text()[:12])
-	if _, err := c.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		return "", fmt.Errorf("creating test database: %v", err)
+	// A linguistic collation (ICU en-US, PostgreSQL 15+), as many servers
+	// have, rather than bytewise C: text comparisons in the ledger's
+	// queries must not depend on it.
+	if _, err := c.Exec(ctx, "CREATE DATABASE "+name+" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"); err != nil {
+		if _, err := c.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+			return "", fmt.Errorf("creating test database: %v", err)
+		}
 	}
 	u, err := url.Parse(Server())
 	if err != nil {
