@@ -36,6 +36,7 @@ func commands() []command {
 		{"status", "show where a run's refunds stand", cmdStatus},
 		{"sandbox", "serve emulators of all four providers on loopback", cmdSandbox},
 		{"ledger", "import earlier state files into the ledger; back it up", cmdLedger},
+		{"worker", "take refunds of approved batches from a shared ledger, until stopped", cmdWorker},
 	}
 }
 

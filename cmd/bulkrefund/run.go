@@ -31,7 +31,7 @@ var toolVersion = app.ToolVersion
 
 type runFlags struct {
 	config, sheet, ledger, results, logFormat, sandboxOrders, report string
-	sandbox, yes, dryRun, skipInvalid, quiet, newLedger              bool
+	sandbox, yes, dryRun, skipInvalid, quiet, newLedger, viaWorkers  bool
 	parallel, maxAttempts, maxErrors                                 int
 	poll, callTimeout, drain, maxRetryAfter                          time.Duration
 }
@@ -53,6 +53,7 @@ func cmdRun(e env, args []string) int {
 	fs.DurationVar(&f.maxRetryAfter, "max-retry-after", 60*time.Second, "honour a provider's Retry-After up to `DURATION`; an account asking for longer is paused for this run")
 	fs.BoolVar(&f.yes, "yes", false, "send without asking (required without a terminal)")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "show what would happen to each row; send nothing")
+	fs.BoolVar(&f.viaWorkers, "via-workers", false, "approve the batch for bulkrefund worker processes and show their progress, instead of sending here (see docs/postgres.md)")
 	fs.BoolVar(&f.skipInvalid, "skip-invalid", false, "run the valid rows even if some rows are invalid (they are listed)")
 	fs.IntVar(&f.parallel, "parallel", 16, "refunds in flight at once")
 	fs.DurationVar(&f.poll, "poll", 0, "keep looking up pending refunds for up to `DURATION`")
@@ -80,7 +81,10 @@ func cmdRun(e env, args []string) int {
 		return exitUsage
 	}
 	switch {
-	case f.config == "" && !f.sandbox && !f.dryRun:
+	case f.viaWorkers && (f.sandbox || f.report != "" || f.dryRun):
+		fmt.Fprintln(e.stderr, "bulkrefund run: --via-workers goes with neither --sandbox, --report nor --dry-run")
+		return exitUsage
+	case f.config == "" && !f.sandbox && !f.dryRun && !f.viaWorkers:
 		fmt.Fprintln(e.stderr, "bulkrefund run: give --config FILE or --sandbox")
 		return exitUsage
 	case f.config != "" && f.sandbox:
@@ -150,15 +154,19 @@ func runSheet(e env, path string, f runFlags) int {
 
 	// 3. Providers, before asking: a config that cannot serve the sheet
 	// fails now, not after the confirmation.
-	provs, err := loadProviders(e, f)
-	if err != nil {
-		errf("%v", err)
-		return exitUsage
-	}
-	defer provs.Close()
-	if it, missing := app.MissingRoute(p.Items, provs.route); missing {
-		errf("row %d: %v: %s account %q (configured: %s)", it.Row, runner.ErrNoRoute, it.Provider, it.Account, provs.keys())
-		return exitUsage
+	// (--via-workers: the workers have their own config; --config, if
+	// given, is checked all the same.)
+	provs := &providerSet{}
+	if !f.viaWorkers || f.config != "" {
+		if provs, err = loadProviders(e, f); err != nil {
+			errf("%v", err)
+			return exitUsage
+		}
+		defer provs.Close()
+		if it, missing := app.MissingRoute(p.Items, provs.route); missing {
+			errf("row %d: %v: %s account %q (configured: %s)", it.Row, runner.ErrNoRoute, it.Provider, it.Account, provs.keys())
+			return exitUsage
+		}
 	}
 
 	// 4. The ledger's word on this sheet: refunds it holds already, and any
@@ -227,6 +235,9 @@ func runSheet(e env, path string, f runFlags) int {
 	batchID := planned.Meta.BatchID
 	nItems := len(p.Items)
 	p.Items = nil // the ledger has them now; a 200k-row sheet need not stay in memory twice
+	if f.viaWorkers {
+		return handToWorkers(e, l, batchID, p.Meta.Operator, f)
+	}
 
 	// Signals: the first stops starting new refunds; the second exits at once.
 	runCtx, stop := context.WithCancel(ctx)
