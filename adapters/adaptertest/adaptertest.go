@@ -95,6 +95,7 @@ func Run(t *testing.T, h Harness) {
 		{"ResendAfterLostAnswerAndLaggingLookupIsRefused", testLaggingLookup, true},
 		{"NonIdempotentProviderPaysAResendTwice", testNonIdempotent, true},
 		{"AnswersNameWhatTheProviderHolds", testEcho, true},
+		{"RepeatAnsweredNoopIsAlreadyDone", testUpayNoop, h.Provider == adapters.Upay},
 		{"RevokeRules", testRevoke, h.Revoke},
 		{"RefundWindow", testRefundWindow, h.Revoke},
 	}
@@ -810,6 +811,17 @@ func testEcho(t *testing.T, s *suite) {
 		}
 		check("lookup naming the latest refund", got, second.RefundNo, r.OrderNo, second.Amount)
 	}
+}
+
+// Upay may answer a repeated refund_request_no with FAIL +
+// UPAY_REFUND_ORDER_NOOP instead of the original outcome (PROVIDERS.md).
+func testUpayNoop(t *testing.T, s *suite) {
+	r := s.refund("repeat", 100)
+	s.submit(t, r)
+	s.sb.SetFaults(sandbox.Faults{UpayRepeatNoop: true})
+	out, err := send(t, s.client, r)
+	refused(t, "repeat answered NOOP", out, err, adapters.KindAlreadyDone, "UPAY_REFUND_ORDER_NOOP")
+	s.appliedOnce(t, r, adapters.StatusSucceeded)
 }
 
 func testRevoke(t *testing.T, s *suite) {
