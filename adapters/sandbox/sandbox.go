@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -241,6 +242,11 @@ func New(cfg Config) (*Sandbox, error) {
 	}
 	if err := cfg.Faults.Validate(); err != nil {
 		return nil, fmt.Errorf("sandbox: faults: %w", err)
+	}
+	if cfg.NotifyURL != "" {
+		if u, err := url.Parse(cfg.NotifyURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || !loopbackHost(u.Hostname()) {
+			return nil, fmt.Errorf("sandbox: notify URL %q: %w", cfg.NotifyURL, errNotLoopback)
+		}
 	}
 	s.setFaults(cfg.Faults)
 	s.mux = s.routes()
