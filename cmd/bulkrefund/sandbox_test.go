@@ -325,7 +325,7 @@ func TestSandboxCommandTellsTheTruth(t *testing.T) {
 	}
 	dir := t.TempDir()
 	p := sbxStart(t, "--orders", "../../adapters/sandbox/testdata/orders.csv", "--write-config", dir,
-		"--non-idempotent", "--lookup-lag-rate", "1", "--lookup-lag", "1h", "--rate-limit", "4")
+		"--non-idempotent", "--lookup-lag-rate", "1", "--lookup-lag", "1h", "--rate-limit", "1", "--burst", "3")
 	key, err := os.ReadFile(filepath.Join(dir, "quickpay_SH001.key"))
 	if err != nil {
 		t.Fatal(err)
@@ -360,7 +360,7 @@ func TestSandboxCommandTellsTheTruth(t *testing.T) {
 		}
 	}
 	if limited == 0 {
-		t.Fatal("no 429 at --rate-limit 4 after 7 requests")
+		t.Fatal("no 429 at --rate-limit 1 --burst 3 after 7 requests")
 	}
 
 	var ledger []struct {
@@ -383,7 +383,7 @@ func TestSandboxCommandTellsTheTruth(t *testing.T) {
 	_, b = p.get(t, "/_sandbox/stats", "")
 	json.Unmarshal(b, &stats)
 	for _, a := range stats {
-		if a.Provider == "quickpay" && a.Account == "SH001" && (a.Requests != 7 || a.RateLimited != limited || a.MaxPerSecond < 4) {
+		if a.Provider == "quickpay" && a.Account == "SH001" && (a.Requests != 7 || a.RateLimited != limited || a.MaxPerSecond < 3) {
 			t.Fatalf("stats %s; want 7 requests, %d answered 429", b, limited)
 		}
 	}
