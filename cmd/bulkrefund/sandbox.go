@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -38,8 +39,17 @@ func cmdSandbox(e env, args []string) int {
 	fs.Float64Var(&f.PendingRate, "pending-rate", 0, "fraction of refunds (all four providers; never a Upay revoke) that are pending first")
 	fs.DurationVar(&f.SettleAfter, "settle-after", 0, "how long a pending refund stays pending")
 	fs.Float64Var(&f.SettleFailRate, "settle-fail-rate", 0, "fraction of pending refunds that settle as failed")
+	fs.BoolVar(&f.NonIdempotent, "non-idempotent", false, "a repeated refund number is a new refund: money moves again while the order has some left")
+	fs.BoolVar(&f.LenientRepeat, "lenient-repeat", false, "answer a repeated refund number with the refund held, even for another amount or order")
+	fs.BoolVar(&f.UpayRepeatNoop, "upay-repeat-noop", false, "answer a repeated Upay refund_request_no with FAIL + UPAY_REFUND_ORDER_NOOP")
+	fs.Float64Var(&f.LookupLagRate, "lookup-lag-rate", 0, "fraction of refund queries that do not see a fresh refund yet (native \"no record\")")
+	fs.DurationVar(&f.LookupLag, "lookup-lag", 0, "how long a refund stays invisible to lagging queries (0: always)")
 	statement := fs.String("statement", "", "write the statement CSV to FILE on shutdown")
 	writeConfig := fs.String("write-config", "", "write providers.json and credential files for a client to DIR")
+	notifyURL := fs.String("notify-url", "", "send every Nomad and PayEase notify to this loopback URL instead of the refund's notifyUrl")
+	adminToken := fs.String("admin-token", "", "require \"Authorization: Bearer TOKEN\" on the /_sandbox/ admin endpoints (needed off loopback)")
+	adminTokenFile := fs.String("admin-token-file", "", "read the admin token from FILE (keeps it out of the process list)")
+	noAdmin := fs.Bool("no-admin", false, "turn the /_sandbox/ admin endpoints off")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -52,6 +62,11 @@ func cmdSandbox(e env, args []string) int {
 	}
 	f.Seed = *seed
 	if err := f.Validate(); err != nil {
+		fmt.Fprintf(e.stderr, "bulkrefund sandbox: %v\n", err)
+		return exitUsage
+	}
+	token, err := sandboxAdminToken(*adminToken, *adminTokenFile, *noAdmin)
+	if err != nil {
 		fmt.Fprintf(e.stderr, "bulkrefund sandbox: %v\n", err)
 		return exitUsage
 	}
@@ -86,12 +101,26 @@ func cmdSandbox(e env, args []string) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	sb, err := sandbox.StartAt(sandbox.Config{Orders: orders, Faults: f}, *addr)
+	sb, err := sandbox.StartAt(sandbox.Config{Orders: orders, Faults: f, NotifyURL: *notifyURL,
+		AdminToken: token, NoAdmin: *noAdmin}, *addr)
+	if errors.Is(err, sandbox.ErrAdminExposed) {
+		fmt.Fprintf(e.stderr, "bulkrefund sandbox: %s is not a loopback address: the admin endpoints (faults, out-of-band refunds) "+
+			"would be open to the network; give --admin-token TOKEN (or --admin-token-file FILE) or --no-admin\n", *addr)
+		return exitUsage
+	}
 	if err != nil {
 		fmt.Fprintf(e.stderr, "bulkrefund sandbox: %v\n", err)
 		return exitUsage
 	}
 	defer sb.Close()
+	if sb.OnNetwork() {
+		admin := "the admin endpoints need \"Authorization: Bearer <admin token>\""
+		if *noAdmin {
+			admin = "the admin endpoints are off"
+		}
+		fmt.Fprintf(e.stderr, "bulkrefund sandbox: warning: listening on %s, reachable from other machines; "+
+			"the provider endpoints take any client holding the generated credentials; %s\n", sb.URL(), admin)
+	}
 	// The config is in place before the first line: a script that has read
 	// the address may start its client at once.
 	var cfgPath string
@@ -123,6 +152,28 @@ func cmdSandbox(e env, args []string) int {
 		fmt.Fprintf(e.stdout, "statement written to %s (%d refunds)\n", *statement, len(sb.Ledger()))
 	}
 	return exitOK
+}
+
+// sandboxAdminToken picks the admin token from --admin-token or
+// --admin-token-file; at most one of them, and neither with --no-admin.
+func sandboxAdminToken(flagToken, file string, noAdmin bool) (string, error) {
+	if flagToken != "" && file != "" {
+		return "", errors.New("--admin-token and --admin-token-file exclude each other")
+	}
+	token := flagToken
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("--admin-token-file: %w", err)
+		}
+		if token = strings.TrimSpace(string(b)); token == "" {
+			return "", fmt.Errorf("--admin-token-file: %s is empty", file)
+		}
+	}
+	if token != "" && noAdmin {
+		return "", errors.New("--no-admin turns the admin endpoints off: an admin token makes no sense with it")
+	}
+	return token, nil
 }
 
 // writeFileAtomic writes through a temporary file in the same directory and
