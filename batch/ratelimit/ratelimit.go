@@ -8,11 +8,15 @@
 // reserves the next slot in one atomic upsert and sleeps until it:
 //
 //	now  = the database's clock (one clock for every host)
-//	tat  = max(tat, now) + 1/rate            -- the slot after ours
-//	wait = tat - 1/rate - (burst-1)/rate - now, if positive
+//	T    = (1/rate)·(1 + Jitter/1s)          -- the spacing, with headroom
+//	tat  = max(tat, now) + T                 -- the slot after ours
+//	wait = tat - T - (burst-1)·T - now, if positive
 //
-// So calls are spaced 1/rate apart across all processes once the burst is
-// spent, and a host's clock never matters. The table is UNLOGGED: no WAL,
+// So calls are spaced T apart across all processes once the burst is
+// spent, and a host's clock never matters. T keeps a little under the
+// configured rate (Jitter): calls granted exactly 1/rate apart reach the
+// provider bunched by scheduling and network delays, and a provider that
+// counts a sliding second would then see one call too many. The table is UNLOGGED: no WAL,
 // no fsync per call; after a server crash it comes back empty, which only
 // grants one fresh burst.
 //
@@ -43,12 +47,23 @@ var migrations = []string{
 
 // reserve takes the next slot of key and returns how many microseconds to
 // wait for it. $2 is the emission interval 1/rate, $3 the burst tolerance
-// (burst-1)/rate, both in microseconds. The clock is read once
-// (MATERIALIZED), so the slot and the wait agree.
-const reserve = `WITH n AS MATERIALIZED (SELECT (extract(epoch FROM clock_timestamp())*1000000)::bigint AS us)
-INSERT INTO rate_limits AS t (key, tat) SELECT $1, n.us + $2 FROM n
-ON CONFLICT (key) DO UPDATE SET tat = GREATEST(t.tat + $2, EXCLUDED.tat)
-RETURNING t.tat - $2 - $3 - (SELECT us FROM n)`
+// (burst-1)/rate, both in microseconds. The clock is read once the row is
+// locked (in DO UPDATE and RETURNING, not at statement start): a caller
+// that queued behind others for the row is not told to wait for a moment
+// that has already passed.
+const reserve = `INSERT INTO rate_limits AS t (key, tat) VALUES ($1, ` + nowUS + ` + $2)
+ON CONFLICT (key) DO UPDATE SET tat = GREATEST(t.tat, ` + nowUS + `) + $2
+RETURNING t.tat - $2 - $3 - ` + nowUS
+
+// nowUS is the database's clock now, in microseconds since the epoch.
+const nowUS = `(extract(epoch FROM clock_timestamp())*1000000)::bigint`
+
+// Jitter is how much the calls' arrival at the provider may bunch
+// compared with the moments the limiter grants them, and so how far under
+// its configured rate a shared limit keeps: 1 + Jitter/1s times the
+// spacing (3% for 30 ms). A provider that counts its limit per sliding
+// second sees at most the configured rate.
+var Jitter = 60 * time.Millisecond
 
 // Shared is one account's limiter kept in the PostgreSQL ledger.
 type Shared struct {
@@ -91,7 +106,11 @@ func NewShared(ctx context.Context, l *store.SQL, key string, perSecond float64,
 	if err != nil {
 		return nil, fmt.Errorf("rate limit %s: %w", key, err)
 	}
-	interval := int64(math.Round(1e6 / perSecond))
+	// Spaced as if each second were Jitter longer: arrivals bunched by up
+	// to Jitter on their way (scheduling, connections, the network) still
+	// never put more than the rate's worth of calls into one second at
+	// the provider.
+	interval := int64(math.Round(1e6 / perSecond * (1 + Jitter.Seconds())))
 	return &Shared{db: l.DB(), stmt: stmt, key: key, interval: interval, tolerance: int64(burst-1) * interval}, nil
 }
 

@@ -76,15 +76,14 @@ func TestSharedAcrossProcesses(t *testing.T) {
 	wg.Wait()
 	n, peak := len(granted), maxInWindow(granted, time.Second)
 	t.Logf("%d calls in 3s, at most %d in any second; other account %d", n, peak, len(grantedOther))
-	if n < 55 || n > 62 {
+	// 20/s less the Jitter headroom (6%): about 57 in 3s.
+	if n < 52 || n > 60 {
 		t.Errorf("%d calls granted in 3s at 20/s", n)
 	}
-	// GCRA at 20/s with a burst of 1 spaces calls 50 ms apart: a closed
-	// window of one second holds 21 of them (both ends), never more.
-	if peak > 21 {
+	if peak > 20 {
 		t.Errorf("%d calls in one second at 20/s, burst 1", peak)
 	}
-	if len(grantedOther) < 55 {
+	if len(grantedOther) < 52 {
 		t.Errorf("the other account got %d calls: budgets are not per account", len(grantedOther))
 	}
 }
