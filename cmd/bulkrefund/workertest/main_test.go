@@ -237,7 +237,9 @@ type sheetRow struct {
 	Amount                               int64
 }
 
-func (r sheetRow) key() string { return r.Provider + "/" + r.Account + "/" + r.OrderNo + "/" + r.RefundNo }
+func (r sheetRow) key() string {
+	return r.Provider + "/" + r.Account + "/" + r.OrderNo + "/" + r.RefundNo
+}
 
 // fixture writes an orders file and a refund sheet of n refunds, one per
 // order that keep accepts, some partial. PayEase rows are capped at
