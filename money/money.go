@@ -85,6 +85,32 @@ func Format(minor int64, c Currency) string {
 	return digits
 }
 
+// FormatGrouped is Format with the integer digits in groups of three, for
+// people reading a plan or a summary: 123456789 CNY → "1,234,567.89",
+// -123456 JPY → "-123,456". The grouping is on the digits Format gives, so it
+// is exact for every int64; ParseMajor reads the result back.
+func FormatGrouped(minor int64, c Currency) string {
+	s := Format(minor, c)
+	sign := ""
+	if s[0] == '-' {
+		sign, s = "-", s[1:]
+	}
+	intPart, frac, _ := strings.Cut(s, ".")
+	var b strings.Builder
+	b.WriteString(sign)
+	for i, d := range []byte(intPart) {
+		if i > 0 && (len(intPart)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte(d)
+	}
+	if frac != "" {
+		b.WriteByte('.')
+		b.WriteString(frac)
+	}
+	return b.String()
+}
+
 // Pow10 returns 10**n for the small n of currency scales.
 func Pow10(n int) int64 {
 	p := int64(1)
