@@ -5,22 +5,60 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/xuri/excelize/v2"
 )
 
-// TestMain lets the tests run the real command as a child process.
+// exitInterrupted is what reconcile exits with after a signal.
+const exitInterrupted = 130
+
+// bin is the command built once for the package's tests (not in -short
+// mode), for tests of what a shell sees.
+var bin string
+
+// TestMain lets the tests run the real command as a child process: this test
+// binary as main (runProcess), and the command built by go build (binary).
 func TestMain(m *testing.M) {
 	if os.Getenv("RECONCILE_TEST_MAIN") == "1" {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	flag.Parse()
+	if testing.Short() {
+		os.Exit(m.Run())
+	}
+	dir, err := os.MkdirTemp("", "reconcile-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	bin = filepath.Join(dir, "reconcile")
+	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if out, err := exec.Command(gobin, "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		os.Exit(2)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// binary is the built command; tests that need it skip in -short mode.
+func binary(t *testing.T) string {
+	t.Helper()
+	if bin == "" {
+		t.Skip("runs the built binary (not in -short mode)")
+	}
+	return bin
 }
 
 func sample(name string) string {
@@ -62,7 +100,7 @@ func TestExitCodes(t *testing.T) {
 		{"bad amount in statement", []string{"--results", "testdata/clean-results.csv", "--statement", "testdata/bad-statement.csv", "-o", filepath.Join(dir, "c.xlsx")}, 2, `bad-statement.csv:2: column "Amount": value "100.001": invalid amount`},
 		{"negative amount in statement", []string{"--results", "testdata/clean-results.csv", "--statement", "testdata/negative-statement.csv", "-o", filepath.Join(dir, "c.xlsx")}, 2, `negative-statement.csv:2: column "amount": value "-100.00": invalid amount: negative amount: a statement gives each refund's amount as a positive number`},
 		{"missing file", []string{"--results", "testdata/nope.csv", "--statement", "testdata/clean-statement.csv", "-o", filepath.Join(dir, "c.xlsx")}, 2, "nope.csv"},
-		{"bad flag", []string{"--frobnicate"}, 2, "flag provided but not defined"},
+		{"bad flag", []string{"--frobnicate"}, 2, "unknown flag: --frobnicate"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -1,17 +1,17 @@
-package main
+package cli
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"os/user"
 	"runtime/debug"
-	"strings"
+	"syscall"
 	"time"
 
+	"github.com/spf13/cobra"
 	"golang.org/x/time/rate"
 
 	"github.com/bulkrefund/bulkrefund/adapters"
@@ -19,66 +19,100 @@ import (
 	"github.com/bulkrefund/bulkrefund/report"
 )
 
-const (
-	exitOK          = 0
-	exitExceptions  = 1
-	exitUsage       = 2
-	exitInterrupted = 130
-)
+type reconcileFlags struct {
+	in                    report.Inputs
+	lookup                bool
+	cfgPath, from, to, tz string
+	out, csvDir, jsonPath string
+	parallel              int
+	tolerance             int64
+}
 
-// toolVersion is written into the report's provenance.
-var toolVersion = "reconcile dev"
+// NewReconcileCmd is the reconcile command: `bulkrefund reconcile` and the
+// cron binary cmd/reconcile run this same constructor. use is how the
+// command is typed ("reconcile").
+func NewReconcileCmd(use string) *cobra.Command {
+	var f reconcileFlags
+	cmd := &cobra.Command{
+		Use:   use + " (--state PATH | --results FILE)... (--statement FILE... | --lookup) -o report.xlsx",
+		Short: "Match the refunds a run sent against what the providers record; write the report",
+		Long: `Match the refunds a run sent against what the providers record, and write the
+reconciliation report: XLSX (-o), one CSV per sheet (--csv) and JSON (--json).
 
-type multi []string
+Our side is one or more checkpoint states (--state) or results files
+(--results); the provider side is statements (--statement) or live lookups
+(--lookup, with the provider config: --config, else $BULKREFUND_CONFIG, else
+$XDG_CONFIG_HOME/bulkrefund/config.json).
 
-func (m *multi) String() string     { return strings.Join(*m, ",") }
-func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
-
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("reconcile", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var (
-		in                    report.Inputs
-		lookup                bool
-		cfgPath, from, to, tz string
-		out, csvDir, jsonPath string
-		parallel              int
-		tolerance             int64
-	)
-	fs.Var((*multi)(&in.States), "state", "a run's checkpoint state `PATH` (repeatable)")
-	fs.Var((*multi)(&in.Results), "results", "a run's results `FILE`, CSV or XLSX (repeatable)")
-	fs.Var((*multi)(&in.Statements), "statement", "a provider statement `FILE`, CSV or XLSX (repeatable)")
-	fs.Var((*multi)(&in.Orders), "orders", "orders ledger `FILE` for order totals (repeatable)")
-	fs.BoolVar(&lookup, "lookup", false, "ask the providers live about every refund we sent (needs --config)")
-	fs.StringVar(&cfgPath, "config", "", "provider config `FILE` for --lookup")
-	fs.IntVar(&parallel, "parallel", 8, "lookups in flight at once")
-	fs.StringVar(&from, "from", "", "only rows at or after `DATE` (YYYY-MM-DD, or RFC3339)")
-	fs.StringVar(&to, "to", "", "only rows up to `DATE` inclusive (YYYY-MM-DD), or before an RFC3339 instant")
-	fs.StringVar(&tz, "tz", "Local", "time `ZONE` of dates, the day column and per-day totals (e.g. Asia/Shanghai, UTC)")
-	fs.Int64Var(&tolerance, "amount-tolerance", 0, "largest amount difference still agreed, in minor `UNITS` (fen)")
-	fs.StringVar(&in.Operator, "operator", "", "who runs the report (default: the state's operator, else $USER)")
-	fs.StringVar(&out, "o", "", "write the XLSX report to `FILE`")
-	fs.StringVar(&csvDir, "csv", "", "also write one CSV per sheet into `DIR`")
-	fs.StringVar(&jsonPath, "json", "", "also write the rows as JSON to `FILE`")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: reconcile [--state PATH]... [--results FILE]... [--statement FILE]... [--lookup --config FILE]\n"+
-			"                 [--orders FILE]... [--from DATE --to DATE] [--amount-tolerance N] [--operator NAME]\n"+
-			"                 [--csv DIR] [--json FILE] -o report.xlsx")
-		fs.PrintDefaults()
-		fmt.Fprintln(stderr, "\nexit: 0 all matched or agreed failed, 1 exceptions or pending remain, 2 usage or input error, 130 interrupted")
+Exit: 0 all matched or agreed failed, 1 exceptions or pending remain,
+2 usage or input error, 130 interrupted.`,
+		Example: `  ` + use + ` --state ~/.local/state/bulkrefund/0123456789abcdef.db --lookup \
+      --orders orders.csv --tz Asia/Shanghai -o report.xlsx --csv report-csv/
+  ` + use + ` --results results.csv --statement statement.csv -o report.xlsx`,
+		Args: NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			// A million-row reconciliation holds both sides in memory; a
+			// soft limit makes the collector work harder instead of letting
+			// the heap double.
+			if os.Getenv("GOMEMLIMIT") == "" {
+				debug.SetMemoryLimit(1280 << 20)
+			}
+			stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+			if f.lookup && f.cfgPath == "" {
+				c, err := FindConfig("")
+				if err != nil {
+					return Usagef("%v", err)
+				}
+				if c.Path == "" {
+					return Usagef("--lookup and --config go together: %s", ConfigHint)
+				}
+				f.cfgPath = c.Path
+				fmt.Fprintf(stderr, "%s: config %s\n", cmd.CommandPath(), c)
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			// The first signal cancels the work (lookups stop, nothing more
+			// is written, exit 130); reading a large input does not watch
+			// for it, so a second signal must still stop the process at once.
+			go func() {
+				<-ctx.Done()
+				stop()
+			}()
+			return Exit(reconcile(ctx, f, stdout, stderr))
+		},
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	fl := cmd.Flags()
+	fl.StringArrayVar(&f.in.States, "state", nil, "a run's checkpoint state `PATH` (repeatable)")
+	fl.StringArrayVar(&f.in.Results, "results", nil, "a run's results `FILE`, CSV or XLSX (repeatable)")
+	fl.StringArrayVar(&f.in.Statements, "statement", nil, "a provider statement `FILE`, CSV or XLSX (repeatable)")
+	fl.StringArrayVar(&f.in.Orders, "orders", nil, "orders ledger `FILE` for order totals (repeatable)")
+	fl.BoolVar(&f.lookup, "lookup", false, "ask the providers live about every refund we sent (needs a provider config)")
+	fl.StringVarP(&f.cfgPath, "config", "c", "", "provider config `FILE` for --lookup (default: $BULKREFUND_CONFIG, else the user config directory's bulkrefund/config.json)")
+	fl.IntVarP(&f.parallel, "parallel", "j", 8, "lookups in flight at once")
+	fl.StringVar(&f.from, "from", "", "only rows at or after `DATE` (YYYY-MM-DD, or RFC3339)")
+	fl.StringVar(&f.to, "to", "", "only rows up to `DATE` inclusive (YYYY-MM-DD), or before an RFC3339 instant")
+	fl.StringVar(&f.tz, "tz", "Local", "time `ZONE` of dates, the day column and per-day totals (e.g. Asia/Shanghai, UTC)")
+	fl.Int64Var(&f.tolerance, "amount-tolerance", 0, "largest amount difference still agreed, in minor `UNITS` (fen)")
+	fl.StringVar(&f.in.Operator, "operator", "", "`NAME` of who runs the report (default: the state's operator, else $USER)")
+	fl.StringVarP(&f.out, "output", "o", "", "write the XLSX report to `FILE`")
+	fl.StringVar(&f.csvDir, "csv", "", "also write one CSV per sheet into `DIR`")
+	fl.StringVar(&f.jsonPath, "json", "", "also write the rows as JSON to `FILE`")
+	for name, exts := range map[string][]string{"state": {"db"}, "results": {"csv", "xlsx"}, "statement": {"csv", "xlsx"},
+		"orders": {"csv", "xlsx"}, "config": {"json"}, "output": {"xlsx"}, "json": {"json"}} {
+		cmd.MarkFlagFilename(name, exts...)
 	}
+	cmd.MarkFlagDirname("csv")
+	return cmd
+}
+
+// reconcile builds the report from f and writes it; the exit code says how
+// it went.
+func reconcile(ctx context.Context, f reconcileFlags, stdout, stderr io.Writer) int {
+	in, lookup, cfgPath, from, to, tz := f.in, f.lookup, f.cfgPath, f.from, f.to, f.tz
+	out, csvDir, jsonPath, parallel, tolerance := f.out, f.csvDir, f.jsonPath, f.parallel, f.tolerance
 	usageErr := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "reconcile: "+format+"\n", a...)
 		return exitUsage
-	}
-	if fs.NArg() > 0 {
-		return usageErr("unexpected argument %q (flags come before nothing else)", fs.Arg(0))
 	}
 	if out == "" && csvDir == "" && jsonPath == "" {
 		return usageErr("nowhere to write: give -o report.xlsx, --csv DIR or --json FILE")
@@ -220,9 +254,5 @@ func currentUser() string {
 	return ""
 }
 
-func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return "reconcile " + bi.Main.Version
-	}
-	return toolVersion
-}
+// version is the report's tool_version. TODO(merge): use internal/version.
+func version() string { return buildVersion("reconcile") }
