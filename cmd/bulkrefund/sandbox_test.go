@@ -15,7 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,32 +24,6 @@ import (
 	"github.com/bulkrefund/bulkrefund/adapters/sandbox"
 )
 
-var sbxBin struct {
-	once sync.Once
-	path string
-	err  error
-	out  []byte
-}
-
-// sbxBinary builds this command once per test run: the sandbox test runs it
-// as a real process, signals and all.
-func sbxBinary(t *testing.T) string {
-	t.Helper()
-	sbxBin.once.Do(func() {
-		dir, err := os.MkdirTemp("", "bulkrefund-sbx-")
-		if err != nil {
-			sbxBin.err = err
-			return
-		}
-		sbxBin.path = filepath.Join(dir, "bulkrefund")
-		sbxBin.out, sbxBin.err = exec.Command("go", "build", "-o", sbxBin.path, ".").CombinedOutput()
-	})
-	if sbxBin.err != nil {
-		t.Fatalf("go build: %v\n%s", sbxBin.err, sbxBin.out)
-	}
-	return sbxBin.path
-}
-
 type sbxProc struct {
 	cmd    *exec.Cmd
 	url    string
@@ -59,7 +32,7 @@ type sbxProc struct {
 
 func sbxStart(t *testing.T, args ...string) *sbxProc {
 	t.Helper()
-	cmd := exec.Command(sbxBinary(t), append([]string{"sandbox"}, args...)...)
+	cmd := exec.Command(binary(t), append([]string{"sandbox"}, args...)...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

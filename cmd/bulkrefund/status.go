@@ -3,16 +3,59 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/bulkrefund/bulkrefund/batch"
 	"github.com/bulkrefund/bulkrefund/batch/store"
+	"github.com/bulkrefund/bulkrefund/internal/cli"
 	"github.com/bulkrefund/bulkrefund/money"
 )
+
+type statusFlags struct {
+	state, sheet string
+	maxRows      int
+}
+
+func newStatusCmd(e env) *cobra.Command {
+	var f statusFlags
+	cmd := &cobra.Command{
+		Use:   "status (FILE | --state PATH)",
+		Short: "Show where a run's refunds stand",
+		Long: `Show where a run's refunds stand: counts and amounts by provider, account,
+currency and state, then every failed, unknown and pending row. The state is
+--state PATH, or found from the sheet FILE's content as run finds it (- reads
+the sheet from standard input).
+
+Exit: 0 every refund succeeded, 1 some are failed, unknown, pending or not
+yet sent, 2 bad usage or no state.`,
+		Example: `  bulkrefund status refunds.xlsx
+  bulkrefund status --state ~/.local/state/bulkrefund/0123456789abcdef.db`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return cli.Usagef("one sheet FILE at a time, got %d", len(args))
+			}
+			return nil
+		},
+		ValidArgsFunction: sheetFiles,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				return cli.Exit(withSheet(e, "status", args[0], func(e env, path string) int { return cmdStatus(e, []string{path}, f) }))
+			}
+			return cli.Exit(cmdStatus(e, nil, f))
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.state, "state", "", "checkpoint state `PATH`")
+	fl.StringVar(&f.sheet, "sheet", "", "XLSX sheet of FILE")
+	fl.IntVar(&f.maxRows, "max-rows", 200, "list at most `N` failed, unknown and pending rows (0: all)")
+	cmd.MarkFlagFilename("state", "db")
+	return cmd
+}
 
 // cmdStatus shows where a run's refunds stand: counts and amounts by
 // provider, account, currency and state, then every failed, unknown and
@@ -20,23 +63,8 @@ import (
 // (its content decides the default state path). Exit 0: every refund
 // succeeded; 1: some are failed, unknown, pending or not yet sent; 2: bad
 // usage or no state.
-func cmdStatus(e env, args []string) int {
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	statePath := fs.String("state", "", "checkpoint state `PATH`")
-	sheetName := fs.String("sheet", "", "XLSX sheet of FILE")
-	maxRows := fs.Int("max-rows", 200, "list at most `N` failed, unknown and pending rows (0: all)")
-	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: bulkrefund status (--state PATH | FILE) [--sheet NAME] [--max-rows N]")
-		fs.PrintDefaults()
-	}
-	files, err := parseInterspersed(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
+func cmdStatus(e env, files []string, f statusFlags) int {
+	statePath, sheetName, maxRows := &f.state, &f.sheet, &f.maxRows
 	switch {
 	case *statePath == "" && len(files) == 1:
 		var items []batch.Item
@@ -48,7 +76,7 @@ func cmdStatus(e env, args []string) int {
 		*statePath = store.DefaultPath(batch.Identity(items))
 	case *statePath != "" && len(files) == 0:
 	default:
-		fs.Usage()
+		fmt.Fprintln(e.stderr, "bulkrefund status: give the sheet FILE or --state PATH, one of them (see 'bulkrefund status --help')")
 		return exitUsage
 	}
 
