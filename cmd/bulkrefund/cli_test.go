@@ -8,20 +8,23 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/bulkrefund/bulkrefund/adapters/sandbox"
+	"github.com/bulkrefund/bulkrefund/internal/clitest"
 )
 
 // TestCLIVersion: --version and the version command print the same one line,
 // on stdout, from the build info.
 func TestCLIVersion(t *testing.T) {
-	a := runBinary(t, nil, nil, "--version")
-	b := runBinary(t, nil, nil, "version")
-	for _, r := range []result{a, b} {
-		if r.code != exitOK || r.stderr != "" || !strings.HasPrefix(r.stdout, "bulkrefund ") || strings.Count(r.stdout, "\n") != 1 {
-			t.Errorf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	a := clitest.Run(t, nil, nil, "--version")
+	b := clitest.Run(t, nil, nil, "version")
+	for _, r := range []clitest.Result{a, b} {
+		if r.Code != exitOK || r.Stderr != "" || !strings.HasPrefix(r.Stdout, "bulkrefund ") || strings.Count(r.Stdout, "\n") != 1 {
+			t.Errorf("exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
 		}
 	}
-	if a.stdout != b.stdout {
-		t.Errorf("--version %q, version %q", a.stdout, b.stdout)
+	if a.Stdout != b.Stdout {
+		t.Errorf("--version %q, version %q", a.Stdout, b.Stdout)
 	}
 }
 
@@ -33,23 +36,23 @@ func TestCLIHelp(t *testing.T) {
 		{"--help"}, {"help"}, {"validate", "--help"}, {"run", "-h"}, {"status", "--help"},
 		{"sandbox", "--help"}, {"reconcile", "--help"}, {"help", "run"}, {"completion", "--help"},
 	} {
-		r := runBinary(t, nil, nil, args...)
-		if r.code != exitOK || r.stderr != "" || !strings.Contains(r.stdout, "Usage:\n  bulkrefund") || !strings.Contains(r.stdout, "\nFlags:\n") {
-			t.Errorf("%v: exit %d\nstdout:\n%s\nstderr:\n%s", args, r.code, r.stdout, r.stderr)
+		r := clitest.Run(t, nil, nil, args...)
+		if r.Code != exitOK || r.Stderr != "" || !strings.Contains(r.Stdout, "Usage:\n  bulkrefund") || !strings.Contains(r.Stdout, "\nFlags:\n") {
+			t.Errorf("%v: exit %d\nstdout:\n%s\nstderr:\n%s", args, r.Code, r.Stdout, r.Stderr)
 		}
-		if singleDash.MatchString(r.stdout) {
-			t.Errorf("%v: a flag listed with one dash:\n%s", args, r.stdout)
+		if singleDash.MatchString(r.Stdout) {
+			t.Errorf("%v: a flag listed with one dash:\n%s", args, r.Stdout)
 		}
 	}
-	r := runBinary(t, nil, nil, "run", "--help")
+	r := clitest.Run(t, nil, nil, "run", "--help")
 	for _, want := range []string{"-c, --config FILE", "-y, --yes", "-n, --dry-run", "-j, --parallel", "-q, --quiet", "--poll DURATION"} {
-		if !strings.Contains(r.stdout, want) {
-			t.Errorf("run --help lacks %q:\n%s", want, r.stdout)
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("run --help lacks %q:\n%s", want, r.Stdout)
 		}
 	}
 	// No command: the help, and exit 2 (nothing was asked for).
-	if r := runBinary(t, nil, nil); r.code != exitUsage || !strings.Contains(r.stdout, "Available Commands:") {
-		t.Errorf("no command: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	if r := clitest.Run(t, nil, nil); r.Code != exitUsage || !strings.Contains(r.Stdout, "Available Commands:") {
+		t.Errorf("no command: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
 	}
 }
 
@@ -74,9 +77,9 @@ func TestCLIUsageErrors(t *testing.T) {
 		{[]string{"reconcile", "--parallel", "x"}, `bulkrefund reconcile: --parallel "x": want a whole number (see 'bulkrefund reconcile --help')`},
 		{[]string{"status", "a.csv", "b.csv"}, "bulkrefund status: one sheet FILE at a time, got 2 (see 'bulkrefund status --help')"},
 	} {
-		r := runBinary(t, nil, nil, tc.args...)
-		if r.code != exitUsage || r.stderr != tc.line+"\n" || r.stdout != "" {
-			t.Errorf("%v: exit %d\nstderr: %q\nwant:   %q\nstdout: %q", tc.args, r.code, r.stderr, tc.line+"\n", r.stdout)
+		r := clitest.Run(t, nil, nil, tc.args...)
+		if r.Code != exitUsage || r.Stderr != tc.line+"\n" || r.Stdout != "" {
+			t.Errorf("%v: exit %d\nstderr: %q\nwant:   %q\nstdout: %q", tc.args, r.Code, r.Stderr, tc.line+"\n", r.Stdout)
 		}
 	}
 }
@@ -86,9 +89,9 @@ func TestCLIUsageErrors(t *testing.T) {
 // by extension.
 func TestCLICompletion(t *testing.T) {
 	for _, sh := range []string{"bash", "zsh", "fish", "powershell"} {
-		r := runBinary(t, nil, nil, "completion", sh)
-		if r.code != exitOK || r.stderr != "" || !strings.Contains(r.stdout, "bulkrefund") || len(r.stdout) < 1000 {
-			t.Errorf("completion %s: exit %d, %d bytes, stderr %q", sh, r.code, len(r.stdout), r.stderr)
+		r := clitest.Run(t, nil, nil, "completion", sh)
+		if r.Code != exitOK || r.Stderr != "" || !strings.Contains(r.Stdout, "bulkrefund") || len(r.Stdout) < 1000 {
+			t.Errorf("completion %s: exit %d, %d bytes, stderr %q", sh, r.Code, len(r.Stdout), r.Stderr)
 		}
 		if sh != "bash" {
 			continue
@@ -99,7 +102,7 @@ func TestCLICompletion(t *testing.T) {
 			continue
 		}
 		script := filepath.Join(t.TempDir(), "bulkrefund.bash")
-		if err := os.WriteFile(script, []byte(r.stdout), 0o600); err != nil {
+		if err := os.WriteFile(script, []byte(r.Stdout), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		if out, err := exec.Command(bash, "-n", script).CombinedOutput(); err != nil {
@@ -119,9 +122,9 @@ func TestCLICompletion(t *testing.T) {
 		{[]string{"__complete", "reconcile", "--statement", ""}, "csv\nxlsx\n:8\n"},
 		{[]string{"__complete", "ru"}, "run\t"},
 	} {
-		r := runBinary(t, nil, nil, tc.args...)
-		if r.code != exitOK || !strings.Contains(r.stdout, tc.want) {
-			t.Errorf("%v: exit %d, stdout %q, want %q", tc.args, r.code, r.stdout, tc.want)
+		r := clitest.Run(t, nil, nil, tc.args...)
+		if r.Code != exitOK || !strings.Contains(r.Stdout, tc.want) {
+			t.Errorf("%v: exit %d, stdout %q, want %q", tc.args, r.Code, r.Stdout, tc.want)
 		}
 	}
 }
@@ -152,72 +155,52 @@ func upayOnly(t *testing.T) string {
 // and says which at the top of its output; --config wins over both; a
 // variable naming no file is an error, not a silent fallback.
 func TestCLIConfigDiscovery(t *testing.T) {
-	p := sbxStart(t, "--orders", sampleOrders, "--write-config", t.TempDir())
-	var cfg string
-	for {
-		line, err := p.stdout.ReadString('\n')
-		if err != nil {
-			t.Fatalf("no config line from the sandbox: %v", err)
-		}
-		if c, ok := strings.CutPrefix(strings.TrimSpace(line), "client config written to "); ok {
-			cfg = c
-			break
-		}
-	}
+	// The sandbox writes its client config into the user config directory
+	// a later case looks in; the credential files beside it are named
+	// relative to it.
+	xdg := t.TempDir()
+	sbxStart(t, "--orders", sampleOrders, "--write-config", filepath.Join(xdg, "bulkrefund"))
+	cfg := filepath.Join(xdg, "bulkrefund", sandbox.ClientConfigFile)
 	sheet := upayOnly(t)
 
 	// $BULKREFUND_CONFIG names the sandbox's config: the run sends there.
 	state := filepath.Join(t.TempDir(), "s.db")
-	r := runBinary(t, nil, []string{"BULKREFUND_CONFIG=" + cfg}, "run", sheet, "--yes", "--quiet", "--state", state)
-	if r.code != exitOK || !strings.HasPrefix(r.stdout, "Config: "+cfg+" (from $BULKREFUND_CONFIG)\n") || !strings.Contains(r.stdout, "Summary: 5 rows: succeeded 5") {
-		t.Errorf("BULKREFUND_CONFIG: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	r := clitest.Run(t, nil, []string{"BULKREFUND_CONFIG=" + cfg}, "run", sheet, "--yes", "--quiet", "--state", state)
+	if r.Code != exitOK || !strings.HasPrefix(r.Stdout, "Config: "+cfg+" (from $BULKREFUND_CONFIG)\n") || !strings.Contains(r.Stdout, "Summary: 5 rows: succeeded 5") {
+		t.Errorf("BULKREFUND_CONFIG: exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
 	}
 
 	// The user config directory's bulkrefund/config.json.
-	xdg := t.TempDir()
-	os.MkdirAll(filepath.Join(xdg, "bulkrefund"), 0o700)
-	b, err := os.ReadFile(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Credential file paths in the written config are relative to its
-	// directory; an absolute copy keeps working from elsewhere.
 	userCfg := filepath.Join(xdg, "bulkrefund", "config.json")
-	if err := os.WriteFile(userCfg, absolutize(t, b, filepath.Dir(cfg)), 0o600); err != nil {
+	if err := os.Rename(cfg, userCfg); err != nil {
 		t.Fatal(err)
 	}
-	r = runBinary(t, nil, []string{"XDG_CONFIG_HOME=" + xdg}, "run", sheet, "--yes", "--quiet", "--state", filepath.Join(t.TempDir(), "s.db"))
-	if r.code != exitOK || !strings.HasPrefix(r.stdout, "Config: "+userCfg+" (from user config directory)\n") {
-		t.Errorf("user config dir: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	r = clitest.Run(t, nil, []string{"XDG_CONFIG_HOME=" + xdg}, "run", sheet, "--yes", "--quiet", "--state", filepath.Join(t.TempDir(), "s.db"))
+	if r.Code != exitOK || !strings.HasPrefix(r.Stdout, "Config: "+userCfg+" (from user config directory)\n") {
+		t.Errorf("user config dir: exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
 	}
 
 	// --config wins: here a config that lacks the sheet's accounts.
 	lacking := filepath.Join(t.TempDir(), "lacking.json")
 	os.WriteFile(lacking, []byte(`{"accounts": [{"provider": "upay", "account": "nobody", "base_url": "http://127.0.0.1:9", "secret_env": "PATH"}]}`), 0o600)
-	r = runBinary(t, nil, []string{"BULKREFUND_CONFIG=" + cfg}, "run", sheet, "-c", lacking, "-y", "--state", filepath.Join(t.TempDir(), "s.db"))
-	if r.code != exitUsage || !strings.HasPrefix(r.stdout, "Config: "+lacking+" (from --config)\n") || !strings.Contains(r.stderr, "row 2") {
-		t.Errorf("--config over the variable: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	r = clitest.Run(t, nil, []string{"BULKREFUND_CONFIG=" + userCfg}, "run", sheet, "-c", lacking, "-y", "--state", filepath.Join(t.TempDir(), "s.db"))
+	if r.Code != exitUsage || !strings.HasPrefix(r.Stdout, "Config: "+lacking+" (from --config)\n") || !strings.Contains(r.Stderr, "row 2") {
+		t.Errorf("--config over the variable: exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	// The variable wins over the user config directory.
+	r = clitest.Run(t, nil, []string{"XDG_CONFIG_HOME=" + xdg, "BULKREFUND_CONFIG=" + lacking}, "run", sheet, "-y", "--state", filepath.Join(t.TempDir(), "s.db"))
+	if r.Code != exitUsage || !strings.HasPrefix(r.Stdout, "Config: "+lacking+" (from $BULKREFUND_CONFIG)\n") || !strings.Contains(r.Stderr, "row 2") {
+		t.Errorf("variable over the user directory: exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
 	}
 
-	r = runBinary(t, nil, []string{"BULKREFUND_CONFIG=/nonexistent/providers.json"}, "run", sheet, "--yes")
-	if r.code != exitUsage || r.stderr != "bulkrefund run: $BULKREFUND_CONFIG=/nonexistent/providers.json: no such file or directory\n" {
-		t.Errorf("missing config file: exit %d, stderr %q", r.code, r.stderr)
+	r = clitest.Run(t, nil, []string{"BULKREFUND_CONFIG=/nonexistent/providers.json"}, "run", sheet, "--yes")
+	if r.Code != exitUsage || r.Stderr != "bulkrefund run: $BULKREFUND_CONFIG=/nonexistent/providers.json: no such file or directory\n" {
+		t.Errorf("missing config file: exit %d, stderr %q", r.Code, r.Stderr)
 	}
-	r = runBinary(t, nil, nil, "run", sheet, "--yes")
-	if r.code != exitUsage || !strings.Contains(r.stderr, "give --config FILE or --sandbox") {
-		t.Errorf("no config anywhere: exit %d, stderr %q", r.code, r.stderr)
+	r = clitest.Run(t, nil, nil, "run", sheet, "--yes")
+	if r.Code != exitUsage || !strings.Contains(r.Stderr, "give --config FILE or --sandbox") {
+		t.Errorf("no config anywhere: exit %d, stderr %q", r.Code, r.Stderr)
 	}
-}
-
-// absolutize makes the *_file paths of a config written by the sandbox
-// absolute against dir.
-func absolutize(t *testing.T, cfg []byte, dir string) []byte {
-	t.Helper()
-	re := regexp.MustCompile(`("[a-z_]*_file":\s*")([^"/][^"]*)"`)
-	return re.ReplaceAllFunc(cfg, func(m []byte) []byte {
-		s := re.FindSubmatch(m)
-		return []byte(string(s[1]) + filepath.Join(dir, string(s[2])) + `"`)
-	})
 }
 
 // TestCLIStdin: "-" reads the sheet from standard input, CSV or XLSX judged
@@ -229,33 +212,33 @@ func TestCLIStdin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := runBinary(t, bytes.NewReader(xlsx), env, "validate", "-")
-	if r.code != exitOK || r.stdout != "stdin: 230 rows read, 230 valid, 0 invalid, 0 blank skipped\n" {
-		t.Errorf("xlsx on stdin: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	r := clitest.Run(t, bytes.NewReader(xlsx), env, "validate", "-")
+	if r.Code != exitOK || r.Stdout != "stdin: 230 rows read, 230 valid, 0 invalid, 0 blank skipped\n" {
+		t.Errorf("xlsx on stdin: exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
 	}
 	bad, err := os.Open(filepath.Join("testdata", "run", "small_invalid.csv"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer bad.Close()
-	r = runBinary(t, bad, env, "validate", "-")
-	if r.code != exitFailures || !strings.Contains(r.stderr, "stdin: row 4") || strings.Contains(r.stderr+r.stdout, tmp) {
-		t.Errorf("invalid csv on stdin: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	r = clitest.Run(t, bad, env, "validate", "-")
+	if r.Code != exitFailures || !strings.Contains(r.Stderr, "stdin: row 4") || strings.Contains(r.Stderr+r.Stdout, tmp) {
+		t.Errorf("invalid csv on stdin: exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
 	}
 	small, err := os.ReadFile(filepath.Join("testdata", "run", "small.csv"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	r = runBinary(t, bytes.NewReader(small), env, "run", "-", "--dry-run", "--state", filepath.Join(t.TempDir(), "s.db"))
-	if r.code != exitOK || !strings.Contains(r.stdout, "Plan: 13 refunds from stdin (batch ") || strings.Count(r.stdout, "→ send") != 13 {
-		t.Errorf("run --dry-run from stdin: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	r = clitest.Run(t, bytes.NewReader(small), env, "run", "-", "--dry-run", "--state", filepath.Join(t.TempDir(), "s.db"))
+	if r.Code != exitOK || !strings.Contains(r.Stdout, "Plan: 13 refunds from stdin (batch ") || strings.Count(r.Stdout, "→ send") != 13 {
+		t.Errorf("run --dry-run from stdin: exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
 	}
-	r = runBinary(t, bytes.NewReader(small), env, "run", "-", "--sandbox", "--yes")
-	if r.code != exitUsage || !strings.Contains(r.stderr, "works with --dry-run only") {
-		t.Errorf("run from stdin: exit %d\n%s", r.code, r.stderr)
+	r = clitest.Run(t, bytes.NewReader(small), env, "run", "-", "--sandbox", "--yes")
+	if r.Code != exitUsage || !strings.Contains(r.Stderr, "works with --dry-run only") {
+		t.Errorf("run from stdin: exit %d\n%s", r.Code, r.Stderr)
 	}
-	if r := runBinary(t, strings.NewReader(""), env, "validate", "-"); r.code != exitUsage || !strings.Contains(r.stderr, "stdin") {
-		t.Errorf("empty stdin: exit %d, %s", r.code, r.stderr)
+	if r := clitest.Run(t, strings.NewReader(""), env, "validate", "-"); r.Code != exitUsage || !strings.Contains(r.Stderr, "stdin") {
+		t.Errorf("empty stdin: exit %d, %s", r.Code, r.Stderr)
 	}
 	if left, _ := os.ReadDir(tmp); len(left) != 0 {
 		t.Errorf("left in TMPDIR: %v", left)

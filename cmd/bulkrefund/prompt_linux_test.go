@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/bulkrefund/bulkrefund/adapters/sandbox"
 )
 
 // openPTY opens a pseudo-terminal pair: the command reads the slave as its
@@ -43,16 +45,9 @@ func openPTY(t *testing.T) (master, slave *os.File) {
 // TestPromptTakesYesOnly: at a real terminal, the run asks; "y" sends
 // nothing and creates no state; "yes" sends.
 func TestPromptTakesYesOnly(t *testing.T) {
-	binary(t)
-	sbx := sbxStart(t, "--orders", sampleOrders, "--write-config", t.TempDir())
-	var cfg string
-	for cfg == "" {
-		line, err := sbx.stdout.ReadString('\n')
-		if err != nil {
-			t.Fatalf("sandbox: %v", err)
-		}
-		cfg, _ = strings.CutPrefix(strings.TrimSpace(line), "client config written to ")
-	}
+	cfgDir := t.TempDir()
+	sbxStart(t, "--orders", sampleOrders, "--write-config", cfgDir)
+	cfg := filepath.Join(cfgDir, sandbox.ClientConfigFile)
 	sheet := upayOnly(t)
 	for _, tc := range []struct {
 		answer string
@@ -67,8 +62,7 @@ func TestPromptTakesYesOnly(t *testing.T) {
 		t.Run(tc.answer, func(t *testing.T) {
 			master, slave := openPTY(t)
 			state := filepath.Join(t.TempDir(), "s.db")
-			cmd := exec.Command(bin, "run", sheet, "--config", cfg, "--state", state, "--quiet")
-			cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+t.TempDir())
+			cmd := exec.Command(binary(t), "run", sheet, "--config", cfg, "--state", state, "--quiet")
 			cmd.Stdin = slave
 			out, err := cmd.StdoutPipe()
 			if err != nil {

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/csv"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,27 +13,14 @@ import (
 	"github.com/bulkrefund/bulkrefund/adapters"
 	"github.com/bulkrefund/bulkrefund/adapters/config"
 	"github.com/bulkrefund/bulkrefund/adapters/sandbox"
+	"github.com/bulkrefund/bulkrefund/internal/clitest"
 	"github.com/bulkrefund/bulkrefund/money"
 )
 
-// runBinary runs the built reconcile with extra environment; the user's
-// config directory is an empty one unless env says otherwise.
 func runBinary(t *testing.T, env []string, args ...string) (int, string, string) {
 	t.Helper()
-	cmd := exec.Command(binary(t), args...)
-	cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+t.TempDir(), "BULKREFUND_CONFIG=")
-	cmd.Env = append(cmd.Env, env...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		return ee.ExitCode(), stdout.String(), stderr.String()
-	case err != nil:
-		t.Fatal(err)
-	}
-	return 0, stdout.String(), stderr.String()
+	r := clitest.Run(t, nil, env, args...)
+	return r.Code, r.Stdout, r.Stderr
 }
 
 func TestCLIVersionHelp(t *testing.T) {
@@ -104,26 +88,13 @@ func TestCLIConfigFromEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sb.Close()
-	cfgPath := writeSandboxConfig(t, dir, sb)
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clients, err := cfg.Providers()
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfgPath, clients := sandboxClients(t, dir, sb)
 
 	// Refund each order through the adapters, and write the results file a
 	// run would have written.
 	results := filepath.Join(dir, "results.csv")
-	f, err := os.Create(results)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := csv.NewWriter(f)
-	w.Write([]string{"row", "provider", "account", "order_no", "provider_order_id", "refund_no", "action", "amount", "currency", "state", "provider_refund_id", "provider_code", "provider_message", "attempts", "first_attempt", "last_attempt", "error"})
 	at := now.UTC().Format(time.RFC3339)
+	var rows [][]string
 	for i, o := range orders {
 		r := adapters.Refund{Provider: o.Provider, Account: o.Account, OrderNo: o.OrderNo, ProviderOrderID: o.ProviderOrderID,
 			RefundNo: fmt.Sprintf("ENV%03d", i), Amount: max(1, o.Total/2), Total: o.Total, Currency: o.Currency,
@@ -132,13 +103,10 @@ func TestCLIConfigFromEnv(t *testing.T) {
 		if err != nil || out.Status != adapters.StatusSucceeded {
 			t.Fatalf("refund %s: %+v %v", r.RefundNo, out, err)
 		}
-		w.Write([]string{fmt.Sprint(i + 2), o.Provider, o.Account, o.OrderNo, o.ProviderOrderID, r.RefundNo, "refund",
+		rows = append(rows, []string{fmt.Sprint(i + 2), o.Provider, o.Account, o.OrderNo, o.ProviderOrderID, r.RefundNo, "refund",
 			money.Format(r.Amount, o.Currency), string(o.Currency), "succeeded", out.ProviderRefundID, "", "", "1", at, at, ""})
 	}
-	w.Flush()
-	if err := errors.Join(w.Error(), f.Close()); err != nil {
-		t.Fatal(err)
-	}
+	writeResults(t, results, rows)
 
 	js := filepath.Join(dir, "report.json")
 	code, stdout, stderr := runBinary(t, []string{"BULKREFUND_CONFIG=" + cfgPath}, "--results", results, "--lookup", "--json", js)

@@ -5,60 +5,29 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/xuri/excelize/v2"
+
+	"github.com/bulkrefund/bulkrefund/internal/clitest"
 )
 
 // exitInterrupted is what reconcile exits with after a signal.
 const exitInterrupted = 130
 
-// bin is the command built once for the package's tests (not in -short
-// mode), for tests of what a shell sees.
-var bin string
-
 // TestMain lets the tests run the real command as a child process: this test
-// binary as main (runProcess), and the command built by go build (binary).
+// binary as main (runProcess), and the command built by go build
+// (clitest.Run).
 func TestMain(m *testing.M) {
 	if os.Getenv("RECONCILE_TEST_MAIN") == "1" {
 		main()
 		return
 	}
-	flag.Parse()
-	if testing.Short() {
-		os.Exit(m.Run())
-	}
-	dir, err := os.MkdirTemp("", "reconcile-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	bin = filepath.Join(dir, "reconcile")
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if out, err := exec.Command(gobin, "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(2)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-// binary is the built command; tests that need it skip in -short mode.
-func binary(t *testing.T) string {
-	t.Helper()
-	if bin == "" {
-		t.Skip("runs the built binary (not in -short mode)")
-	}
-	return bin
+	os.Exit(clitest.Main(m, "reconcile"))
 }
 
 func sample(name string) string {
