@@ -165,7 +165,7 @@ func TestCLIConfigDiscovery(t *testing.T) {
 
 	// $BULKREFUND_CONFIG names the sandbox's config: the run sends there.
 	state := filepath.Join(t.TempDir(), "s.db")
-	r := clitest.Run(t, nil, []string{"BULKREFUND_CONFIG=" + cfg}, "run", sheet, "--yes", "--quiet", "--state", state)
+	r := clitest.Run(t, nil, []string{"BULKREFUND_CONFIG=" + cfg}, "run", sheet, "--yes", "--quiet", "--ledger", state)
 	if r.Code != exitOK || !strings.HasPrefix(r.Stdout, "Config: "+cfg+" (from $BULKREFUND_CONFIG)\n") || !strings.Contains(r.Stdout, "Summary: 5 rows: succeeded 5") {
 		t.Errorf("BULKREFUND_CONFIG: exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
 	}
@@ -175,7 +175,7 @@ func TestCLIConfigDiscovery(t *testing.T) {
 	if err := os.Rename(cfg, userCfg); err != nil {
 		t.Fatal(err)
 	}
-	r = clitest.Run(t, nil, []string{"XDG_CONFIG_HOME=" + xdg}, "run", sheet, "--yes", "--quiet", "--state", filepath.Join(t.TempDir(), "s.db"))
+	r = clitest.Run(t, nil, []string{"XDG_CONFIG_HOME=" + xdg}, "run", sheet, "--yes", "--quiet", "--ledger", filepath.Join(t.TempDir(), "s.db"))
 	if r.Code != exitOK || !strings.HasPrefix(r.Stdout, "Config: "+userCfg+" (from user config directory)\n") {
 		t.Errorf("user config dir: exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
 	}
@@ -183,12 +183,12 @@ func TestCLIConfigDiscovery(t *testing.T) {
 	// --config wins: here a config that lacks the sheet's accounts.
 	lacking := filepath.Join(t.TempDir(), "lacking.json")
 	os.WriteFile(lacking, []byte(`{"accounts": [{"provider": "upay", "account": "nobody", "base_url": "http://127.0.0.1:9", "secret_env": "PATH"}]}`), 0o600)
-	r = clitest.Run(t, nil, []string{"BULKREFUND_CONFIG=" + userCfg}, "run", sheet, "-c", lacking, "-y", "--state", filepath.Join(t.TempDir(), "s.db"))
+	r = clitest.Run(t, nil, []string{"BULKREFUND_CONFIG=" + userCfg}, "run", sheet, "-c", lacking, "-y", "--ledger", filepath.Join(t.TempDir(), "s.db"))
 	if r.Code != exitUsage || !strings.HasPrefix(r.Stdout, "Config: "+lacking+" (from --config)\n") || !strings.Contains(r.Stderr, "row 2") {
 		t.Errorf("--config over the variable: exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
 	}
 	// The variable wins over the user config directory.
-	r = clitest.Run(t, nil, []string{"XDG_CONFIG_HOME=" + xdg, "BULKREFUND_CONFIG=" + lacking}, "run", sheet, "-y", "--state", filepath.Join(t.TempDir(), "s.db"))
+	r = clitest.Run(t, nil, []string{"XDG_CONFIG_HOME=" + xdg, "BULKREFUND_CONFIG=" + lacking}, "run", sheet, "-y", "--ledger", filepath.Join(t.TempDir(), "s.db"))
 	if r.Code != exitUsage || !strings.HasPrefix(r.Stdout, "Config: "+lacking+" (from $BULKREFUND_CONFIG)\n") || !strings.Contains(r.Stderr, "row 2") {
 		t.Errorf("variable over the user directory: exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
 	}
@@ -229,7 +229,7 @@ func TestCLIStdin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r = clitest.Run(t, bytes.NewReader(small), env, "run", "-", "--dry-run", "--state", filepath.Join(t.TempDir(), "s.db"))
+	r = clitest.Run(t, bytes.NewReader(small), env, "run", "-", "--dry-run", "--ledger", filepath.Join(t.TempDir(), "s.db"))
 	if r.Code != exitOK || !strings.Contains(r.Stdout, "Plan: 13 refunds from stdin (batch ") || strings.Count(r.Stdout, "→ send") != 13 {
 		t.Errorf("run --dry-run from stdin: exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
 	}

@@ -62,7 +62,7 @@ func TestPromptTakesYesOnly(t *testing.T) {
 		t.Run(tc.answer, func(t *testing.T) {
 			master, slave := openPTY(t)
 			state := filepath.Join(t.TempDir(), "s.db")
-			cmd := exec.Command(binary(t), "run", sheet, "--config", cfg, "--state", state, "--quiet")
+			cmd := exec.Command(binary(t), "run", sheet, "--config", cfg, "--ledger", state, "--quiet")
 			cmd.Stdin = slave
 			out, err := cmd.StdoutPipe()
 			if err != nil {

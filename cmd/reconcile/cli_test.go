@@ -30,7 +30,7 @@ func TestCLIVersionHelp(t *testing.T) {
 		t.Errorf("--version %q, version %q (exit %d, stderr %q)", v1, v2, code, stderr)
 	}
 	code, stdout, stderr := runBinary(t, nil, "--help")
-	for _, want := range []string{"Usage:\n  reconcile", "-o, --output FILE", "-c, --config FILE", "--state PATH", "Exit: 0 all matched"} {
+	for _, want := range []string{"Usage:\n  reconcile", "-o, --output FILE", "-c, --config FILE", "--ledger PATH", "Exit: 0 all matched"} {
 		if code != 0 || stderr != "" || !strings.Contains(stdout, want) {
 			t.Errorf("--help: exit %d, stderr %q, stdout lacks %q:\n%s", code, stderr, want, stdout)
 		}
