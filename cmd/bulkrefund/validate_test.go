@@ -68,11 +68,13 @@ func TestValidateMaxErrors(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 	lines := strings.Split(strings.TrimSpace(stderr), "\n")
-	// one warning (the expect column), three errors, one "and N more" line
-	if len(lines) != 5 || !strings.Contains(lines[4], "more errors") || !strings.Contains(lines[1], "row 3, column \"operator\"") {
+	// two warnings (the expect column, a PayEase row with no notify_url),
+	// three errors, one "and N more" line
+	if len(lines) != 6 || !strings.Contains(lines[1], "notify_url is blank on 1 payease row (row 22)") ||
+		!strings.Contains(lines[5], "more errors") || !strings.Contains(lines[2], "row 3, column \"operator\"") {
 		t.Errorf("stderr:\n%s", stderr)
 	}
-	if !strings.Contains(stdout, "59 rows read, 17 valid, 41 invalid, 1 blank skipped") {
+	if !strings.Contains(stdout, "88 rows read, 23 valid, 64 invalid, 1 blank skipped") {
 		t.Errorf("stdout: %s", stdout)
 	}
 }
@@ -116,8 +118,8 @@ func TestValidateErrorsFile(t *testing.T) {
 			if len(head) != 16 || head[0] != "provider" || head[13] != "expect" || head[14] != "row" || head[15] != "error" {
 				t.Fatalf("header %q", head)
 			}
-			if len(rows) != 1+41 {
-				t.Errorf("%d invalid rows written, want 41", len(rows)-1)
+			if len(rows) != 1+64 {
+				t.Errorf("%d invalid rows written, want 64", len(rows)-1)
 			}
 			found := false
 			for _, r := range rows[1:] {
