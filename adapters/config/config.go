@@ -207,7 +207,16 @@ var secretFields = []string{"secret", "key", "api_key", "apikey", "terminal_key"
 
 // Load reads and validates the config file at path, resolving every
 // credential reference (relative files are relative to the config file).
-func Load(path string) (*Config, error) {
+func Load(path string) (*Config, error) { return load(path, true) }
+
+// Parse reads and validates the config file at path as Load does but
+// resolves no credential: no environment variable or key file is read, and
+// the accounts cannot build clients. It is for commands that send nothing
+// (validate --config reads the accounts' defaults) on a machine that may
+// not hold the keys.
+func Parse(path string) (*Config, error) { return load(path, false) }
+
+func load(path string, resolve bool) (*Config, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, &Error{Path: path, Err: err}
@@ -255,8 +264,10 @@ func Load(path string) (*Config, error) {
 			return nil, fail("account", fmt.Errorf("%w: %s is already accounts[%d]", ErrDuplicateAccount, a.Key(), prev))
 		}
 		seen[a.Key()] = n
-		if field, err := a.resolve(dir); err != nil {
-			return nil, fail(field, err)
+		if resolve {
+			if field, err := a.resolve(dir); err != nil {
+				return nil, fail(field, err)
+			}
 		}
 		cfg.Accounts = append(cfg.Accounts, a)
 	}

@@ -280,3 +280,26 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("an account the config lacks has defaults %v", got)
 	}
 }
+
+// Parse reads what Load reads, but no credential: validate --config works
+// where the keys are not.
+func TestParseResolvesNothing(t *testing.T) {
+	// No BR_TEST_* variables are set, and the key files are absent.
+	p := writeConfig(t, `{"accounts":[
+		{"provider":"upay","account":"T1","base_url":"https://u.example","secret_env":"BR_TEST_NOT_SET_ANYWHERE"},
+		{"provider":"payease","account":"890000593","base_url":"https://p.example","private_key_file":"nope.pem","platform_public_key_file":"nope.pem","notify_url":"https://m.example/n"}]}`)
+	cfg, err := Parse(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Defaults(adapters.PayEase, "890000593")["notify_url"]; got != "https://m.example/n" {
+		t.Errorf("notify_url default %q", got)
+	}
+	if _, err := Load(p); !errors.Is(err, ErrMissingSecret) {
+		t.Errorf("Load of the same file: %v, want ErrMissingSecret", err)
+	}
+	// The file itself is still checked.
+	if _, err := Parse(writeConfig(t, `{"accounts":[{"provider":"alipay","account":"A","base_url":"https://a.example","secret_env":"X"}]}`)); !errors.Is(err, ErrUnknownProvider) {
+		t.Errorf("Parse of an unknown provider: %v", err)
+	}
+}

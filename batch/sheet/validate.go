@@ -1,5 +1,7 @@
 package sheet
 
+//go:generate go test -run TestDocTables -update
+
 import (
 	"fmt"
 	"hash/maphash"

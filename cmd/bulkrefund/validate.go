@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/bulkrefund/bulkrefund/adapters/config"
 	"github.com/bulkrefund/bulkrefund/batch"
 	"github.com/bulkrefund/bulkrefund/batch/sheet"
 )
@@ -18,8 +19,9 @@ func cmdValidate(e env, args []string) int {
 	sheetName := fs.String("sheet", "", "XLSX sheet to read (default: the first visible sheet)")
 	errorsOut := fs.String("errors", "", "write every invalid row, with row and error columns, to `OUT` (.xlsx, else CSV)")
 	maxErrors := fs.Int("max-errors", 20, "print at most `N` error lines on stderr")
+	configPath := fs.String("config", "", "provider config `FILE`: fill blank cells from its accounts (PayEase notify_url); no credential is read")
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: bulkrefund validate FILE [--sheet NAME] [--errors OUT.csv|OUT.xlsx] [--max-errors N]")
+		fmt.Fprintln(e.stderr, "usage: bulkrefund validate FILE [--sheet NAME] [--errors OUT.csv|OUT.xlsx] [--max-errors N] [--config FILE]")
 		fs.PrintDefaults()
 	}
 	files, err := parseInterspersed(fs, args)
@@ -46,6 +48,14 @@ func cmdValidate(e env, args []string) int {
 	log := sheet.NewErrorLog(*maxErrors)
 	var ew *sheet.ErrorsWriter
 	opts := sheet.Options{Sheet: *sheetName}
+	if *configPath != "" {
+		cfg, err := config.Parse(*configPath)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "bulkrefund validate: %v\n", err)
+			return exitUsage
+		}
+		opts.Defaults = cfg.Defaults
+	}
 	if *errorsOut != "" {
 		opts.OnHeader = func(header []string) error {
 			w, err := sheet.NewErrorsWriter(*errorsOut, header)

@@ -177,3 +177,35 @@ func TestValidateProcess(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateConfigDefaults: a blank PayEase notify_url is a warning
+// without --config, filled from the account's notify_url with it, and an
+// error when the config gives none. No credential is needed to validate.
+func TestValidateConfigDefaults(t *testing.T) {
+	dir := t.TempDir()
+	sheet := filepath.Join(dir, "refunds.csv")
+	os.WriteFile(sheet, []byte("provider,account,order_no,refund_no,refund_amount,notify_url\n"+
+		"payease,890000593,20261120-890000593-1,P1,1.00,\n"), 0o600)
+	writeCfg := func(name, notify string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(`{"accounts":[{"provider":"payease","account":"890000593","base_url":"https://p.example",`+
+			`"private_key_file":"absent.pem","platform_public_key_file":"absent.pem"`+notify+`}]}`), 0o600)
+		return p
+	}
+	code, stdout, stderr := runValidate(t, sheet)
+	if code != exitOK || !strings.Contains(stdout, "1 valid") || !strings.Contains(stderr, "warning: notify_url is blank on 1 payease row (row 2)") {
+		t.Errorf("no config: exit %d\n%s%s", code, stdout, stderr)
+	}
+	code, stdout, stderr = runValidate(t, sheet, "--config", writeCfg("with.json", `,"notify_url":"https://m.example/n"`))
+	if code != exitOK || !strings.Contains(stdout, "1 valid") || strings.Contains(stderr, "warning") {
+		t.Errorf("config with notify_url: exit %d\n%s%s", code, stdout, stderr)
+	}
+	code, _, stderr = runValidate(t, sheet, "--config", writeCfg("without.json", ""))
+	if code != exitFailures || !strings.Contains(stderr, "the provider config gives no notify_url for payease account 890000593") {
+		t.Errorf("config without notify_url: exit %d\n%s", code, stderr)
+	}
+	code, _, stderr = runValidate(t, sheet, "--config", filepath.Join(dir, "nope.json"))
+	if code != exitUsage || !strings.Contains(stderr, "nope.json") {
+		t.Errorf("missing config: exit %d\n%s", code, stderr)
+	}
+}
