@@ -1,5 +1,7 @@
 package config
 
+//go:generate go test -run TestDocTable -update
+
 import (
 	"bytes"
 	"encoding/json"
