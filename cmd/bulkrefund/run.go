@@ -17,6 +17,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/bulkrefund/bulkrefund/adapters"
+	"github.com/bulkrefund/bulkrefund/adapters/config"
 	"github.com/bulkrefund/bulkrefund/app"
 	"github.com/bulkrefund/bulkrefund/batch/results"
 	"github.com/bulkrefund/bulkrefund/batch/runner"
@@ -153,7 +154,25 @@ func runSheet(e env, path string, f runFlags) int {
 	ctx := context.Background()
 
 	// 1. Validate. Nothing is sent unless every row is valid (or --skip-invalid).
-	p, err := app.Load(app.SheetSpec{Path: path, Sheet: f.sheet, MaxErrors: f.maxErrors}, "")
+	// Blank cells the config's accounts fill (PayEase notify_url) are filled
+	// before validation, so that the batch records what is sent.
+	var opts sheet.Options
+	switch {
+	case f.sandbox:
+		opts.Defaults = func(provider, _ string) map[string]string {
+			if provider == adapters.PayEase {
+				return map[string]string{adapters.FieldNotifyURL: config.SandboxNotifyURL}
+			}
+			return nil
+		}
+	case f.config != "":
+		// Parse reads no credential; an unreadable config is reported
+		// when the providers are loaded.
+		if cfg, err := config.Parse(f.config); err == nil {
+			opts.Defaults = cfg.Defaults
+		}
+	}
+	p, err := app.Load(app.SheetSpec{Path: path, Sheet: f.sheet, MaxErrors: f.maxErrors, Options: opts}, "")
 	if err != nil {
 		errf("%v", err)
 		return exitUsage
