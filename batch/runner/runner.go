@@ -296,7 +296,7 @@ func (w *worker) rerun(lanes []*lane, recs []store.Record, after func(store.Reco
 	}
 	groups := map[*lane][]store.Record{}
 	for _, rec := range recs {
-		sibs, err := w.r.Store.OrderRefunds(context.WithoutCancel(w.stop), rec.Provider, rec.Account, rec.OrderNo)
+		sibs, err := w.r.Store.OrderRefunds(context.WithoutCancel(w.stop), rec.Item)
 		if err != nil {
 			return err
 		}
@@ -920,7 +920,7 @@ func (w *worker) orderEvidence(rec store.Record, o adapters.Outcome) (store.Stat
 		return store.Unknown, ""
 	}
 	refunded := o.OrderTotal - o.NetAmount
-	sibs, err := w.r.Store.OrderRefunds(context.WithoutCancel(w.stop), rec.Provider, rec.Account, rec.OrderNo)
+	sibs, err := w.r.Store.OrderRefunds(context.WithoutCancel(w.stop), rec.Item)
 	if err != nil {
 		return store.Unknown, ""
 	}
