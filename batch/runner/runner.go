@@ -816,7 +816,7 @@ func (w *worker) settle(l *lane, rec store.Record, marked bool) (store.State, in
 			}
 		case adapters.KindAlreadyDone:
 			reason = "provider answered that this is already done, which may be this refund's earlier attempt; " +
-				"left unknown until a lookup or the order's refunded total confirms it: " + reason
+				"left unknown until a lookup or the order's refunded total confirms it; check it at the provider before doing anything by hand: " + reason
 		case adapters.KindBlocked:
 			next = store.Blocked
 			if uncertain {
