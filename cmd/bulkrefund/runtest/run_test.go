@@ -23,7 +23,7 @@ func TestCrash(t *testing.T) {
 		n = 1000
 	}
 	orders, sheet, rows := fixture(t, n, 11, 40)
-	sb := startSandbox(t, orders, "--latency", "2ms", "--jitter", "3ms", "--lost-rate", "0.03", "--seed", "11")
+	sb := startSandbox(t, orders, "--latency", "2ms", "--jitter", "3ms", "--lost-rate", "0.03", "--seed", "11", "--non-idempotent")
 	home := t.TempDir()
 	statePath := filepath.Join(home, "crash.db")
 	results := filepath.Join(home, "results.csv")
