@@ -479,12 +479,16 @@ func dryRun(e env, p *planned, ledgerSpec string) int {
 func printSummary(w io.Writer, ctx context.Context, l *store.SQL, batchID string, s runner.Summary, runErr error) {
 	if s.CountsErr != nil {
 		// The ledger cannot be read (a full disk): say what this run saw.
-		fmt.Fprintf(w, "Summary (from this run's own counts; the ledger could not be read: %v):\n", s.CountsErr)
+		fmt.Fprintf(w, "The ledger could not be written or read (%v); the summary is this run's own count.\n", s.CountsErr)
 	}
 	fmt.Fprintf(w, "Summary: %d rows:", s.Items)
 	for _, state := range store.States {
 		if n := s.States[state]; n > 0 {
-			fmt.Fprintf(w, " %s %d", state, n)
+			label := string(state)
+			if state == store.Planned && s.CountsErr != nil {
+				label = "not done" // not sent, or in flight when the ledger failed
+			}
+			fmt.Fprintf(w, " %s %d", label, n)
 		}
 	}
 	fmt.Fprintf(w, " (%d provider calls this run)\n", s.Calls)
