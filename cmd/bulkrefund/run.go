@@ -18,7 +18,9 @@ import (
 
 	"github.com/bulkrefund/bulkrefund/adapters"
 	"github.com/bulkrefund/bulkrefund/adapters/config"
+	"github.com/bulkrefund/bulkrefund/adapters/registry"
 	"github.com/bulkrefund/bulkrefund/app"
+	"github.com/bulkrefund/bulkrefund/batch"
 	"github.com/bulkrefund/bulkrefund/batch/results"
 	"github.com/bulkrefund/bulkrefund/batch/runner"
 	"github.com/bulkrefund/bulkrefund/batch/sheet"
@@ -35,7 +37,15 @@ type runFlags struct {
 	sandbox, yes, dryRun, skipInvalid, quiet, newLedger              bool
 	parallel, maxAttempts, maxErrors                                 int
 	poll, callTimeout, drain, maxRetryAfter                          time.Duration
+	pollGiven                                                        bool
 }
+
+// defaultAsyncPoll is how long a run keeps looking up pending refunds when
+// the batch holds providers that settle later and --poll was not given:
+// long enough for a provider's usual settlement, bounded so that a cron job
+// ends. What is still pending then is picked up by the next run or by
+// `reconcile --lookup`.
+const defaultAsyncPoll = 10 * time.Minute
 
 func newRunCmd(e env) *cobra.Command {
 	var f runFlags
@@ -59,6 +69,7 @@ same command resumes).`,
 		Args:              cli.OneFile,
 		ValidArgsFunction: sheetFiles,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			f.pollGiven = cmd.Flags().Changed("poll")
 			return cli.Exit(cmdRun(e, args[0], f))
 		},
 	}
@@ -74,7 +85,7 @@ same command resumes).`,
 	fl.BoolVarP(&f.dryRun, "dry-run", "n", false, "show what would happen to each row; send nothing")
 	fl.BoolVar(&f.skipInvalid, "skip-invalid", false, "run the valid rows even if some rows are invalid (they are listed)")
 	fl.IntVarP(&f.parallel, "parallel", "j", 16, "refunds in flight at once")
-	fl.DurationVar(&f.poll, "poll", 0, "keep looking up pending refunds for up to `DURATION` (e.g. 10m)")
+	fl.DurationVar(&f.poll, "poll", 0, "keep looking up pending refunds for up to `DURATION` (e.g. 10m; default 10m when the batch holds providers that settle later, else 0)")
 	fl.StringVar(&f.results, "results", "", "write every row's outcome to `OUT.csv|OUT.xlsx`")
 	fl.StringVar(&f.report, "report", "", "after the run, reconcile it against the providers and write the report to `FILE.xlsx|FILE.json`")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
@@ -257,6 +268,14 @@ func runSheet(e env, path string, f runFlags) int {
 		if !confirmed(in) {
 			fmt.Fprintln(e.stdout, "Nothing sent (only the word yes sends).")
 			return exitUsage
+		}
+	}
+
+	if !f.pollGiven {
+		if async := asyncProviders(p.Items); len(async) > 0 {
+			f.poll = defaultAsyncPoll
+			fmt.Fprintf(e.stdout, "%s settle refunds later: pending refunds are looked up for up to %s (--poll changes it; Ctrl-C stops safely).\n",
+				strings.Join(async, " and "), f.poll)
 		}
 	}
 
@@ -495,6 +514,10 @@ func printSummary(w io.Writer, ctx context.Context, l *store.SQL, batchID string
 	for _, p := range s.Paused {
 		fmt.Fprintf(w, "  paused %s account %s for this run: %s. Its rows not yet done stay resumable: run the same command again.\n", p.Provider, p.Account, p.Reason)
 	}
+	if n := s.States[store.Pending]; n > 0 && s.CountsErr == nil {
+		fmt.Fprintf(w, "%d refunds are still pending at their provider: run the same command again later (it only looks them up),\n"+
+			"or let the nightly `reconcile --ledger LEDGER --lookup` record their outcome.\n", n)
+	}
 	if s.CountsErr != nil || (runErr != nil && !errors.Is(runErr, runner.ErrInterrupted)) {
 		fmt.Fprintf(w, "Not done: %d rows. Nothing is lost: every refund that left is marked in the ledger before it left.\n"+
 			"Once the cause is fixed (free disk space, reachable ledger), run the same command again: it looks up the refunds\n"+
@@ -536,4 +559,21 @@ func reasonOf(r store.Record) string {
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// asyncProviders names the providers of items that settle refunds later.
+func asyncProviders(items []batch.Item) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, it := range items {
+		if seen[it.Provider] {
+			continue
+		}
+		seen[it.Provider] = true
+		if d, ok := registry.Get(it.Provider); ok && d.Async {
+			out = append(out, it.Provider)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
