@@ -61,9 +61,9 @@ const nowUS = `(extract(epoch FROM clock_timestamp())*1000000)::bigint`
 // Jitter is how much the calls' arrival at the provider may bunch
 // compared with the moments the limiter grants them, and so how far under
 // its configured rate a shared limit keeps: 1 + Jitter/1s times the
-// spacing (3% for 30 ms). A provider that counts its limit per sliding
+// spacing (10% for 100 ms). A provider that counts its limit per sliding
 // second sees at most the configured rate.
-var Jitter = 60 * time.Millisecond
+var Jitter = 100 * time.Millisecond
 
 // Shared is one account's limiter kept in the PostgreSQL ledger.
 type Shared struct {

@@ -76,14 +76,14 @@ func TestSharedAcrossProcesses(t *testing.T) {
 	wg.Wait()
 	n, peak := len(granted), maxInWindow(granted, time.Second)
 	t.Logf("%d calls in 3s, at most %d in any second; other account %d", n, peak, len(grantedOther))
-	// 20/s less the Jitter headroom (6%): about 57 in 3s.
-	if n < 52 || n > 60 {
+	// 20/s less the Jitter headroom (10%): about 55 in 3s.
+	if n < 50 || n > 58 {
 		t.Errorf("%d calls granted in 3s at 20/s", n)
 	}
 	if peak > 20 {
 		t.Errorf("%d calls in one second at 20/s, burst 1", peak)
 	}
-	if len(grantedOther) < 52 {
+	if len(grantedOther) < 50 {
 		t.Errorf("the other account got %d calls: budgets are not per account", len(grantedOther))
 	}
 }

@@ -123,8 +123,8 @@ func TestOrderRefundsAndPrefixesAnyCollation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, ord := range orders {
-			got, err := l.OrderRefunds(t.Context(), adapters.Upay, "T1", ord)
+		for i, ord := range orders {
+			got, err := l.OrderRefunds(t.Context(), items[3*i])
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/bulkrefund/bulkrefund/adapters"
 	"github.com/bulkrefund/bulkrefund/adapters/registry"
+	"github.com/bulkrefund/bulkrefund/batch"
 	"github.com/bulkrefund/bulkrefund/batch/store"
 )
 
@@ -142,8 +143,8 @@ func (c *claims) EachOf(ctx context.Context, provider, account string, fn func(s
 	return nil
 }
 
-func (c *claims) OrderRefunds(ctx context.Context, provider, account, orderNo string) ([]store.Record, error) {
-	return c.l.OrderRefunds(ctx, provider, account, orderNo)
+func (c *claims) OrderRefunds(ctx context.Context, it batch.Item) ([]store.Record, error) {
+	return c.l.OrderRefunds(ctx, it)
 }
 
 // Counts are the round's claimed refunds by state. Before any claim, one

@@ -27,7 +27,7 @@ func TestRunUsage(t *testing.T) {
 		code   int
 		stderr string
 	}{
-		{"no file", []string{"run", "--sandbox"}, exitUsage, "usage: bulkrefund run"},
+		{"no file", []string{"run", "--sandbox"}, exitUsage, "bulkrefund run: give the sheet FILE"},
 		{"no providers", []string{"run", sheet, "--yes"}, exitUsage, "give --config FILE or --sandbox"},
 		{"both providers", []string{"run", sheet, "--sandbox", "--config", "x.json"}, exitUsage, "exclude each other"},
 		{"bad results ext", []string{"run", sheet, "--sandbox", "--results", "out.txt"}, exitUsage, ".csv or .xlsx"},
@@ -268,5 +268,17 @@ func TestRunReusedRefundNumberRefused(t *testing.T) {
 	if code != exitUsage || !strings.Contains(stderr, "row 2: quickpay refund SH001-2026110100101-1 (order 2026120100999") ||
 		!strings.Contains(stderr, "of order 2026110100101, succeeded") || strings.Contains(stdout, "Summary:") {
 		t.Errorf("reused refund number: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+}
+
+// TestRunPollsAsyncProvidersByDefault: a batch with PayEase and Nomad rows
+// (they settle later) keeps looking pending refunds up without --poll, and
+// says so.
+func TestRunPollsAsyncProvidersByDefault(t *testing.T) {
+	ledger := filepath.Join(t.TempDir(), "ledger.db")
+	code, stdout, stderr := runCmd(t, "run", "testdata/run/small.csv", "--sandbox", "--sandbox-orders", sampleOrders, "--yes", "--quiet", "--ledger", ledger)
+	if code != exitOK || !strings.Contains(stdout, "nomad and payease settle refunds later: pending refunds are looked up for up to 10m0s") ||
+		!strings.Contains(stdout, "Summary: 13 rows: succeeded 13") {
+		t.Errorf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
 }

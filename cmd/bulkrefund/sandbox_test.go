@@ -26,32 +26,6 @@ import (
 	"github.com/bulkrefund/bulkrefund/adapters/sandbox"
 )
 
-var sbxBin struct {
-	once sync.Once
-	path string
-	err  error
-	out  []byte
-}
-
-// sbxBinary builds this command once per test run: the sandbox test runs it
-// as a real process, signals and all.
-func sbxBinary(t *testing.T) string {
-	t.Helper()
-	sbxBin.once.Do(func() {
-		dir, err := os.MkdirTemp("", "bulkrefund-sbx-")
-		if err != nil {
-			sbxBin.err = err
-			return
-		}
-		sbxBin.path = filepath.Join(dir, "bulkrefund")
-		sbxBin.out, sbxBin.err = exec.Command("go", "build", "-o", sbxBin.path, ".").CombinedOutput()
-	})
-	if sbxBin.err != nil {
-		t.Fatalf("go build: %v\n%s", sbxBin.err, sbxBin.out)
-	}
-	return sbxBin.path
-}
-
 type sbxProc struct {
 	cmd    *exec.Cmd
 	url    string // as printed on the first line
@@ -76,7 +50,7 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 
 func sbxStart(t *testing.T, args ...string) *sbxProc {
 	t.Helper()
-	cmd := exec.Command(sbxBinary(t), append([]string{"sandbox"}, args...)...)
+	cmd := exec.Command(binary(t), append([]string{"sandbox"}, args...)...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

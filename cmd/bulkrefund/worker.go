@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -11,54 +9,81 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/bulkrefund/bulkrefund/adapters/config"
 	"github.com/bulkrefund/bulkrefund/app"
 	"github.com/bulkrefund/bulkrefund/batch/results"
 	"github.com/bulkrefund/bulkrefund/batch/runner"
 	"github.com/bulkrefund/bulkrefund/batch/store"
 	"github.com/bulkrefund/bulkrefund/batch/worker"
+	"github.com/bulkrefund/bulkrefund/internal/cli"
 )
 
+type workerFlags struct {
+	ledger, config, logFormat string
+	quiet                     bool
+	opts                      runner.Options
+	lease, idle               time.Duration
+}
+
+func newWorkerCmd(e env) *cobra.Command {
+	var wf workerFlags
+	cmd := &cobra.Command{
+		Use:   "worker",
+		Short: "Take refunds of approved batches from a shared ledger, until stopped",
+		Long: `Serve the approved batches of a shared ledger (PostgreSQL): claim their
+refunds a few at a time with a lease, send them with the same runner as
+bulkrefund run, keep going until SIGTERM or SIGINT. Several workers on several
+hosts share one ledger and the accounts' rate limits (docs/postgres.md).
+
+SIGTERM or SIGINT drains: no new claims, the calls in flight finish within
+--drain, every claim is given back, exit 0. A second signal exits at once with
+130: the claims then expire after --lease, and whichever worker takes them
+looks their refunds up before sending anything. Exit 1: the ledger failed
+(restart the worker once it is back); 2: bad usage or configuration.`,
+		Example: `  bulkrefund worker --ledger postgres://bulkrefund@db.internal/refunds --config providers.json
+  BULKREFUND_LEDGER=postgres://… bulkrefund worker -c providers.json --parallel 32`,
+		Args: cli.NoArgs,
+		RunE: func(_ *cobra.Command, _ []string) error {
+			return cli.Exit(cmdWorker(e, wf))
+		},
+	}
+	fl := cmd.Flags()
+	o := &wf.opts
+	fl.StringVar(&wf.ledger, "ledger", "", "the ledger: a postgres:// `URL` (default: $BULKREFUND_LEDGER); an SQLite path serves one host")
+	fl.StringVarP(&wf.config, "config", "c", "", "provider config `FILE` (JSON): the accounts this worker serves (default: $BULKREFUND_CONFIG, else the user config directory's bulkrefund/config.json)")
+	fl.IntVarP(&o.Parallel, "parallel", "j", 16, "refunds in flight at once in this worker")
+	fl.IntVar(&o.MaxAttempts, "max-attempts", 8, "provider calls per refund per claim before it is left unknown (and rests)")
+	fl.DurationVar(&o.CallTimeout, "call-timeout", 30*time.Second, "timeout of each provider call")
+	fl.DurationVar(&o.DrainTimeout, "drain", 0, "after a signal, how long in-flight calls may take (default and at most: --call-timeout)")
+	fl.DurationVar(&o.MaxRetryAfter, "max-retry-after", 60*time.Second, "honour a provider's Retry-After up to `DURATION`")
+	fl.DurationVar(&wf.lease, "lease", 0, "a claim's lease: how soon other workers take over the refunds of one that died (default max(60s, 3×--call-timeout))")
+	fl.DurationVar(&wf.idle, "idle", 2*time.Second, "pause between looks for work when there is none")
+	fl.StringVar(&wf.logFormat, "log-format", "text", "log `FORMAT`: text or json (log/slog)")
+	fl.BoolVarP(&wf.quiet, "quiet", "q", false, "log warnings only")
+	cmd.MarkFlagFilename("config", "json")
+	cmd.RegisterFlagCompletionFunc("log-format", cobra.FixedCompletions([]cobra.Completion{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
 // cmdWorker serves the approved batches of a shared ledger until SIGTERM
-// or SIGINT, then drains: no new claims, the calls in flight finish within
-// --drain, every claim is given back, exit 0. A second signal exits at once
-// with 130 (the claims then expire after --lease, and the next worker looks
-// their refunds up first). Exit 1: the ledger failed (restart the worker
-// once it is back); 2: bad usage or configuration.
-func cmdWorker(e env, args []string) int {
-	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	ledgerFlag := fs.String("ledger", "", "the ledger: a postgres:// `URL` (default: $BULKREFUND_LEDGER); an SQLite path serves one host")
-	cfgPath := fs.String("config", "", "provider config `FILE` (JSON): the accounts this worker serves")
-	var o runner.Options
-	fs.IntVar(&o.Parallel, "parallel", 16, "refunds in flight at once in this worker")
-	fs.IntVar(&o.MaxAttempts, "max-attempts", 8, "provider calls per refund per claim before it is left unknown (and rests)")
-	fs.DurationVar(&o.CallTimeout, "call-timeout", 30*time.Second, "timeout of each provider call")
-	fs.DurationVar(&o.DrainTimeout, "drain", 0, "after a signal, how long in-flight calls may take (default and at most: --call-timeout)")
-	fs.DurationVar(&o.MaxRetryAfter, "max-retry-after", 60*time.Second, "honour a provider's Retry-After up to `DURATION`")
-	var wc worker.Config
-	fs.DurationVar(&wc.Lease, "lease", 0, "a claim's lease: how soon other workers take over the refunds of one that died (default max(60s, 3×--call-timeout))")
-	fs.DurationVar(&wc.Idle, "idle", 2*time.Second, "pause between looks for work when there is none")
-	logFormat := fs.String("log-format", "text", "log format: text or json (log/slog)")
-	quiet := fs.Bool("quiet", false, "log warnings only")
-	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: bulkrefund worker --ledger postgres://… --config FILE [flags]")
-		fs.PrintDefaults()
-	}
-	if rest, err := parseInterspersed(fs, args); err != nil || len(rest) > 0 {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
+// or SIGINT, then drains (see newWorkerCmd for the exit codes).
+func cmdWorker(e env, wf workerFlags) int {
+	o := wf.opts
+	wc := worker.Config{Lease: wf.lease, Idle: wf.idle}
+	logFormat, quiet := &wf.logFormat, &wf.quiet
+	if wf.config == "" {
+		c, err := cli.FindConfig("")
+		if err != nil {
+			fmt.Fprintf(e.stderr, "bulkrefund worker: %v\n", err)
+			return exitUsage
 		}
-		if err == nil {
-			fs.Usage()
-		}
-		return exitUsage
+		wf.config = c.Path
 	}
+	cfgPath, ledgerFlag := &wf.config, &wf.ledger
 	errf := func(format string, a ...any) { fmt.Fprintf(e.stderr, "bulkrefund worker: "+format+"\n", a...) }
 	switch {
-	case *cfgPath == "":
-		errf("give --config FILE: the provider accounts this worker serves")
-		return exitUsage
 	case o.Parallel < 1 || o.MaxAttempts < 1 || o.CallTimeout <= 0:
 		errf("--parallel and --max-attempts must be at least 1, --call-timeout positive")
 		return exitUsage
