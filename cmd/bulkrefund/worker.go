@@ -200,98 +200,79 @@ func watchWorker(c *runner.Counter, logger *slog.Logger, every time.Duration) (s
 	return func() { close(quit); <-done }
 }
 
-// handToWorkers approves a planned batch for the workers and shows its
-// progress from the ledger until none of its refunds is waiting to be sent
-// or held by a worker (and, with --poll, until its pending refunds settle
-// or the poll time is up). Exit codes as run's: 0 every refund succeeded, 1
-// some did not, 130 interrupted (the workers go on; only the watching
-// stops).
-func handToWorkers(e env, l *store.SQL, batchID, operator string, f runFlags) int {
+// watchWorkers shows the progress of a batch handed to the workers, read
+// from the ledger, until they are done with it: nothing planned or in
+// flight, no refund held by a worker, and with --poll (default 10 minutes
+// for providers that settle later) no refund pending. Exit codes as run's:
+// 0 every refund succeeded, 1 some did not, 130 interrupted (the workers go
+// on; only the watching stops).
+func watchWorkers(e env, ledgerSpec, batchID string, f runFlags, printer runner.Printer, every time.Duration) int {
 	ctx := context.Background()
 	errf := func(format string, a ...any) { fmt.Fprintf(e.stderr, "bulkrefund run: "+format+"\n", a...) }
-	m, err := l.Batch(ctx, batchID)
-	if err != nil {
-		errf("%v", err)
-		return exitUsage
-	}
-	switch m.Status {
-	case store.BatchApproved, store.BatchRunning, store.BatchDone:
-		fmt.Fprintf(e.stdout, "Batch %.16s is %s; the workers have it.\n", batchID, m.Status)
-	default:
-		// The operator confirmed the plan (--yes or at the prompt): that is
-		// the approval the workers wait for.
-		if err := l.SetBatchStatus(ctx, batchID, store.BatchApproved, store.Audit{Actor: operator, Action: "approved",
-			Detail: "handed to the workers (run --via-workers)"}); err != nil {
-			errf("%v", err)
-			return exitFailures
-		}
-		fmt.Fprintf(e.stdout, "Batch %.16s approved and handed to the workers (`bulkrefund worker --ledger %s`).\n", batchID, l.Where())
-	}
-
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-
-	counter := &runner.Counter{}
-	var printer runner.Printer
-	every := 10 * time.Second
-	switch {
-	case f.quiet:
-		printer = runner.Quiet{}
-	case f.logFormat == "json":
-		printer = runner.JSONPrinter{L: slog.New(slog.NewJSONHandler(e.stderr, nil))}
-	case isTerminal(e.stderr):
-		printer = runner.NewBarPrinter(e.stderr, int64(m.Items))
-		every = 200 * time.Millisecond
-	default:
-		printer = runner.LinePrinter{W: e.stderr}
-	}
-	if d, err := time.ParseDuration(os.Getenv("BULKREFUND_PROGRESS_EVERY")); err == nil && d > 0 {
-		every = d
-	}
-	poll := min(every, time.Second)
-	v, err := l.View(ctx, batchID)
+	l, err := app.OpenLedgerExisting(ctx, ledgerSpec)
 	if err != nil {
 		errf("%v", err)
 		return exitFailures
 	}
-	first := true
-	var sum runner.Summary
-	// Pending refunds are polled by the workers; like run's --poll, wait
-	// for them this long once nothing else is left.
-	pollUntil := time.Time{}
-	quiet := time.Now()
-	hinted := false
-	stopProgress := runner.Watch(counter, printer, every)
+	defer l.Close()
+	fmt.Fprintf(e.stdout, "Batch %.16s is the workers' (`bulkrefund worker --ledger %s`); watching its progress.\n", batchID, l.Where())
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	poll := f.poll
+	if !f.pollGiven && f.poll == 0 {
+		poll = defaultAsyncPoll
+	}
+	counter := &runner.Counter{}
+	if printer == nil {
+		printer = runner.LinePrinter{W: e.stderr}
+	}
+	var p worker.Progress
+	first, hinted := true, false
+	started := time.Now()
+	var pendingSince time.Time
+	var stopProgress func()
 	interrupted := false
 	for {
-		s, finished, err := workerProgress(ctx, l, v, batchID, counter, first)
-		if err != nil {
-			stopProgress()
+		if p, err = worker.BatchProgress(ctx, l, batchID); err != nil {
+			if stopProgress != nil {
+				stopProgress()
+			}
 			errf("reading the ledger: %v", err)
 			return exitFailures
 		}
-		if counter.Settled.Load() > 0 || s.States[store.Planned] < s.Items {
-			quiet = time.Now()
+		if first {
+			counter.Total.Store(int64(p.Items))
+			counter.AlreadyDone.Store(int64(p.Final()))
+			stopProgress = runner.Watch(counter, printer, every)
+			first = false
 		}
-		first, sum = false, s
-		if finished && s.States[store.Pending] > 0 && f.poll > 0 {
-			if pollUntil.IsZero() {
-				pollUntil = time.Now().Add(f.poll)
+		counter.Settled.Store(int64(p.Final()) - counter.AlreadyDone.Load())
+		counter.Succeeded.Store(int64(p.States[store.Succeeded]))
+		counter.Failed.Store(int64(p.States[store.Failed]))
+		counter.Pending.Store(int64(p.States[store.Pending]))
+		counter.Unknown.Store(int64(p.States[store.Unknown]))
+		counter.Blocked.Store(int64(p.States[store.Blocked]))
+		done := p.Idle()
+		if done && p.States[store.Pending] > 0 {
+			// The workers poll pending refunds; wait for them as run does.
+			if pendingSince.IsZero() {
+				pendingSince = time.Now()
 			}
-			finished = time.Now().After(pollUntil)
+			done = time.Since(pendingSince) >= poll
 		}
-		if finished {
+		if done {
 			break
 		}
-		if !hinted && time.Since(quiet) > 30*time.Second {
+		if !hinted && p.States[store.Planned] == p.Items && time.Since(started) > 30*time.Second {
 			hinted = true
-			fmt.Fprintf(e.stderr, "bulkrefund run: no worker has taken any refund of the batch yet: is one running? (`bulkrefund worker --ledger %s --config FILE`)\n", l.Where())
+			errf("no worker has taken any refund of the batch yet: is one running? (`bulkrefund worker --ledger %s --config FILE`)", l.Where())
 		}
 		select {
 		case <-sigs:
 			interrupted = true
-		case <-time.After(poll):
+		case <-time.After(min(every, time.Second)):
 		}
 		if interrupted {
 			break
@@ -299,54 +280,31 @@ func handToWorkers(e env, l *store.SQL, batchID, operator string, f runFlags) in
 	}
 	stopProgress()
 	if f.results != "" {
-		if err := results.WriteFile(ctx, f.results, v); err != nil {
+		v, err := l.View(ctx, batchID)
+		if err == nil {
+			err = results.WriteFile(ctx, f.results, v)
+		}
+		if err != nil {
 			errf("writing results %s: %v", f.results, err)
 		} else {
 			fmt.Fprintf(e.stdout, "Results written to %s\n", f.results)
 		}
 	}
 	if interrupted {
-		fmt.Fprintf(e.stderr, "bulkrefund run: stopped watching; the workers carry on with batch %.16s (`bulkrefund status --batch %.16s`)\n", batchID, batchID)
+		errf("stopped watching; the workers carry on with batch %.16s (`bulkrefund status --batch %.16s`)", batchID, batchID)
 		return exitInterrupted
 	}
-	printSummary(e.stdout, ctx, l, batchID, sum, nil)
-	if sum.States[store.Succeeded] != sum.Items {
+	fmt.Fprintf(e.stdout, "Summary: %d rows:", p.Items)
+	for _, s := range store.States {
+		if n := p.States[s]; n > 0 {
+			fmt.Fprintf(e.stdout, " %s %d", s, n)
+		}
+	}
+	fmt.Fprintf(e.stdout, " (sent by the workers)\nBatch %.16s in ledger %s\n", batchID, l.Where())
+	if p.States[store.Succeeded] != p.Items {
+		fmt.Fprintf(e.stdout, "Not all refunds succeeded: `bulkrefund status --batch %.16s` lists them. The workers look the pending and\n"+
+			"unknown ones up again and retry the blocked ones on their own.\n", batchID)
 		return exitFailures
 	}
 	return exitOK
-}
-
-// workerProgress reads where a batch the workers run stands into counter,
-// and whether the workers are finished with it: nothing planned or in
-// flight, and no refund held by a worker (what is left rests: pending,
-// unknown or blocked, to be claimed again later).
-func workerProgress(ctx context.Context, l *store.SQL, v store.Store, batchID string, c *runner.Counter, first bool) (runner.Summary, bool, error) {
-	counts, err := v.Counts(ctx)
-	if err != nil {
-		return runner.Summary{}, false, err
-	}
-	s := runner.Summary{States: map[store.State]int{}}
-	for _, cnt := range counts {
-		s.Items += cnt.Items
-		s.States[cnt.State] += cnt.Items
-	}
-	final := int64(s.States[store.Succeeded] + s.States[store.Failed])
-	if first {
-		c.Total.Store(int64(s.Items))
-		c.AlreadyDone.Store(final)
-	}
-	c.Settled.Store(final - c.AlreadyDone.Load())
-	c.Succeeded.Store(int64(s.States[store.Succeeded]))
-	c.Failed.Store(int64(s.States[store.Failed]))
-	c.Pending.Store(int64(s.States[store.Pending]))
-	c.Unknown.Store(int64(s.States[store.Unknown]))
-	c.Blocked.Store(int64(s.States[store.Blocked]))
-	if s.States[store.Planned]+s.States[store.Submitting] > 0 {
-		return s, false, nil
-	}
-	live, err := l.LiveClaims(ctx, batchID)
-	if err != nil {
-		return s, false, err
-	}
-	return s, live == 0, nil
 }
