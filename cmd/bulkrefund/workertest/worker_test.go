@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -163,4 +165,38 @@ func TestSharedRateLimit(t *testing.T) {
 		}
 	}
 	agreement(t, sb, url, rows, true)
+}
+
+// TestCommandsOnPostgres: run (sending itself), status and reconcile work
+// on a PostgreSQL ledger named by --ledger or by BULKREFUND_LEDGER, as on
+// the SQLite file.
+func TestCommandsOnPostgres(t *testing.T) {
+	url := pgtest.URL(t)
+	orders, sheet, rows := fixture(t, 60, 23, 5, nil)
+	sb := startSandbox(t, orders, "--latency", "2ms")
+	run := start(t, "run", "run", sheet, "--ledger", url, "--config", sb.Config, "--yes", "--poll", "1m")
+	if code := run.wait(t, 2*time.Minute); code != 0 {
+		t.Fatalf("run on PostgreSQL: exit %d", code)
+	}
+	agreement(t, sb, url, rows, false)
+	st := start(t, "status", "status", "--ledger", url)
+	if code := st.wait(t, 30*time.Second); code != 0 || !strings.Contains(st.out.String(), fmt.Sprintf("succeeded %d", len(rows))) {
+		t.Errorf("status: exit %d\n%s", code, st.out.String())
+	}
+	rec := start(t, "reconcile", "reconcile", "--ledger", url, "--lookup", "--config", sb.Config, "-o", t.TempDir()+"/report.xlsx")
+	if code := rec.wait(t, time.Minute); code != 0 && code != 1 {
+		t.Errorf("reconcile: exit %d", code)
+	}
+	if out := rec.out.String(); !strings.Contains(out, fmt.Sprintf("reconciled %d refunds", len(rows))) {
+		t.Errorf("reconcile output:\n%s", out)
+	}
+	// BULKREFUND_LEDGER names the ledger when --ledger does not; the
+	// password of a URL never shows.
+	cmd := exec.Command(bin, "status")
+	withPassword := strings.Replace(url, "postgres@", "postgres:s3cret-ignored-by-trust@", 1)
+	cmd.Env = append(os.Environ(), "BULKREFUND_LEDGER="+withPassword)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "1 batch") || strings.Contains(string(out), "s3cret") {
+		t.Errorf("status with BULKREFUND_LEDGER: %v\n%s", err, out)
+	}
 }
