@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -48,17 +49,62 @@ type ClaimRequest struct {
 }
 
 // Claim takes up to r.N refunds of approved or running batches that no
-// live lease holds, in planning order, and returns them with their new
-// version. A batch whose run lease a `bulkrefund run` process holds is
-// left to that process. The first claim of an approved batch moves it to
-// running, with an audit entry.
+// live lease holds, oldest batch first and in sheet order within a batch,
+// and returns them with their new version. A batch whose run lease a
+// `bulkrefund run` process holds is left to that process. The first claim
+// of an approved batch moves it to running, with an audit entry.
 func (l *SQL) Claim(ctx context.Context, r ClaimRequest) ([]Record, error) {
+	ids, err := l.ClaimableBatches(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []Record
+	for _, id := range ids {
+		recs, _, err := l.ClaimFrom(ctx, r, id, -1)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, recs...)
+		if r.N -= len(recs); r.N == 0 {
+			break
+		}
+	}
+	return out, nil
+}
+
+// ClaimableBatches lists the batches workers may take refunds from:
+// approved or running, and not being run by a `bulkrefund run` process
+// (whose run lease is live), oldest first.
+func (l *SQL) ClaimableBatches(ctx context.Context) ([]string, error) {
+	rows, err := l.query(ctx, `SELECT id FROM batches WHERE status IN ('approved','running')
+		AND (run_owner='' OR run_lease_until < ?) ORDER BY created, id`, fmtTime(time.Now()))
+	if err != nil {
+		return nil, l.errf("%w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, l.errf("%w", err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// ClaimFrom is Claim within one batch, from the sheet position after
+// (-1: the start), and returns the position of the last refund it looked
+// at: a worker walks a batch with it, each claim reading only the rows
+// past the last, so that claiming a long batch costs the same at its end
+// as at its start.
+func (l *SQL) ClaimFrom(ctx context.Context, r ClaimRequest, batchID string, after int64) ([]Record, int64, error) {
 	if r.N <= 0 || r.Owner == "" || r.Lease <= 0 {
-		return nil, fmt.Errorf("claim: want an owner, a count and a lease (got %q, %d, %v)", r.Owner, r.N, r.Lease)
+		return nil, after, fmt.Errorf("claim: want an owner, a count and a lease (got %q, %d, %v)", r.Owner, r.N, r.Lease)
 	}
 	now := time.Now()
 	nowText, until := fmtTime(now), fmtTime(now.Add(r.Lease))
-	args := []any{r.Owner, until, nowText, nowText}
+	args := []any{r.Owner, until, batchID, after, nowText, nowText}
 	acct := ""
 	if len(r.Accounts) > 0 {
 		parts := make([]string, len(r.Accounts))
@@ -73,92 +119,90 @@ func (l *SQL) Claim(ctx context.Context, r ClaimRequest) ([]Record, error) {
 	if l.d.Name == "postgres" {
 		lock = " FOR UPDATE OF r SKIP LOCKED"
 	}
+	// A refund also in another batch that a `bulkrefund run` holds is left
+	// to that run.
 	q := `UPDATE refunds SET owner=?, lease_until=?, version=version+1 WHERE id IN (
-		SELECT r.id FROM refunds r
-		WHERE r.state IN ('planned','submitting','pending','unknown','blocked') AND r.lease_until < ?
-		  AND EXISTS (SELECT 1 FROM batch_items bi JOIN batches b ON b.id=bi.batch_id
-		              WHERE bi.refund_id=r.id AND b.status IN ('approved','running'))
-		  AND NOT EXISTS (SELECT 1 FROM batch_items bi JOIN batches b ON b.id=bi.batch_id
-		              WHERE bi.refund_id=r.id AND b.run_owner<>'' AND b.run_lease_until >= ?)` + acct + `
-		ORDER BY r.id LIMIT ?` + lock + `) RETURNING id`
+		SELECT r.id FROM batch_items bi JOIN refunds r ON r.id=bi.refund_id
+		WHERE bi.batch_id=? AND bi.seq>?
+		  AND r.state IN ('planned','submitting','pending','unknown','blocked') AND r.lease_until < ?
+		  AND NOT EXISTS (SELECT 1 FROM batch_items bo JOIN batches b ON b.id=bo.batch_id
+		              WHERE bo.refund_id=r.id AND b.run_owner<>'' AND b.run_lease_until >= ?)` + acct + `
+		ORDER BY bi.seq LIMIT ?` + lock + `) RETURNING id`
 
 	tx, err := l.db.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, l.errf("claim: %w", err)
+		return nil, after, l.errf("claim: %w", err)
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, l.d.Rebind(q), args...)
-	if err != nil {
-		return nil, l.errf("claim: %w", err)
-	}
-	var ids []any
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, l.errf("claim: %w", err)
+	if l.d.Name == "postgres" {
+		// The cheap plan is the obvious one: walk the batch's items in
+		// sheet order from the cursor, look each refund up by id, stop
+		// after N. Statistics taken before a big batch was planned make
+		// the planner sort and hash the whole batch on every claim
+		// instead; these settings keep it on the walk.
+		if _, err := tx.ExecContext(ctx, `SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off; SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off`); err != nil {
+			return nil, after, l.errf("claim: %w", err)
 		}
-		ids = append(ids, id)
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, l.errf("claim: %w", err)
+	ids, err := scanIDs(tx.QueryContext(ctx, l.d.Rebind(q), args...))
+	if err != nil {
+		return nil, after, l.errf("claim: %w", err)
 	}
 	if len(ids) == 0 {
-		return nil, nil
+		return nil, after, nil
 	}
 	in := "(?" + strings.Repeat(",?", len(ids)-1) + ")"
-	// Row: where the refund sits in the (first) approved batch holding it,
-	// for messages; a refund may be in several batches.
-	rows, err = tx.QueryContext(ctx, l.d.Rebind(`SELECT r.id,
-		COALESCE((SELECT min(bi.row) FROM batch_items bi JOIN batches b ON b.id=bi.batch_id
-		          WHERE bi.refund_id=r.id AND b.status IN ('approved','running')), 0), `+refundCols+`
-		FROM refunds r WHERE r.id IN `+in+` ORDER BY r.id`), ids...)
+	rows, err := tx.QueryContext(ctx, l.d.Rebind(`SELECT bi.seq, bi.row, `+refundCols+`
+		FROM batch_items bi JOIN refunds r ON r.id=bi.refund_id WHERE bi.batch_id=? AND r.id IN `+in+` ORDER BY bi.seq`),
+		append([]any{batchID}, ids...)...)
 	if err != nil {
-		return nil, l.errf("claim: %w", err)
+		return nil, after, l.errf("claim: %w", err)
 	}
 	out := make([]Record, 0, len(ids))
+	next := after
 	for rows.Next() {
 		var rec Record
-		var id int64
-		if err := scanRefund(rows, &rec, &id, &rec.Row); err != nil {
+		if err := scanRefund(rows, &rec, &next, &rec.Row); err != nil {
 			rows.Close()
-			return nil, l.errf("claim: %w", err)
+			return nil, after, l.errf("claim: %w", err)
 		}
 		out = append(out, rec)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, l.errf("claim: %w", err)
+		return nil, after, l.errf("claim: %w", err)
 	}
-	started, err := tx.QueryContext(ctx, l.d.Rebind(`UPDATE batches SET status='running' WHERE status='approved'
-		AND id IN (SELECT batch_id FROM batch_items WHERE refund_id IN `+in+`) RETURNING id`), ids...)
+	res, err := tx.ExecContext(ctx, l.d.Rebind(`UPDATE batches SET status='running' WHERE id=? AND status='approved'`), batchID)
 	if err != nil {
-		return nil, l.errf("claim: %w", err)
+		return nil, after, l.errf("claim: %w", err)
 	}
-	var running []string
-	for started.Next() {
-		var id string
-		if err := started.Scan(&id); err != nil {
-			started.Close()
-			return nil, l.errf("claim: %w", err)
-		}
-		running = append(running, id)
-	}
-	started.Close()
-	if err := started.Err(); err != nil {
-		return nil, l.errf("claim: %w", err)
-	}
-	for _, id := range running {
-		if err := l.auditTx(ctx, tx, Audit{At: now, Actor: r.Actor, Action: "running", BatchID: id,
+	if n, _ := res.RowsAffected(); n == 1 {
+		if err := l.auditTx(ctx, tx, Audit{At: now, Actor: r.Actor, Action: "running", BatchID: batchID,
 			Detail: "workers took the batch's first refunds (" + r.Owner + ")"}); err != nil {
-			return nil, err
+			return nil, after, err
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, l.errf("claim: %w", err)
+		return nil, after, l.errf("claim: %w", err)
 	}
-	return out, nil
+	return out, next, nil
+}
+
+// scanIDs reads a column of ids.
+func scanIDs(rows *sql.Rows, err error) ([]any, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []any
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
 }
 
 // RenewClaims extends the lease of every unsettled refund owner holds to

@@ -115,32 +115,87 @@ func (c *claims) Each(ctx context.Context, fn func(store.Record) error) error {
 	return nil
 }
 
-// EachOf claims the account's refunds a chunk at a time and hands them to
-// fn, until none is left to claim or the worker is stopping.
+// EachOf hands fn the account's claimable refunds, claimed a chunk at a
+// time, until none is left or the worker is stopping. The next chunk is
+// claimed while fn works through the current one: a claim is a
+// transaction of its own, and waiting for it would leave the account's
+// workers idle.
 func (c *claims) EachOf(ctx context.Context, provider, account string, fn func(store.Record) error) error {
-	for c.stop.Err() == nil {
-		start := time.Now()
-		recs, err := c.l.Claim(ctx, store.ClaimRequest{Owner: c.owner, N: c.chunk, Lease: c.lease, Actor: c.actor,
-			Accounts: []store.AccountRef{{Provider: provider, Account: account}}})
-		if err != nil {
-			return err
+	chunks := make(chan chunk, 1)
+	done := make(chan struct{})
+	defer close(done)
+	go c.produce(ctx, store.AccountRef{Provider: provider, Account: account}, chunks, done)
+	for ch := range chunks {
+		if ch.err != nil {
+			return ch.err
 		}
-		if len(recs) == 0 {
-			return nil
-		}
-		c.mu.Lock()
-		for _, r := range recs {
-			c.held[r.Key()] = &held{rec: r, state: r.State, validUntil: start.Add(c.lease)}
-		}
-		c.count += len(recs)
-		c.mu.Unlock()
-		for _, r := range recs {
+		for _, r := range ch.recs {
 			if err := fn(r); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+type chunk struct {
+	recs []store.Record
+	err  error
+}
+
+// produce claims the account's refunds batch by batch, each batch walked
+// in sheet order from a cursor (so a claim reads only rows past the last),
+// then walks them all again from the start for refunds that became
+// claimable behind the cursors (a dead worker's expired claims, the end of
+// a rest), until a whole pass finds nothing.
+func (c *claims) produce(ctx context.Context, acct store.AccountRef, out chan<- chunk, done <-chan struct{}) {
+	defer close(out)
+	send := func(ch chunk) bool {
+		select {
+		case out <- ch:
+			return true
+		case <-done:
+			return false
+		}
+	}
+	req := store.ClaimRequest{Owner: c.owner, N: c.chunk, Lease: c.lease, Actor: c.actor, Accounts: []store.AccountRef{acct}}
+	for {
+		batches, err := c.l.ClaimableBatches(ctx)
+		if err != nil {
+			send(chunk{err: err})
+			return
+		}
+		found := 0
+		for _, b := range batches {
+			for cur := int64(-1); ; {
+				if c.stop.Err() != nil {
+					return
+				}
+				start := time.Now()
+				recs, next, err := c.l.ClaimFrom(ctx, req, b, cur)
+				if err != nil {
+					send(chunk{err: err})
+					return
+				}
+				if len(recs) == 0 {
+					break
+				}
+				cur, found = next, found+len(recs)
+				c.mu.Lock()
+				for _, r := range recs {
+					c.held[r.Key()] = &held{rec: r, state: r.State, validUntil: start.Add(c.lease)}
+				}
+				c.count += len(recs)
+				c.mu.Unlock()
+				if !send(chunk{recs: recs}) {
+					return
+				}
+			}
+		}
+		if found == 0 {
+			return
+		}
+	}
 }
 
 func (c *claims) OrderRefunds(ctx context.Context, it batch.Item) ([]store.Record, error) {

@@ -56,7 +56,7 @@ type Config struct {
 	// worker takes over the refunds of one that died. Default
 	// max(60s, 3×CallTimeout); at least 2×CallTimeout.
 	Lease time.Duration
-	Chunk int           // refunds claimed at once per account; default Parallel
+	Chunk int           // refunds claimed at once per account; default 2×Parallel
 	Idle  time.Duration // pause between rounds when nothing was claimed; default 2s
 	// Rest: how long a refund left in a state waits before it is claimed
 	// again. Defaults: pending 10s (the poll), unknown max(60s, CallTimeout),
@@ -87,7 +87,7 @@ func (c *Config) defaults() error {
 		return fmt.Errorf("worker: lease %s must be at least twice the call timeout %s", c.Lease, o.CallTimeout)
 	}
 	if c.Chunk <= 0 {
-		c.Chunk = o.Parallel
+		c.Chunk = 2 * o.Parallel
 	}
 	if c.Idle <= 0 {
 		c.Idle = 2 * time.Second
