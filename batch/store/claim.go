@@ -205,11 +205,14 @@ func scanIDs(rows *sql.Rows, err error) ([]any, error) {
 	return ids, rows.Err()
 }
 
-// RenewClaims extends the lease of every unsettled refund owner holds to
-// lease from now, and returns the keys it renewed. A refund another worker
-// took over after this one's lease expired is not renewed: it is no
-// longer this owner's.
-func (l *SQL) RenewClaims(ctx context.Context, owner string, lease time.Duration) ([]string, error) {
+// keyChunk bounds the keys one renewal or release names.
+const keyChunk = 500
+
+// RenewClaims extends to lease from now the claims owner holds on the
+// unsettled refunds among keys, and returns the keys it renewed. A refund
+// another worker took over after this one's lease expired is not renewed:
+// it is no longer this owner's.
+func (l *SQL) RenewClaims(ctx context.Context, owner string, keys []string, lease time.Duration) ([]string, error) {
 	// A row this process's group commit is writing right now is skipped
 	// rather than waited for (waiting could deadlock with it); the next
 	// renewal, a fraction of a lease later, takes it.
@@ -217,25 +220,82 @@ func (l *SQL) RenewClaims(ctx context.Context, owner string, lease time.Duration
 	if l.d.Name == "postgres" {
 		lock = " FOR UPDATE SKIP LOCKED"
 	}
-	rows, err := l.query(ctx, `UPDATE refunds SET lease_until=? WHERE id IN (
-		SELECT id FROM refunds WHERE owner=? AND state NOT IN ('succeeded','failed')`+lock+`) RETURNING rkey`,
-		fmtTime(time.Now().Add(lease)), owner)
+	var renewed []string
+	for len(keys) > 0 {
+		n := min(len(keys), keyChunk)
+		args := []any{fmtTime(time.Now().Add(lease)), owner}
+		for _, k := range keys[:n] {
+			args = append(args, k)
+		}
+		keys = keys[n:]
+		got, err := scanKeys(l.query(ctx, `UPDATE refunds SET lease_until=? WHERE id IN (
+			SELECT id FROM refunds WHERE owner=? AND state NOT IN ('succeeded','failed') AND rkey IN (?`+strings.Repeat(",?", n-1)+`)`+lock+`)
+			RETURNING rkey`, args...))
+		if err != nil {
+			return renewed, l.errf("renewing claims: %w", err)
+		}
+		renewed = append(renewed, got...)
+	}
+	return renewed, nil
+}
+
+func scanKeys(rows *sql.Rows, err error) ([]string, error) {
 	if err != nil {
-		return nil, l.errf("renewing claims: %w", err)
+		return nil, err
 	}
 	defer rows.Close()
 	var keys []string
 	for rows.Next() {
 		var k string
 		if err := rows.Scan(&k); err != nil {
-			return nil, l.errf("renewing claims: %w", err)
+			return nil, err
 		}
 		keys = append(keys, k)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, l.errf("renewing claims: %w", err)
+	return keys, rows.Err()
+}
+
+// ReleaseClaims gives back the claims owner holds on the unsettled
+// refunds among keys, once the outcomes this process queued are written,
+// and returns how many it gave back. A refund in a state that rest names
+// is not claimable again for that long (a pending one until its next
+// poll, a doubtful one until any request of ours still travelling has
+// landed); the others at once. A settled refund keeps its owner: the
+// worker that settled it.
+func (l *SQL) ReleaseClaims(ctx context.Context, owner string, keys []string, rest map[State]time.Duration) (int, error) {
+	if err := l.sync(ctx); err != nil {
+		return 0, err
 	}
-	return keys, nil
+	now := time.Now()
+	var cases strings.Builder
+	var caseArgs []any
+	for _, s := range Claimable {
+		if d := rest[s]; d > 0 {
+			cases.WriteString(" WHEN state=? THEN ?")
+			caseArgs = append(caseArgs, string(s), fmtTime(now.Add(d)))
+		}
+	}
+	set := "''"
+	if cases.Len() > 0 {
+		set = "CASE" + cases.String() + " ELSE '' END"
+	}
+	released := 0
+	for len(keys) > 0 {
+		n := min(len(keys), keyChunk)
+		args := append(append([]any{}, caseArgs...), owner)
+		for _, k := range keys[:n] {
+			args = append(args, k)
+		}
+		keys = keys[n:]
+		res, err := l.exec(ctx, `UPDATE refunds SET owner='', lease_until=`+set+`
+			WHERE owner=? AND state NOT IN ('succeeded','failed') AND rkey IN (?`+strings.Repeat(",?", n-1)+`)`, args...)
+		if err != nil {
+			return released, l.errf("releasing claims: %w", err)
+		}
+		m, _ := res.RowsAffected()
+		released += int(m)
+	}
+	return released, nil
 }
 
 // WakeBlocked makes the blocked refunds of accounts (nil: all) that no
@@ -259,45 +319,15 @@ func (l *SQL) WakeBlocked(ctx context.Context, accounts []AccountRef) (int, erro
 	return int(n), nil
 }
 
-// LiveClaims counts the refunds of a batch that a worker holds now.
+// LiveClaims counts the unsettled refunds of a batch that a worker holds now.
 func (l *SQL) LiveClaims(ctx context.Context, batchID string) (int, error) {
 	var n int
 	err := l.db.QueryRowContext(ctx, l.d.Rebind(`SELECT count(*) FROM batch_items bi JOIN refunds r ON r.id=bi.refund_id
-		WHERE bi.batch_id=? AND r.owner<>'' AND r.lease_until>=?`), batchID, fmtTime(time.Now())).Scan(&n)
+		WHERE bi.batch_id=? AND r.owner<>'' AND r.lease_until>=? AND r.state NOT IN ('succeeded','failed')`), batchID, fmtTime(time.Now())).Scan(&n)
 	if err != nil {
 		return 0, l.errf("%w", err)
 	}
 	return n, nil
-}
-
-// ReleaseClaims gives back every refund owner holds, once the outcomes
-// this process queued are written. A refund in a state that rest names
-// is not claimable again for that long (a pending one until its next
-// poll, a doubtful one until any request of ours still travelling has
-// landed); the others at once. Final refunds only lose their owner.
-func (l *SQL) ReleaseClaims(ctx context.Context, owner string, rest map[State]time.Duration) (int, error) {
-	if err := l.sync(ctx); err != nil {
-		return 0, err
-	}
-	now := time.Now()
-	var cases strings.Builder
-	var args []any
-	for _, s := range Claimable {
-		if d := rest[s]; d > 0 {
-			cases.WriteString(" WHEN state=? THEN ?")
-			args = append(args, string(s), fmtTime(now.Add(d)))
-		}
-	}
-	set := "''"
-	if cases.Len() > 0 {
-		set = "CASE" + cases.String() + " ELSE '' END"
-	}
-	res, err := l.exec(ctx, `UPDATE refunds SET owner='', lease_until=`+set+` WHERE owner=?`, append(args, owner)...)
-	if err != nil {
-		return 0, l.errf("releasing claims: %w", err)
-	}
-	n, _ := res.RowsAffected()
-	return int(n), nil
 }
 
 // CompleteBatches marks done every approved or running batch whose

@@ -209,7 +209,8 @@ func TestRenewReleaseAndRest(t *testing.T) {
 		ctx := t.Context()
 		meta := approved(t, l, storetest.Items(3, 0))
 		recs := claim(t, l, "A", 3, 300*time.Millisecond)
-		if keys, err := l.RenewClaims(ctx, "A", time.Minute); err != nil || len(keys) != 3 || keys[0] != recs[0].Key() {
+		all := []string{recs[0].Key(), recs[1].Key(), recs[2].Key()}
+		if keys, err := l.RenewClaims(ctx, "A", all, time.Minute); err != nil || len(keys) != 3 || keys[0] != recs[0].Key() {
 			t.Fatalf("renewed %q, %v", keys, err)
 		}
 		if n, err := l.LiveClaims(ctx, meta.BatchID); err != nil || n != 3 {
@@ -225,10 +226,10 @@ func TestRenewReleaseAndRest(t *testing.T) {
 		mustApply(t, l, k(0), recs[0].Version+1, store.Submitting, store.EvSucceeded)
 		mustApply(t, l, k(1), recs[1].Version, store.Planned, store.EvSend)
 		mustApply(t, l, k(1), recs[1].Version+1, store.Submitting, store.EvPending)
-		if keys, err := l.RenewClaims(ctx, "A", time.Minute); err != nil || len(keys) != 2 {
+		if keys, err := l.RenewClaims(ctx, "A", all, time.Minute); err != nil || len(keys) != 2 {
 			t.Fatalf("renewed %d unsettled, %v", len(keys), err)
 		}
-		if n, err := l.ReleaseClaims(ctx, "A", map[store.State]time.Duration{store.Pending: 300 * time.Millisecond}); err != nil || n != 3 {
+		if n, err := l.ReleaseClaims(ctx, "A", all, map[store.State]time.Duration{store.Pending: 300 * time.Millisecond}); err != nil || n != 2 {
 			t.Fatalf("released %d, %v", n, err)
 		}
 		got := claim(t, l, "B", 3, time.Minute)
@@ -279,7 +280,7 @@ func TestWakeBlocked(t *testing.T) {
 			mustApply(t, l, r.Key(), r.Version, store.Planned, store.EvSend)
 			mustApply(t, l, r.Key(), r.Version+1, store.Submitting, store.EvBlocked)
 		}
-		if _, err := l.ReleaseClaims(t.Context(), "A", map[store.State]time.Duration{store.Blocked: time.Hour}); err != nil {
+		if _, err := l.ReleaseClaims(t.Context(), "A", []string{recs[0].Key(), recs[1].Key()}, map[store.State]time.Duration{store.Blocked: time.Hour}); err != nil {
 			t.Fatal(err)
 		}
 		if got := claim(t, l, "B", 2, time.Minute); len(got) != 0 {

@@ -30,8 +30,9 @@ type claims struct {
 	log      func(msg string, args ...any)
 
 	mu    sync.Mutex
-	held  map[string]*held // by refund key
-	count int              // refunds claimed this round
+	held  map[string]*held          // the round's unsettled claims, by refund key
+	tally map[tallyKey]*store.Count // the round's claims by state, for Counts
+	count int                       // refunds claimed this round
 
 	renewStop chan struct{}
 	renewDone chan struct{}
@@ -43,11 +44,46 @@ type held struct {
 	validUntil time.Time // monotonic: the lease is ours until then at least
 }
 
+type tallyKey struct {
+	provider, account, currency string
+	state                       store.State
+}
+
+// count moves one refund of rec's account and amount from state from to
+// state to in the tally ("" from: newly claimed). Callers hold mu.
+func (c *claims) move(rec store.Record, from, to store.State) {
+	if from != "" {
+		if t := c.tally[tallyKey{rec.Provider, rec.Account, string(rec.Currency), from}]; t != nil {
+			t.Items--
+			t.Amount -= rec.Amount
+		}
+	}
+	k := tallyKey{rec.Provider, rec.Account, string(rec.Currency), to}
+	t := c.tally[k]
+	if t == nil {
+		t = &store.Count{Provider: rec.Provider, Account: rec.Account, Currency: rec.Currency, State: to}
+		c.tally[k] = t
+	}
+	t.Items++
+	t.Amount += rec.Amount
+}
+
+// keys lists the round's unsettled claims.
+func (c *claims) keys() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]string, 0, len(c.held))
+	for k := range c.held {
+		out = append(out, k)
+	}
+	return out
+}
+
 var _ store.Store = (*claims)(nil)
 
 func newClaims(l *store.SQL, c *Config, stop context.Context) *claims {
 	cs := &claims{l: l, owner: c.Owner, actor: c.Actor, lease: c.Lease, minLease: c.minLease(), chunk: c.Chunk,
-		accounts: c.Accounts, stop: stop, log: c.logf, held: map[string]*held{},
+		accounts: c.Accounts, stop: stop, log: c.logf, held: map[string]*held{}, tally: map[tallyKey]*store.Count{},
 		renewStop: make(chan struct{}), renewDone: make(chan struct{})}
 	go cs.renew()
 	return cs
@@ -68,7 +104,7 @@ func (c *claims) renew() {
 		}
 		start := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), c.lease/5)
-		keys, err := c.l.RenewClaims(ctx, c.owner, c.lease)
+		keys, err := c.l.RenewClaims(ctx, c.owner, c.keys(), c.lease)
 		cancel()
 		if err != nil {
 			c.log("renewing claims failed; refunds whose lease runs short are not sent", "error", err)
@@ -184,6 +220,7 @@ func (c *claims) produce(ctx context.Context, acct store.AccountRef, out chan<- 
 				c.mu.Lock()
 				for _, r := range recs {
 					c.held[r.Key()] = &held{rec: r, state: r.State, validUntil: start.Add(c.lease)}
+					c.move(r, "", r.State)
 				}
 				c.count += len(recs)
 				c.mu.Unlock()
@@ -215,24 +252,11 @@ func (c *claims) Counts(ctx context.Context) ([]store.Count, error) {
 		}
 		return out, nil
 	}
-	type k struct {
-		p, a, cur string
-		s         store.State
-	}
-	sum := map[k]*store.Count{}
 	var out []store.Count
-	for _, h := range c.held {
-		key := k{h.rec.Provider, h.rec.Account, string(h.rec.Currency), h.state}
-		cnt := sum[key]
-		if cnt == nil {
-			cnt = &store.Count{Provider: h.rec.Provider, Account: h.rec.Account, Currency: h.rec.Currency, State: h.state}
-			sum[key] = cnt
+	for _, t := range c.tally {
+		if t.Items > 0 {
+			out = append(out, *t)
 		}
-		cnt.Items++
-		cnt.Amount += h.rec.Amount
-	}
-	for _, cnt := range sum {
-		out = append(out, *cnt)
 	}
 	store.SortCounts(out)
 	return out, nil
@@ -254,7 +278,11 @@ func (c *claims) Apply(ctx context.Context, key string, version int64, from stor
 	if to, err := store.Next(from, ev); err == nil {
 		c.mu.Lock()
 		if h := c.held[key]; h != nil {
+			c.move(h.rec, h.state, to)
 			h.state = to
+			if to.Final() {
+				delete(c.held, key) // settled: no lease to keep
+			}
 		}
 		c.mu.Unlock()
 	}
@@ -277,7 +305,7 @@ func (c *claims) release(rest map[store.State]time.Duration) error {
 	defer cancel()
 	var err error
 	for try := 0; try < 3; try++ {
-		if _, err = c.l.ReleaseClaims(ctx, c.owner, rest); err == nil {
+		if _, err = c.l.ReleaseClaims(ctx, c.owner, c.keys(), rest); err == nil {
 			return nil
 		}
 		if errors.Is(err, store.ErrClosed) {

@@ -104,7 +104,7 @@ func (h *harness) start(name string, o runner.Options, lease time.Duration) (sto
 	go func() {
 		defer close(done)
 		st, runErr = worker.Run(ctx, l, worker.Config{Route: counted, Accounts: accounts, Options: o, Lease: lease,
-			Owner: name, Idle: 100 * time.Millisecond,
+			Owner: name, Idle: 100 * time.Millisecond, Chunk: 4, // small chunks: every worker gets some of a short batch
 			Rest: map[store.State]time.Duration{store.Pending: 200 * time.Millisecond, store.Unknown: 500 * time.Millisecond}})
 	}()
 	return func() (worker.Stats, error) {

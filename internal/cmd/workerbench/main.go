@@ -6,9 +6,9 @@
 //     three should reach 0.85 × three times one.
 //   - ledger engines: against a sandbox with -fast latency (20 ms), one
 //     `bulkrefund run` on an SQLite ledger, one worker on the PostgreSQL
-//     ledger, and one `bulkrefund run` on it (--parallel 16 each), each
-//     twice, alternating; the PostgreSQL worker should reach 0.9 × the
-//     SQLite run.
+//     ledger, and one `bulkrefund run` on it (--parallel 16 each), -reps
+//     batches each, alternating; the PostgreSQL worker should reach 0.9 ×
+//     the SQLite run.
 //
 // A rate is refunds settled per second from the moment the batch is handed
 // over (approved for the workers, or the run's own sending phase) to the
@@ -59,16 +59,17 @@ func main() {
 	slow := flag.Duration("slow", 200*time.Millisecond, "sandbox latency for the scaling part")
 	fast := flag.Duration("fast", 20*time.Millisecond, "sandbox latency for the engines part")
 	one := flag.Int("one", 2000, "refunds for one worker at -slow (three get three times as many)")
-	engine := flag.Int("engine", 16000, "refunds for each engine at -fast, in two batches")
+	engine := flag.Int("engine", 6000, "refunds per batch at -fast")
+	reps := flag.Int("reps", 3, "batches per engine at -fast, alternating")
 	only := flag.String("only", "", "scaling or engines: run one part")
 	flag.Parse()
-	if err := b.run(*server, *slow, *fast, *one, *engine, *only); err != nil {
+	if err := b.run(*server, *slow, *fast, *one, *engine, *reps, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "workerbench:", err)
 		os.Exit(1)
 	}
 }
 
-func (b *bench) run(server string, slow, fast time.Duration, one, engine int, only string) error {
+func (b *bench) run(server string, slow, fast time.Duration, one, engine, reps int, only string) error {
 	ctx := context.Background()
 	var err error
 	if b.dir, err = os.MkdirTemp("", "workerbench-"); err != nil {
@@ -90,7 +91,7 @@ func (b *bench) run(server string, slow, fast time.Duration, one, engine int, on
 	b.ledger = u.String()
 
 	// Orders for every batch, disjoint: each refunds its orders in full.
-	total := 4*one + 3*(engine/2)*2
+	total := 4*one + 3*engine*reps
 	var orders []sandbox.Order
 	for _, o := range sandbox.GenerateOrders(total*3/2, 7, time.Now()) {
 		if o.Provider != adapters.PayEase && len(orders) < total { // PayEase is RSA-bound on two cores
@@ -107,7 +108,7 @@ func (b *bench) run(server string, slow, fast time.Duration, one, engine int, on
 	}
 	next := 0
 	take := func(n int) []sandbox.Order { o := orders[next : next+n]; next += n; return o }
-	fmt.Printf("%d refunds at %v for one worker, three times as many for three; %d per engine at %v, in two batches; --parallel %d\n", one, slow, engine, fast, b.parallel)
+	fmt.Printf("%d refunds at %v for one worker, three times as many for three; %d batches of %d per engine at %v; --parallel %d\n", one, slow, reps, engine, fast, b.parallel)
 
 	if only == "" || only == "scaling" {
 		sb, cfg, stop, err := b.sandbox(ordersPath, slow)
@@ -135,23 +136,24 @@ func (b *bench) run(server string, slow, fast time.Duration, one, engine int, on
 			return err
 		}
 		defer stop()
-		// Twice each, alternating, so that a change in the machine's load
-		// falls on all three alike; the rates are the means.
+		// reps batches each, alternating, so that a change in the
+		// machine's load falls on all three alike; the rates are the means.
 		var sqlite, pgRun, pgWorker float64
-		for i := range 2 {
-			r, err := b.runCmd(take(engine/2), cfg, filepath.Join(b.dir, fmt.Sprintf("ledger%d.db", i)), "sqlite")
+		n := float64(reps)
+		for i := range reps {
+			r, err := b.runCmd(take(engine), cfg, filepath.Join(b.dir, fmt.Sprintf("ledger%d.db", i)), "sqlite", i)
 			if err != nil {
 				return err
 			}
-			sqlite += r / 2
-			if r, err = b.workers(ctx, 1, take(engine/2), cfg); err != nil {
+			sqlite += r / n
+			if r, err = b.workers(ctx, 1, take(engine), cfg); err != nil {
 				return err
 			}
-			pgWorker += r / 2
-			if r, err = b.runCmd(take(engine/2), cfg, b.ledger, "pg"); err != nil {
+			pgWorker += r / n
+			if r, err = b.runCmd(take(engine), cfg, b.ledger, "pg", i); err != nil {
 				return err
 			}
-			pgRun += r / 2
+			pgRun += r / n
 		}
 		fmt.Printf("engines at %v: run on SQLite %.1f /s, run on PostgreSQL %.1f /s, one worker on PostgreSQL %.1f /s = %.2f × SQLite (target ≥ 0.9)\n",
 			fast, sqlite, pgRun, pgWorker, pgWorker/sqlite)
@@ -272,8 +274,8 @@ var finishedRE = regexp.MustCompile(`finished: (\d+)/(\d+) done .*?, (\d+) refun
 
 // runCmd runs `bulkrefund run` on ledger and returns its sending rate (the
 // runner's own figure: validation and planning excluded).
-func (b *bench) runCmd(orders []sandbox.Order, cfg, ledger, tag string) (float64, error) {
-	path, err := b.sheetFor(orders, "R"+tag)
+func (b *bench) runCmd(orders []sandbox.Order, cfg, ledger, tag string, i int) (float64, error) {
+	path, err := b.sheetFor(orders, fmt.Sprintf("R%s%d", tag, i))
 	if err != nil {
 		return 0, err
 	}
