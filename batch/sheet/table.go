@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/bulkrefund/bulkrefund/internal/clip"
@@ -248,4 +249,12 @@ func amountUnit(n string) (string, bool) {
 		return n[:len(n)-6], false
 	}
 	return unitSuffix(n)
+}
+
+// Size is the input's size in bytes, -1 for standard input.
+func (t *Table) Size() int64 {
+	if t.src.input().f == os.Stdin {
+		return -1
+	}
+	return t.src.input().size
 }

@@ -37,7 +37,7 @@ func Quote(s string) string {
 }
 
 // maxLine bounds Line.
-const maxLine = 400
+const maxLine = 500
 
 // Line makes a message safe to print as one line: control characters are
 // escaped as strconv.Quote would, and text past maxLine characters is cut.
