@@ -34,6 +34,9 @@ type xmlScanner struct {
 	rerr     error
 	maxTok   int
 	maxDepth int
+	// cellChars names the cell length limit when a cell's text is what
+	// runs past maxTok.
+	cellChars int
 
 	// The current token. Slices point into buf and stay valid until the
 	// next call to next.
@@ -67,7 +70,7 @@ var errXML = errors.New("malformed XML")
 const maxNameLen = 1024
 
 func newXMLScanner(r io.Reader, lim Limits) *xmlScanner {
-	return &xmlScanner{r: r, buf: make([]byte, 64<<10), maxTok: lim.XMLToken, maxDepth: lim.XMLDepth}
+	return &xmlScanner{r: r, buf: make([]byte, 64<<10), maxTok: lim.XMLToken, maxDepth: lim.XMLDepth, cellChars: lim.CellChars}
 }
 
 func (s *xmlScanner) depth() int { return len(s.marks) }
@@ -118,8 +121,18 @@ func (s *xmlScanner) more() bool {
 }
 
 func (s *xmlScanner) tokenLimit() error {
+	if s.pos < s.end && s.buf[s.pos] != '<' && len(s.marks) > 0 {
+		top := s.top()
+		if c := bytes.LastIndexByte(top, ':'); c >= 0 {
+			top = top[c+1:]
+		}
+		if string(top) == "t" || string(top) == "v" {
+			// Text inside a cell's value or string: say so, in the cell's terms.
+			return limitErr("cell length", int64(s.cellChars), "a cell's text runs over "+size(int64(s.maxTok))+", far over "+thousands(int64(s.cellChars))+" characters")
+		}
+	}
 	return limitErr("XML token size", int64(s.maxTok), "one XML tag or text run is over "+size(int64(s.maxTok))+
-		" (a whitespace or text bomb, or a cell far over Excel's 32,767 characters)")
+		" (a whitespace or text bomb)")
 }
 
 // incomplete is what a parse returns when the token runs past the buffer:
