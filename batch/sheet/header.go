@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
+
+	"github.com/bulkrefund/bulkrefund/internal/clip"
 )
 
 // field is a column of the input sheet as DESIGN.md (Input sheet) defines it.
@@ -142,7 +144,7 @@ func matchHeader(cells []string) (c columns, found int, unknown []string, err er
 		}
 		if c.idx[f] >= 0 {
 			if err == nil {
-				err = fmt.Errorf("%w: %q and %q are both %s", ErrDuplicateCol, c.name[f], t, fieldNames[f])
+				err = fmt.Errorf("%w: %s and %s are both %s", ErrDuplicateCol, clip.Quote(c.name[f]), clip.Quote(t), fieldNames[f])
 			}
 			continue
 		}

@@ -363,15 +363,11 @@ func pickSheet(sheets []wbSheet, name, path string) (wbSheet, error) {
 		}
 	}
 	if found < 0 {
-		var list []string
+		list := make([]string, len(sheets))
 		for i, sh := range sheets {
-			if i == 20 {
-				list = append(list, fmt.Sprintf("and %d more", len(sheets)-i))
-				break
-			}
-			list = append(list, clip.String(sh.name))
+			list[i] = sh.name
 		}
-		return wbSheet{}, fmt.Errorf("%w: %s in %s (sheets: %s)", ErrNoSuchSheet, clip.Quote(name), path, strings.Join(list, ", "))
+		return wbSheet{}, fmt.Errorf("%w: %s in %s (sheets: %s)", ErrNoSuchSheet, clip.Quote(name), path, clip.Join(list))
 	}
 	return sheets[found], nil
 }

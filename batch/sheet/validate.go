@@ -9,6 +9,7 @@ import (
 
 	"github.com/bulkrefund/bulkrefund/adapters"
 	"github.com/bulkrefund/bulkrefund/batch"
+	"github.com/bulkrefund/bulkrefund/internal/clip"
 	"github.com/bulkrefund/bulkrefund/money"
 )
 
@@ -88,10 +89,10 @@ func Validate(path string, opts Options, onItem func(batch.Item) error, onInvali
 			ErrNoHeader, maxTitleRows, path, strings.Join(fieldNames[:fRefundAmount+1], ", "))
 	}
 	if m := cols.missing(); len(m) > 0 {
-		return sum, fmt.Errorf("%w: %s (header on row %d has: %s)", ErrMissingColumn, strings.Join(m, ", "), sum.HeaderRow, strings.Join(sum.Header, ", "))
+		return sum, fmt.Errorf("%w: %s (header on row %d has: %s)", ErrMissingColumn, strings.Join(m, ", "), sum.HeaderRow, clip.Join(sum.Header))
 	}
 	for _, u := range unknown {
-		sum.Warnings = append(sum.Warnings, fmt.Sprintf("column %q is not a known field; it is ignored", u))
+		sum.Warnings = append(sum.Warnings, fmt.Sprintf("column %s is not a known field; it is ignored", clip.Quote(u)))
 	}
 	if opts.OnHeader != nil {
 		if err := opts.OnHeader(sum.Header); err != nil {
@@ -368,7 +369,7 @@ func (v *validator) row(res *rowResult) {
 	if raw == "" {
 		c.addf(fProvider, raw, ErrRequired, "provider is empty (upay, quickpay, nomad or payease)")
 	} else if r.Provider == "" {
-		c.addf(fProvider, raw, ErrUnknownProvider, "%q is not upay, quickpay, nomad or payease", raw)
+		c.addf(fProvider, raw, ErrUnknownProvider, "%s is not upay, quickpay, nomad or payease", clip.Quote(raw))
 	}
 
 	r.Currency = money.CNY
@@ -389,7 +390,7 @@ func (v *validator) row(res *rowResult) {
 	if s := v.cell(cells, fAction); s != "" && s != "refund" {
 		a, ok := actionNames[normalizeHeader(s)]
 		if !ok {
-			c.addf(fAction, s, ErrBadAction, "%q is not refund or revoke", s)
+			c.addf(fAction, s, ErrBadAction, "%s is not refund or revoke", clip.Quote(s))
 		}
 		r.Action = a
 	}

@@ -40,11 +40,13 @@ type xmlScanner struct {
 
 	// The current token. Slices point into buf and stay valid until the
 	// next call to next.
-	prefix, local []byte // element name (start and end tags)
-	attrs         []xmlAttr
-	raw           []byte // text: as written (entities not decoded)
-	cdata         bool   // raw is a CDATA section's content
-	selfClosing   bool   // the start tag was <x/>: its end is the next token
+	qname         []byte // element name as written (start and end tags)
+	prefix, local []byte // qname split at its first ':'
+
+	attrs       []xmlAttr
+	raw         []byte // text: as written (entities not decoded)
+	cdata       bool   // raw is a CDATA section's content
+	selfClosing bool   // the start tag was <x/>: its end is the next token
 
 	stack []byte // qualified names of the open elements, concatenated
 	marks []int  // where each open element's name starts in stack
@@ -61,7 +63,7 @@ const (
 )
 
 type xmlAttr struct {
-	prefix, local, raw []byte
+	name, prefix, local, raw []byte
 }
 
 // errXML marks a part that is not well-formed XML: a damaged workbook.
@@ -170,8 +172,8 @@ func (s *xmlScanner) next() (tokKind, error) {
 		}
 		if !s.bom {
 			if s.end-s.pos < 3 && !s.eof {
-				if err := s.incomplete(); err != nil {
-					return 0, err
+				if !s.more() && s.rerr != nil {
+					return 0, s.rerr
 				}
 				continue
 			}
@@ -184,14 +186,13 @@ func (s *xmlScanner) next() (tokKind, error) {
 		if s.buf[s.pos] != '<' {
 			i := bytes.IndexByte(s.buf[s.pos:s.end], '<')
 			if i < 0 {
-				if s.eof {
-					i = s.end - s.pos
-				} else {
-					if err := s.incomplete(); err != nil {
-						return 0, err
+				if !s.eof {
+					if !s.more() && s.rerr != nil {
+						return 0, s.rerr
 					}
 					continue
 				}
+				i = s.end - s.pos
 			}
 			if i > s.maxTok {
 				return 0, s.tokenLimit()
@@ -317,9 +318,6 @@ func (s *xmlScanner) startTag(b []byte) (tokKind, int, error) {
 			s.selfClosing = true
 			return tokStart, i + 2, nil
 		}
-		if len(s.attrs) > 0 && !isSpace(b[i-1]) {
-			return 0, 0, s.syntax("attributes of <%s> not separated by a space", clipBytes(name))
-		}
 		j := i
 		for j < len(b) && !isSpace(b[j]) && b[j] != '=' && b[j] != '>' && b[j] != '/' {
 			j++
@@ -353,7 +351,7 @@ func (s *xmlScanner) startTag(b []byte) (tokKind, int, error) {
 		if bytes.IndexByte(v, '<') >= 0 {
 			return 0, 0, s.syntax("'<' in an attribute value of <%s>", clipBytes(name))
 		}
-		a := xmlAttr{local: an, raw: v}
+		a := xmlAttr{name: an, local: an, raw: v}
 		if c := bytes.IndexByte(an, ':'); c >= 0 {
 			a.prefix, a.local = an[:c], an[c+1:]
 		}
@@ -370,7 +368,7 @@ func (s *xmlScanner) checkName(name []byte) error {
 }
 
 func (s *xmlScanner) setName(name []byte) {
-	s.prefix, s.local = nil, name
+	s.qname, s.prefix, s.local = name, nil, name
 	if c := bytes.IndexByte(name, ':'); c >= 0 {
 		s.prefix, s.local = name[:c], name[c+1:]
 	}
@@ -489,7 +487,13 @@ func entity(name []byte) (rune, bool) {
 	if digits[0] == 'x' {
 		base, digits = 16, digits[1:]
 	}
-	if len(digits) == 0 || len(digits) > 8 {
+	if len(digits) == 0 {
+		return 0, false
+	}
+	for len(digits) > 1 && digits[0] == '0' {
+		digits = digits[1:]
+	}
+	if len(digits) > 8 {
 		return 0, false
 	}
 	var r rune

@@ -5,6 +5,7 @@
 package clip
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -66,6 +67,27 @@ func Line(s string) string {
 			continue
 		}
 		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// maxItems bounds Join.
+const maxItems = 20
+
+// Join joins items with ", ", each cut by String, at most maxItems of them
+// and then "… and N more": a header of 16,384 cells or a workbook of
+// thousands of sheets stays one short line.
+func Join(items []string) string {
+	var b strings.Builder
+	for i, s := range items {
+		if i == maxItems {
+			fmt.Fprintf(&b, ", … and %d more", len(items)-i)
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(String(s))
 	}
 	return b.String()
 }

@@ -33,3 +33,17 @@ func TestLine(t *testing.T) {
 		t.Errorf("long line has %d characters", n)
 	}
 }
+
+func TestJoin(t *testing.T) {
+	if got := Join([]string{"a", "b"}); got != "a, b" {
+		t.Errorf("got %q", got)
+	}
+	many := make([]string, 16384)
+	for i := range many {
+		many[i] = strings.Repeat("x", 1000)
+	}
+	got := Join(many)
+	if !strings.HasSuffix(got, ", … and 16364 more") || len(got) > 20*70 {
+		t.Errorf("got %d bytes: %.100s", len(got), got)
+	}
+}
