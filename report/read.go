@@ -230,10 +230,10 @@ func (t *table) errAt(row, k int, value string, err error) error {
 	return &InputError{File: t.file, Row: row, Column: col, Value: value, Err: err}
 }
 
-// id reads an id cell, refusing what cannot be matched: a number Excel
-// turned into exponent form or cut to 15 digits, control or invisible
-// characters.
-func (t *table) id(cells []string, row, k int) (string, error) {
+// id reads an id cell, refusing what cannot be matched: a number cell cut
+// to 15 digits, control or invisible characters, and (with exponent, for
+// files a spreadsheet may have touched) an id in exponent form.
+func (t *table) id(cells []string, row, k int, exponent bool) (string, error) {
 	v := t.cell(cells, k)
 	if v == "" {
 		return "", nil
@@ -241,8 +241,10 @@ func (t *table) id(cells []string, row, k int) (string, error) {
 	if err := bsheet.CheckID(v, t.numeric(k)); err != nil {
 		return "", t.errAt(row, k, v, fmt.Errorf("%w: %w", ErrBadValue, err))
 	}
-	if _, err := idText(v); err != nil {
-		return "", t.errAt(row, k, v, err)
+	if exponent {
+		if _, err := idText(v); err != nil {
+			return "", t.errAt(row, k, v, err)
+		}
 	}
 	return v, nil
 }
@@ -425,7 +427,7 @@ func ReadStatement(path string, source int32, loc *time.Location) ([]Theirs, str
 		} else {
 			r.Provider = t.provider
 		}
-		if r.Account, err = t.id(cells, row, cAcct); err != nil {
+		if r.Account, err = t.id(cells, row, cAcct, true); err != nil {
 			return err
 		}
 		if r.Account == "" {
@@ -435,7 +437,7 @@ func ReadStatement(path string, source int32, loc *time.Location) ([]Theirs, str
 			k   int
 			dst *string
 		}{{cOrder, &r.OrderNo}, {cPOID, &r.ProviderOrderID}, {cRef, &r.RefundNo}, {cPRID, &r.ProviderRefundID}} {
-			if *f.dst, err = t.id(cells, row, f.k); err != nil {
+			if *f.dst, err = t.id(cells, row, f.k, true); err != nil {
 				return err
 			}
 		}
@@ -510,7 +512,7 @@ func ReadResults(path string, source int32, loc *time.Location) ([]Ours, string,
 		if o.Provider, err = parseProvider(v); err != nil {
 			return t.errAt(row, cProv, v, err)
 		}
-		if o.Account, err = t.id(cells, row, cAcct); err != nil {
+		if o.Account, err = t.id(cells, row, cAcct, false); err != nil {
 			return err
 		}
 		if o.Account == "" {
@@ -520,7 +522,7 @@ func ReadResults(path string, source int32, loc *time.Location) ([]Ours, string,
 			k   int
 			dst *string
 		}{{cOrder, &o.OrderNo}, {cPOID, &o.ProviderOrderID}, {cRef, &o.RefundNo}, {cPRID, &o.ProviderRefundID}} {
-			if *f.dst, err = t.id(cells, row, f.k); err != nil {
+			if *f.dst, err = t.id(cells, row, f.k, false); err != nil {
 				return err
 			}
 		}
@@ -595,15 +597,15 @@ func ReadOrders(path string, now time.Time, loc *time.Location) ([]Order, string
 		if o.Provider, err = parseProvider(v); err != nil {
 			return t.errAt(row, cProv, v, err)
 		}
-		acct, err := t.id(cells, row, cAcct)
+		acct, err := t.id(cells, row, cAcct, true)
 		if err != nil {
 			return err
 		}
 		o.Account = in.get(acct)
-		if o.OrderNo, err = t.id(cells, row, cOrder); err != nil {
+		if o.OrderNo, err = t.id(cells, row, cOrder, true); err != nil {
 			return err
 		}
-		if o.ProviderOrderID, err = t.id(cells, row, cPOID); err != nil {
+		if o.ProviderOrderID, err = t.id(cells, row, cPOID, true); err != nil {
 			return err
 		}
 		o.PaymentMethod = t.cell(cells, cPM)

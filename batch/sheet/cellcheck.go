@@ -17,7 +17,34 @@ import (
 //
 // The error wraps ErrControlChar or ErrPrecisionLost.
 func CheckID(s string, numeric bool) error {
-	for i, r := range s {
+	if i := suspect(s); i >= 0 {
+		if err := checkChars(s, i); err != nil {
+			return err
+		}
+	}
+	if numeric && !looksExponent(s) {
+		if n := intDigits(s); n >= 16 {
+			return fmt.Errorf("%w: the id was stored as a number of %d digits, and a spreadsheet keeps only 15, so its last digits are gone; format the column as Text and re-enter the id", ErrPrecisionLost, n)
+		}
+	}
+	return nil
+}
+
+// suspect returns the index of the first byte that is not printable ASCII
+// (the whole of almost every id), or -1.
+func suspect(s string) int {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f {
+			return i
+		}
+	}
+	return -1
+}
+
+// checkChars looks at s from byte from on, character by character.
+func checkChars(s string, from int) error {
+	for i, r := range s[from:] {
+		i += from
 		if r == utf8.RuneError || r < 0x20 || r == 0x7f || unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp) {
 			if r == utf8.RuneError {
 				if _, n := utf8.DecodeRuneInString(s[i:]); n == 3 {
@@ -26,11 +53,6 @@ func CheckID(s string, numeric bool) error {
 				return fmt.Errorf("%w: character %d is not valid UTF-8", ErrControlChar, utf8.RuneCountInString(s[:i])+1)
 			}
 			return fmt.Errorf("%w: character %d is %s; providers' ids are printable text", ErrControlChar, utf8.RuneCountInString(s[:i])+1, charName(r))
-		}
-	}
-	if numeric && !looksExponent(s) {
-		if n := intDigits(s); n >= 16 {
-			return fmt.Errorf("%w: the id was stored as a number of %d digits, and a spreadsheet keeps only 15, so its last digits are gone; format the column as Text and re-enter the id", ErrPrecisionLost, n)
 		}
 	}
 	return nil
