@@ -27,15 +27,16 @@ import (
 	"github.com/bulkrefund/bulkrefund/batch/runner"
 	"github.com/bulkrefund/bulkrefund/batch/sheet"
 	"github.com/bulkrefund/bulkrefund/batch/store"
+	"github.com/bulkrefund/bulkrefund/internal/version"
 	"github.com/bulkrefund/bulkrefund/money"
 )
 
 // toolVersion is recorded in every state file and report.
-var toolVersion = "bulkrefund dev"
+var toolVersion = version.String("bulkrefund")
 
 type runFlags struct {
 	config, sheet, state, results, logFormat, sandboxOrders, report string
-	sandbox, yes, dryRun, skipInvalid, quiet, allowChanged          bool
+	sandbox, yes, dryRun, skipInvalid, quiet, allowChanged, noBOM   bool
 	parallel, maxAttempts, maxErrors                                int
 	poll, callTimeout, drain                                        time.Duration
 }
@@ -67,6 +68,7 @@ func cmdRun(e env, args []string) int {
 	fs.DurationVar(&f.drain, "drain", 0, "after a signal, how long in-flight calls may take (default: --call-timeout)")
 	fs.BoolVar(&f.allowChanged, "allow-changed", false, "adopt a changed sheet into an existing state (refunds already sent keep their state)")
 	fs.IntVar(&f.maxErrors, "max-errors", 20, "print at most `N` invalid-row lines")
+	fs.BoolVar(&f.noBOM, "no-bom", false, "write CSV files (--results, the kept statement) without the UTF-8 byte-order mark Excel needs to show Chinese text")
 	fs.Usage = func() {
 		fmt.Fprintln(e.stderr, "usage: bulkrefund run FILE (--config FILE | --sandbox) [flags]")
 		fs.PrintDefaults()
@@ -279,7 +281,7 @@ func runSheet(e env, path string, f runFlags) int {
 
 	// 8. Results file and summary, whatever happened.
 	if f.results != "" {
-		if err := results.WriteFile(context.Background(), f.results, st); err != nil {
+		if err := results.WriteFile(context.Background(), f.results, st, results.Options{NoBOM: f.noBOM}); err != nil {
 			errf("writing results %s: %v", f.results, err)
 			if runErr == nil {
 				runErr = err

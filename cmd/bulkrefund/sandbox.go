@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bulkrefund/bulkrefund/adapters/sandbox"
+	"github.com/bulkrefund/bulkrefund/internal/excel"
 )
 
 // defaultSandboxOrders is loaded when neither --orders nor --generate is given.
@@ -40,6 +41,7 @@ func cmdSandbox(e env, args []string) int {
 	fs.Float64Var(&f.SettleFailRate, "settle-fail-rate", 0, "fraction of pending refunds that settle as failed")
 	statement := fs.String("statement", "", "write the statement CSV to FILE on shutdown")
 	writeConfig := fs.String("write-config", "", "write providers.json and credential files for a client to DIR")
+	noBOM := fs.Bool("no-bom", false, "write --statement and --write-orders without the UTF-8 byte-order mark Excel needs to show Chinese text")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -78,7 +80,7 @@ func cmdSandbox(e env, args []string) int {
 		}
 	}
 	if *writeOrders != "" {
-		if err := writeFileAtomic(*writeOrders, func(w *os.File) error { return sandbox.WriteOrders(w, orders) }); err != nil {
+		if err := writeFileAtomic(*writeOrders, !*noBOM, func(w *os.File) error { return sandbox.WriteOrders(w, orders) }); err != nil {
 			fmt.Fprintf(e.stderr, "bulkrefund sandbox: %v\n", err)
 			return exitUsage
 		}
@@ -116,7 +118,7 @@ func cmdSandbox(e env, args []string) int {
 	stop()
 	sb.Close()
 	if *statement != "" {
-		if err := writeFileAtomic(*statement, func(w *os.File) error { return sb.WriteStatement(w) }); err != nil {
+		if err := writeFileAtomic(*statement, !*noBOM, func(w *os.File) error { return sb.WriteStatement(w) }); err != nil {
 			fmt.Fprintf(e.stderr, "bulkrefund sandbox: writing statement: %v\n", err)
 			return exitFailures
 		}
@@ -126,13 +128,20 @@ func cmdSandbox(e env, args []string) int {
 }
 
 // writeFileAtomic writes through a temporary file in the same directory and
-// renames it, so a reader never sees half a statement.
-func writeFileAtomic(path string, fill func(*os.File) error) error {
+// renames it, so a reader never sees half a statement. A CSV file starts
+// with the UTF-8 byte-order mark when bom is set (see excel.BOM).
+func writeFileAtomic(path string, bom bool, fill func(*os.File) error) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())
+	if bom {
+		if _, err := tmp.WriteString(excel.BOM); err != nil {
+			tmp.Close()
+			return err
+		}
+	}
 	if err := fill(tmp); err != nil {
 		tmp.Close()
 		return err

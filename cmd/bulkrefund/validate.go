@@ -18,6 +18,7 @@ func cmdValidate(e env, args []string) int {
 	sheetName := fs.String("sheet", "", "XLSX sheet to read (default: the first visible sheet)")
 	errorsOut := fs.String("errors", "", "write every invalid row, with row and error columns, to `OUT` (.xlsx, else CSV)")
 	maxErrors := fs.Int("max-errors", 20, "print at most `N` error lines on stderr")
+	noBOM := fs.Bool("no-bom", false, "write a CSV --errors file without the UTF-8 byte-order mark Excel needs to show Chinese text")
 	fs.Usage = func() {
 		fmt.Fprintln(e.stderr, "usage: bulkrefund validate FILE [--sheet NAME] [--errors OUT.csv|OUT.xlsx] [--max-errors N]")
 		fs.PrintDefaults()
@@ -48,7 +49,7 @@ func cmdValidate(e env, args []string) int {
 	opts := sheet.Options{Sheet: *sheetName}
 	if *errorsOut != "" {
 		opts.OnHeader = func(header []string) error {
-			w, err := sheet.NewErrorsWriter(*errorsOut, header)
+			w, err := sheet.NewErrorsWriter(*errorsOut, header, sheet.ErrorsOptions{NoBOM: *noBOM})
 			if err != nil {
 				return fmt.Errorf("writing %s: %w", *errorsOut, err)
 			}

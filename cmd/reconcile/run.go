@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"os/user"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 
 	"github.com/bulkrefund/bulkrefund/adapters"
 	"github.com/bulkrefund/bulkrefund/adapters/config"
+	"github.com/bulkrefund/bulkrefund/internal/version"
 	"github.com/bulkrefund/bulkrefund/report"
 )
 
@@ -25,9 +25,6 @@ const (
 	exitUsage       = 2
 	exitInterrupted = 130
 )
-
-// toolVersion is written into the report's provenance.
-var toolVersion = "reconcile dev"
 
 type multi []string
 
@@ -44,6 +41,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		out, csvDir, jsonPath string
 		parallel              int
 		tolerance             int64
+		noBOM                 bool
 	)
 	fs.Var((*multi)(&in.States), "state", "a run's checkpoint state `PATH` (repeatable)")
 	fs.Var((*multi)(&in.Results), "results", "a run's results `FILE`, CSV or XLSX (repeatable)")
@@ -60,6 +58,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&out, "o", "", "write the XLSX report to `FILE`")
 	fs.StringVar(&csvDir, "csv", "", "also write one CSV per sheet into `DIR`")
 	fs.StringVar(&jsonPath, "json", "", "also write the rows as JSON to `FILE`")
+	fs.BoolVar(&noBOM, "no-bom", false, "write the --csv files without the UTF-8 byte-order mark Excel needs to show Chinese text")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: reconcile [--state PATH]... [--results FILE]... [--statement FILE]... [--lookup --config FILE]\n"+
 			"                 [--orders FILE]... [--from DATE --to DATE] [--amount-tolerance N] [--operator NAME]\n"+
@@ -131,7 +130,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			},
 		}
 	}
-	in.ToolVersion = version()
+	in.ToolVersion = version.String("reconcile")
 	if in.Operator == "" && len(in.States) == 0 {
 		in.Operator = currentUser()
 	}
@@ -148,10 +147,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if res.Meta.Operator == "" {
 		res.Meta.Operator = currentUser()
 	}
+	wopt := report.WriteOptions{NoBOM: noBOM}
+	writeJSON := func(path string, res *report.Result, _ ...report.WriteOptions) error {
+		return report.WriteJSON(path, res)
+	}
 	for _, w := range []struct {
 		path  string
-		write func(string, *report.Result) error
-	}{{out, report.WriteXLSX}, {csvDir, report.WriteCSV}, {jsonPath, report.WriteJSON}} {
+		write func(string, *report.Result, ...report.WriteOptions) error
+	}{{out, report.WriteXLSX}, {csvDir, report.WriteCSV}, {jsonPath, writeJSON}} {
 		if w.path == "" {
 			continue
 		}
@@ -159,7 +162,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "reconcile: interrupted")
 			return exitInterrupted
 		}
-		if err := w.write(w.path, res); err != nil {
+		if err := w.write(w.path, res, wopt); err != nil {
 			fmt.Fprintf(stderr, "reconcile: %v\n", err)
 			return exitUsage
 		}
@@ -218,11 +221,4 @@ func currentUser() string {
 		return u.Username
 	}
 	return ""
-}
-
-func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return "reconcile " + bi.Main.Version
-	}
-	return toolVersion
 }
