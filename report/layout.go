@@ -38,19 +38,19 @@ var views = []view{
 		{"exceptions", 11, false}, {"our_amount", 17, false}, {"our_refunded", 17, false}, {"provider_refunded", 18, false},
 	}},
 	{name: "Exceptions", file: "exceptions", cols: []viewCol{
-		{"category", 25, false}, {"provider", 9, false}, {"account", 19, true}, {"order_no", 18, true},
-		{"refund_no", 16, true}, {"currency", 9, false}, {"our_amount", 15, false}, {"provider_amount", 16, false},
-		{"reason", 30, true}, {"what_to_do", 26, true},
+		{"category", 24, false}, {"provider", 9, false}, {"account", 19, true}, {"order_no", 18, true},
+		{"refund_no", 19, true}, {"currency", 9, false}, {"our_amount", 15, false}, {"provider_amount", 17, false},
+		{"reason", 29, true}, {"what_to_do", 25, true},
 	}},
 	{name: "Failures", file: "failures", cols: []viewCol{
-		{"provider", 9, false}, {"account", 19, true}, {"order_no", 18, true}, {"refund_no", 16, true},
-		{"currency", 9, false}, {"amount", 15, false}, {"provider_code", 16, true}, {"provider_message", 24, true},
+		{"provider", 9, false}, {"account", 19, true}, {"order_no", 18, true}, {"refund_no", 19, true},
+		{"currency", 9, false}, {"amount", 15, false}, {"provider_code", 16, true}, {"provider_message", 23, true},
 		{"reason", 29, true}, {"what_to_do", 26, true},
 	}},
 	{name: "Net by order", file: "net_by_order", cols: []viewCol{
 		{"provider", 9, false}, {"account", 19, true}, {"order_no", 20, true}, {"provider_order_id", 18, true},
-		{"currency", 9, false}, {"total", 15, false}, {"total_from", 11, false}, {"refunded_per_provider", 21, false},
-		{"refunded_per_us", 16, false}, {"net", 15, false}, {"over_refund", 12, false}, {"refunds", 9, false},
+		{"currency", 9, false}, {"total", 15, false}, {"total_from", 11, false}, {"refunded_per_provider", 22, false},
+		{"refunded_per_us", 17, false}, {"net", 15, false}, {"over_refund", 12, false}, {"refunds", 9, false},
 	}},
 	{name: "Totals per day", file: "totals", cols: []viewCol{
 		{"provider", 10, false}, {"account", 22, false}, {"currency", 9, false}, {"day", 12, false}, {"rows", 9, false},
@@ -59,13 +59,13 @@ var views = []view{
 	// Every column, the refund's identity first: refund_no and category
 	// print at the left of every page across.
 	{name: "All refunds", file: "all_refunds", across: true, titleCols: 2, cols: []viewCol{
-		{"refund_no", 18, true}, {"category", 25, false},
+		{"refund_no", 20, true}, {"category", 24, false},
 		{"provider", 9, false}, {"account", 19, true}, {"order_no", 20, true}, {"provider_order_id", 18, true},
-		{"action", 8, false}, {"currency", 9, false}, {"our_amount", 15, false}, {"provider_amount", 16, false},
+		{"action", 8, false}, {"currency", 9, false}, {"our_amount", 15, false}, {"provider_amount", 17, false},
 		{"difference", 15, false}, {"our_state", 11, false}, {"provider_status", 15, false}, {"time", 22, false},
 		{"day", 12, false}, {"reason", 40, true}, {"what_to_do", 34, true}, {"provider_refund_id", 20, true},
 		{"provider_code", 16, true}, {"provider_message", 26, true}, {"attempts", 10, false},
-		{"our_record", 20, true}, {"provider_record", 20, true},
+		{"our_record", 28, true}, {"provider_record", 24, true},
 	}},
 }
 

@@ -115,7 +115,7 @@ func TestPaperWidths(t *testing.T) {
 // TestColumnsHoldTheirNumbers: a number that does not fit its column
 // prints as ### (numbers never wrap): every amount column holds
 // -99,999,999.99, every time and day column its value, with the indent and
-// padding of a number cell.
+// padding of a number cell; and every header fits on one line.
 func TestColumnsHoldTheirNumbers(t *testing.T) {
 	widest := map[kind]string{kAmount: "-99,999,999.99", kTime: "2026-11-20T12:00:01Z", kDate: "2026-11-20", kInt: "1000000"}
 	kinds := map[string]map[string]kind{}
@@ -127,8 +127,17 @@ func TestColumnsHoldTheirNumbers(t *testing.T) {
 	}
 	for _, v := range views {
 		for _, c := range v.cols {
-			if s, ok := widest[kinds[v.file][c.name]]; ok && excel.TextWidth(s)+indentWidth+0.5 > c.width {
+			s, number := widest[kinds[v.file][c.name]]
+			if number && excel.TextWidth(s)+indentWidth+0.5 > c.width {
 				t.Errorf("%s: %s (width %v) cannot show %s", v.name, c.name, c.width, s)
+			}
+			// A header fits on one line: a name broken mid-word reads badly.
+			head := excel.TextWidth(c.name)/boldFit + 0.5
+			if number {
+				head += indentWidth
+			}
+			if head > c.width {
+				t.Errorf("%s: header %s needs width %.1f, has %v", v.name, c.name, head, c.width)
 			}
 		}
 	}

@@ -158,8 +158,8 @@ var xlsxCols = []struct {
 	width float64
 	wrap  bool
 }{
-	{6, false}, {9, false}, {19, true}, {20, true}, {18, true}, {18, true}, {7, false},
-	{14, false}, {8, false}, {10, false}, {29, true}, {16, true}, {30, true}, {10, false}, {21, false},
+	{8, false}, {9, false}, {19, true}, {20, true}, {18, true}, {22, true}, {7, false},
+	{14, false}, {8, false}, {10, false}, {31, true}, {16, true}, {30, true}, {10, false}, {21, false},
 	{21, false}, {40, true},
 }
 
