@@ -2,8 +2,11 @@ package report
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -18,7 +21,12 @@ import (
 // Inputs are everything one report reads. Files are read in the order
 // given; each becomes a Source in the provenance.
 type Inputs struct {
-	States     []string // run checkpoint stores (SQLite files)
+	// Ledger is the installation's ledger: our side is every refund it
+	// holds, or those of Batches (ids or unique prefixes) when given.
+	Ledger  store.Ledger
+	Batches []string
+
+	States     []string // per-batch state files of an earlier bulkrefund, read as they are
 	Results    []string // results files (CSV or XLSX)
 	Statements []string // provider statements (CSV or XLSX)
 	Orders     []string // orders ledgers (CSV or XLSX)
@@ -29,8 +37,13 @@ type Inputs struct {
 	Theirs []Theirs
 
 	// Lookup, when set, asks the providers live about every refund of our
-	// side that was sent; the answers join the provider side.
+	// side that was sent (with From set: those that can have a row in the
+	// period, see docs/report.md); the answers join the provider side.
 	Lookup *Lookup
+
+	// History, when set, keeps the exceptions from one reconciliation to
+	// the next (package report/history: in the ledger).
+	History History
 
 	Options
 	Operator    string
@@ -90,6 +103,14 @@ func Build(ctx context.Context, in Inputs) (*Result, error) {
 		err    error
 	}
 	var jobs []func() part
+	if in.Ledger != nil {
+		recs, srcs, err := ReadLedger(ctx, in.Ledger, in.Batches, int32(len(meta.Sources)))
+		if err != nil {
+			return nil, err
+		}
+		meta.Sources = append(meta.Sources, srcs...)
+		ours = recs
+	}
 	for _, p := range in.States {
 		src := add(Source{Role: "state", Path: p})
 		jobs = append(jobs, func() part {
@@ -159,10 +180,21 @@ func Build(ctx context.Context, in Inputs) (*Result, error) {
 			theirs = append(theirs, t)
 		}
 	}
+	var open map[string]*Tracked
+	if in.History != nil {
+		list, err := in.History.Open(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("exception history: %w", err)
+		}
+		open = make(map[string]*Tracked, len(list))
+		for i := range list {
+			open[list[i].ID] = &list[i]
+		}
+	}
 	if in.Lookup != nil {
 		fillPaymentMethods(ours, orders)
 		src := add(Source{Role: "lookup"})
-		recs, err := lookupAll(ctx, in.Lookup, ours, src)
+		recs, err := lookupAll(ctx, in.Lookup, ours, orders, lookupScope(ours, orders, in.From, open), src)
 		if err != nil {
 			return nil, err
 		}
@@ -172,7 +204,7 @@ func Build(ctx context.Context, in Inputs) (*Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	res := Reconcile(ours, theirs, orders, in.Options)
+	res := reconcile(ours, theirs, orders, in.Options, open)
 	if in.Operator != "" {
 		meta.Operator = in.Operator
 	}
@@ -191,6 +223,12 @@ func Build(ctx context.Context, in Inputs) (*Result, error) {
 	slices.Sort(meta.BatchIDs)
 	meta.BatchIDs = slices.Compact(meta.BatchIDs)
 	res.Meta = meta
+	assignAges(res, now, open)
+	if in.History != nil {
+		if err := in.History.Record(ctx, res.night(now)); err != nil {
+			return nil, fmt.Errorf("exception history: %w", err)
+		}
+	}
 	return res, nil
 }
 
@@ -207,31 +245,103 @@ func runID(m store.Meta) string {
 	return id
 }
 
-// ReadStore reads a run's checkpoint store as our side.
+// ReadLedger reads our side from the ledger: every refund, or those of the
+// given batches (ids or unique prefixes). Records are numbered from source
+// on, one Source per batch that first planned them (a refund planned by
+// several batches is read once).
+func ReadLedger(ctx context.Context, l store.Ledger, batches []string, source int32) ([]Ours, []Source, error) {
+	all, err := l.Batches(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	var q store.Query
+	for _, id := range batches {
+		m, err := l.Batch(ctx, id)
+		if err != nil {
+			return nil, nil, err
+		}
+		q.BatchIDs = append(q.BatchIDs, m.BatchID)
+	}
+	byID := map[string]store.Meta{}
+	for _, m := range all {
+		byID[m.BatchID] = m
+	}
+	var srcs []Source
+	srcOf := map[string]int32{}
+	var out []Ours
+	err = l.Refunds(ctx, q, func(r store.Record) error {
+		src, ok := srcOf[r.FirstBatch]
+		if !ok {
+			m := byID[r.FirstBatch]
+			src = source + int32(len(srcs))
+			srcOf[r.FirstBatch] = src
+			srcs = append(srcs, Source{Role: "ledger", Path: l.Where(), BatchID: r.FirstBatch, RunID: runID(m), operator: m.Operator})
+		}
+		srcs[src-source].Records++
+		o, err := oursFromRecord(r, src)
+		if err != nil {
+			return &InputError{File: l.Where(), Column: "state", Value: string(r.State), Err: err}
+		}
+		out = append(out, o)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, srcs, nil
+}
+
+func oursFromRecord(r store.Record, source int32) (Ours, error) {
+	s, err := ParseState(string(r.State))
+	if err != nil {
+		return Ours{}, err
+	}
+	return NewOurs(OurRecord{
+		Provider: r.Provider, Account: r.Account, OrderNo: r.OrderNo,
+		ProviderOrderID: r.ProviderOrderID, RefundNo: r.RefundNo, Action: r.Action,
+		Amount: r.Amount, Total: r.Total, Currency: r.Currency, State: s, PaymentMethod: r.PaymentMethod,
+		ProviderRefundID: r.ProviderRefundID, ProviderCode: r.ProviderCode, ProviderMessage: r.ProviderMessage,
+		Error: r.LastError, Attempts: int32(r.Attempts), FirstAttempt: r.FirstAttempt, LastAttempt: r.LastAttempt,
+		Source: source, Row: int32(r.Row),
+	}), nil
+}
+
+// ReadStore reads a per-batch state file of an earlier bulkrefund (tables
+// meta and items) as our side, leaving the file as it is: the file is
+// imported into a throw-away ledger by the ledger's own importer and read
+// back from there, so that the old format is known in one place. To keep
+// its refunds for good, import it: `bulkrefund ledger import PATH`.
 func ReadStore(ctx context.Context, path string, source int32) ([]Ours, store.Meta, error) {
-	st, err := store.OpenSQLiteExisting(path)
+	if err := notALedger(path); err != nil {
+		return nil, store.Meta{}, err
+	}
+	dir, err := os.MkdirTemp("", "reconcile-state-")
+	if err != nil {
+		return nil, store.Meta{}, err
+	}
+	defer os.RemoveAll(dir)
+	l, err := store.OpenSQLite(filepath.Join(dir, "ledger.db"), store.SQLiteOptions{Create: true})
+	if err != nil {
+		return nil, store.Meta{}, err
+	}
+	defer l.Close()
+	imp, err := store.ImportState(ctx, l, path, "reconcile")
 	if err != nil {
 		return nil, store.Meta{}, fmt.Errorf("%s: %w", path, err)
 	}
-	defer st.Close()
-	m, err := st.Meta(ctx)
+	m := imp.Plan.Meta
+	v, err := l.View(ctx, m.BatchID)
 	if err != nil {
 		return nil, m, fmt.Errorf("%s: %w", path, err)
 	}
+	defer v.Close()
 	out := make([]Ours, 0, m.Items)
-	err = st.Each(ctx, func(r store.Record) error {
-		s, err := ParseState(string(r.State))
+	err = v.Each(ctx, func(r store.Record) error {
+		o, err := oursFromRecord(r, source)
 		if err != nil {
 			return &InputError{File: path, Row: r.Row, Column: "state", Value: string(r.State), Err: err}
 		}
-		out = append(out, NewOurs(OurRecord{
-			Provider: r.Provider, Account: r.Account, OrderNo: r.OrderNo,
-			ProviderOrderID: r.ProviderOrderID, RefundNo: r.RefundNo, Action: r.Action,
-			Amount: r.Amount, Total: r.Total, Currency: r.Currency, State: s, PaymentMethod: r.PaymentMethod,
-			ProviderRefundID: r.ProviderRefundID, ProviderCode: r.ProviderCode, ProviderMessage: r.ProviderMessage,
-			Error: r.LastError, Attempts: int32(r.Attempts), FirstAttempt: r.FirstAttempt, LastAttempt: r.LastAttempt,
-			Source: source, Row: int32(r.Row),
-		}))
+		out = append(out, o)
 		return nil
 	})
 	if err != nil {
@@ -240,12 +350,59 @@ func ReadStore(ctx context.Context, path string, source int32) ([]Ours, store.Me
 	return out, m, nil
 }
 
+// notALedger refuses a ledger given as a state file: it is read with
+// --ledger (Inputs.Ledger), which also keeps the exceptions' history.
+func notALedger(path string) error {
+	if _, err := os.Stat(path); err != nil {
+		return err
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type='table' AND name='ledger_schema'`).Scan(&n); err == nil && n > 0 {
+		return fmt.Errorf("%s is a ledger, not a per-batch state file: give it as --ledger %s", path, path)
+	}
+	return nil
+}
+
+// lookupScope says which of our refunds a lookup asks about. Without a
+// period, every one. With From, those that can have a row in the report:
+// not final yet, sent at or after From, or an exception still open from an
+// earlier night; and every other refund of their orders, so that the
+// order's net and refunded total are complete.
+func lookupScope(ours []Ours, orders []Order, from time.Time, open map[string]*Tracked) func(i int) bool {
+	if from.IsZero() {
+		return func(int) bool { return true }
+	}
+	x := newIdents(ours, nil, orders)
+	type ok struct{ p, a, o string }
+	in := map[ok]bool{}
+	for i := range ours {
+		o := &ours[i]
+		ord := x.order(o.Provider(), o.Account(), o.OrderNo(), o.ProviderOrderID())
+		scoped := !o.State.final() || !o.LastAttempt().Before(from) || !o.FirstAttempt().Before(from)
+		if !scoped && len(open) > 0 {
+			_, scoped = open[oursID(o, ord)]
+		}
+		if scoped {
+			in[ok{o.Provider(), o.Account(), ord}] = true
+		}
+	}
+	return func(i int) bool {
+		o := &ours[i]
+		return in[ok{o.Provider(), o.Account(), x.order(o.Provider(), o.Account(), o.OrderNo(), o.ProviderOrderID())}]
+	}
+}
+
 // lookupAll asks the providers about every refund of ours that may have
 // reached them (each refund number once), with bounded parallelism and a
 // token bucket per provider account. A refund the provider does not know
 // gives no record; a lookup that fails gives a record of status unknown,
 // which reconciles as PENDING with the error as its reason.
-func lookupAll(ctx context.Context, l *Lookup, ours []Ours, src int32) ([]Theirs, error) {
+func lookupAll(ctx context.Context, l *Lookup, ours []Ours, orders []Order, scope func(int) bool, src int32) ([]Theirs, error) {
 	par := l.Parallel
 	if par <= 0 {
 		par = 8
@@ -263,14 +420,15 @@ func lookupAll(ctx context.Context, l *Lookup, ours []Ours, src int32) ([]Theirs
 		attempts = 4
 	}
 	// One lookup per match key.
+	x := newIdents(ours, nil, orders)
 	idx := make([]int, 0, len(ours))
 	for i := range ours {
-		if ours[i].State.sent() {
+		if ours[i].State.sent() && scope(i) {
 			idx = append(idx, i)
 		}
 	}
-	slices.SortFunc(idx, func(a, b int) int { return cmpKey(oursKey(&ours[a]), oursKey(&ours[b])) })
-	idx = slices.CompactFunc(idx, func(a, b int) bool { return cmpKey(oursKey(&ours[a]), oursKey(&ours[b])) == 0 })
+	slices.SortFunc(idx, func(a, b int) int { return cmpKey(x.oursKey(&ours[a]), x.oursKey(&ours[b])) })
+	idx = slices.CompactFunc(idx, func(a, b int) bool { return cmpKey(x.oursKey(&ours[a]), x.oursKey(&ours[b])) == 0 })
 
 	limiters := map[string]*rate.Limiter{}
 	clients := map[string]adapters.Provider{}
@@ -339,27 +497,10 @@ func lookupAll(ctx context.Context, l *Lookup, ours []Ours, src int32) ([]Theirs
 				if gctx.Err() != nil {
 					return gctx.Err()
 				}
-				t.Status, t.Amount = StatusUnknown, o.Amount
+				t.Status, t.AmountUnknown = StatusUnknown, true
 				t.Code, t.Message = "LOOKUP_"+strings.ToUpper(adapters.KindOf(err).String()), err.Error()
 			default:
-				t.Status = statusFrom(oc.Status)
-				t.Amount = oc.Amount
-				if oc.Amount == 0 {
-					// The provider did not report the amount: take ours and
-					// say so, rather than invent a mismatch.
-					t.Amount = o.Amount
-					t.Message = "amount not reported by the provider; ours assumed"
-				}
-				if oc.Currency != "" {
-					t.Currency = oc.Currency
-				}
-				t.ProviderRefundID, t.Time, t.Code = oc.ProviderRefundID, oc.Time, oc.Code
-				if oc.ProviderOrderID != "" {
-					t.ProviderOrderID = oc.ProviderOrderID
-				}
-				if t.Message == "" {
-					t.Message = oc.Message
-				}
+				lookupRecord(&t, o, oc)
 			}
 			out[n], found[n] = NewTheirs(t), true
 			return nil
@@ -375,6 +516,35 @@ func lookupAll(ctx context.Context, l *Lookup, ours []Ours, src int32) ([]Theirs
 		}
 	}
 	return kept, nil
+}
+
+// lookupRecord fills a provider record from a lookup's answer. An amount is
+// taken only when the answer is about this refund and reports one: never
+// ours in its place (a refund would be MATCHED without any comparison), and
+// never the amount of another refund the answer shows (Upay's query shows
+// an order's latest transaction). The order's refunded total, where the
+// answer gives it, is kept for the order-level confirmation.
+func lookupRecord(t *TheirRecord, o *Ours, oc adapters.Outcome) {
+	t.Status = statusFrom(oc.Status)
+	t.Amount = oc.Amount
+	t.ProviderRefundID, t.Time, t.Code, t.Message = oc.ProviderRefundID, oc.Time, oc.Code, oc.Message
+	if oc.Currency != "" {
+		t.Currency = oc.Currency
+	}
+	if oc.ProviderOrderID != "" {
+		t.ProviderOrderID = oc.ProviderOrderID
+	}
+	if oc.RefundNo != "" && oc.RefundNo != o.RefundNo() && o.Action() != adapters.ActionRevoke {
+		// The answer is about another refund: it says nothing of this one.
+		t.Status, t.ProviderRefundID = StatusUnknown, ""
+		t.Message = strings.TrimSpace("the answer is about refund " + oc.RefundNo + "; " + oc.Message)
+	}
+	if t.Status == StatusUnknown || oc.Amount == 0 {
+		t.Amount, t.AmountUnknown = 0, true
+	}
+	if oc.NetAmount >= 0 && oc.OrderTotal > 0 && oc.NetAmount <= oc.OrderTotal {
+		t.OrderReported, t.OrderRefunded = true, oc.OrderTotal-oc.NetAmount
+	}
 }
 
 // fillPaymentMethods takes the payment method a lookup needs (Nomad names
