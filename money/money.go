@@ -93,3 +93,45 @@ func Pow10(n int) int64 {
 	}
 	return p
 }
+
+// FormatGrouped is Format with thousands separators: 1234567 CNY →
+// "12,345.67", for people reading plans and summaries (never for files a
+// machine reads back).
+func FormatGrouped(minor int64, c Currency) string {
+	s := Format(minor, c)
+	sign := ""
+	if strings.HasPrefix(s, "-") {
+		sign, s = "-", s[1:]
+	}
+	intPart, frac := s, ""
+	if i := strings.IndexByte(s, '.'); i >= 0 {
+		intPart, frac = s[:i], s[i:]
+	}
+	return sign + groupDigits(intPart) + frac
+}
+
+// Group renders n with thousands separators: 1234567 → "1,234,567".
+func Group(n int64) string {
+	if n < 0 {
+		return "-" + groupDigits(strconv.FormatUint(uint64(-n), 10))
+	}
+	return groupDigits(strconv.FormatInt(n, 10))
+}
+
+func groupDigits(d string) string {
+	if len(d) <= 3 {
+		return d
+	}
+	var b strings.Builder
+	head := len(d) % 3
+	if head > 0 {
+		b.WriteString(d[:head])
+	}
+	for i := head; i < len(d); i += 3 {
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(d[i : i+3])
+	}
+	return b.String()
+}

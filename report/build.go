@@ -21,11 +21,10 @@ import (
 // Inputs are everything one report reads. Files are read in the order
 // given; each becomes a Source in the provenance.
 type Inputs struct {
-	// Ledger is the installation's ledger: our side is every refund it
-	// holds, or those of Batches (ids or unique prefixes) when given.
-	Ledger  store.Ledger
-	Batches []string
-
+	// Ledger and Batches: the batches of the ledger whose refunds are our
+	// side, each a Source of its own.
+	Ledger     store.Ledger
+	Batches    []string
 	States     []string // per-batch state files of an earlier bulkrefund, read as they are
 	Results    []string // results files (CSV or XLSX)
 	Statements []string // provider statements (CSV or XLSX)
@@ -51,6 +50,12 @@ type Inputs struct {
 	Now         time.Time // generation time; zero means time.Now()
 }
 
+// Limiter paces one provider account's lookups (a *rate.Limiter, or a
+// limiter shared through the ledger).
+type Limiter interface {
+	Wait(ctx context.Context) error
+}
+
 // Lookup configures live lookups through the adapters.
 type Lookup struct {
 	// Provider returns the client for a provider account.
@@ -59,7 +64,7 @@ type Lookup struct {
 	Parallel int
 	// Limiter returns the token bucket of a provider account (its
 	// configured rate); nil, or a nil result, falls back to PerAccount.
-	Limiter func(provider, account string) *rate.Limiter
+	Limiter func(provider, account string) Limiter
 	// PerAccount limits the lookups per second to one provider account
 	// when Limiter gives none (default 10, burst 1).
 	PerAccount rate.Limit
@@ -103,13 +108,17 @@ func Build(ctx context.Context, in Inputs) (*Result, error) {
 		err    error
 	}
 	var jobs []func() part
-	if in.Ledger != nil {
-		recs, srcs, err := ReadLedger(ctx, in.Ledger, in.Batches, int32(len(meta.Sources)))
-		if err != nil {
-			return nil, err
-		}
-		meta.Sources = append(meta.Sources, srcs...)
-		ours = recs
+	for _, b := range in.Batches {
+		src := add(Source{Role: "ledger", Path: in.Ledger.Where()})
+		jobs = append(jobs, func() part {
+			recs, m, err := ReadBatch(ctx, in.Ledger, b, src)
+			if err != nil {
+				return part{err: err}
+			}
+			s := &meta.Sources[src]
+			s.SHA256, s.Records, s.BatchID, s.RunID, s.operator = m.SourceSHA256, len(recs), m.BatchID, runID(m), m.Operator
+			return part{ours: recs}
+		})
 	}
 	for _, p := range in.States {
 		src := add(Source{Role: "state", Path: p})
@@ -245,65 +254,41 @@ func runID(m store.Meta) string {
 	return id
 }
 
-// ReadLedger reads our side from the ledger: every refund, or those of the
-// given batches (ids or unique prefixes). Records are numbered from source
-// on, one Source per batch that first planned them (a refund planned by
-// several batches is read once).
-func ReadLedger(ctx context.Context, l store.Ledger, batches []string, source int32) ([]Ours, []Source, error) {
-	all, err := l.Batches(ctx)
+// ReadBatch reads one batch of the ledger as our side.
+func ReadBatch(ctx context.Context, l store.Ledger, batchID string, source int32) ([]Ours, store.Meta, error) {
+	return readView(ctx, l, batchID, l.Where()+" batch "+batchID, source)
+}
+
+func readView(ctx context.Context, l store.Ledger, batchID, path string, source int32) ([]Ours, store.Meta, error) {
+	st, err := l.View(ctx, batchID)
 	if err != nil {
-		return nil, nil, err
+		return nil, store.Meta{}, fmt.Errorf("%s: %w", path, err)
 	}
-	var q store.Query
-	for _, id := range batches {
-		m, err := l.Batch(ctx, id)
+	defer st.Close()
+	m, err := st.Meta(ctx)
+	if err != nil {
+		return nil, m, fmt.Errorf("%s: %w", path, err)
+	}
+	out := make([]Ours, 0, m.Items)
+	err = st.Each(ctx, func(r store.Record) error {
+		s, err := ParseState(string(r.State))
 		if err != nil {
-			return nil, nil, err
+			return &InputError{File: path, Row: r.Row, Column: "state", Value: string(r.State), Err: err}
 		}
-		q.BatchIDs = append(q.BatchIDs, m.BatchID)
-	}
-	byID := map[string]store.Meta{}
-	for _, m := range all {
-		byID[m.BatchID] = m
-	}
-	var srcs []Source
-	srcOf := map[string]int32{}
-	var out []Ours
-	err = l.Refunds(ctx, q, func(r store.Record) error {
-		src, ok := srcOf[r.FirstBatch]
-		if !ok {
-			m := byID[r.FirstBatch]
-			src = source + int32(len(srcs))
-			srcOf[r.FirstBatch] = src
-			srcs = append(srcs, Source{Role: "ledger", Path: l.Where(), BatchID: r.FirstBatch, RunID: runID(m), operator: m.Operator})
-		}
-		srcs[src-source].Records++
-		o, err := oursFromRecord(r, src)
-		if err != nil {
-			return &InputError{File: l.Where(), Column: "state", Value: string(r.State), Err: err}
-		}
-		out = append(out, o)
+		out = append(out, NewOurs(OurRecord{
+			Provider: r.Provider, Account: r.Account, OrderNo: r.OrderNo,
+			ProviderOrderID: r.ProviderOrderID, RefundNo: r.RefundNo, Action: r.Action,
+			Amount: r.Amount, Total: r.Total, Currency: r.Currency, State: s, PaymentMethod: r.PaymentMethod,
+			ProviderRefundID: r.ProviderRefundID, ProviderCode: r.ProviderCode, ProviderMessage: r.ProviderMessage,
+			Error: r.LastError, Attempts: int32(r.Attempts), FirstAttempt: r.FirstAttempt, LastAttempt: r.LastAttempt,
+			Source: source, Row: int32(r.Row),
+		}))
 		return nil
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, m, fmt.Errorf("%s: %w", path, err)
 	}
-	return out, srcs, nil
-}
-
-func oursFromRecord(r store.Record, source int32) (Ours, error) {
-	s, err := ParseState(string(r.State))
-	if err != nil {
-		return Ours{}, err
-	}
-	return NewOurs(OurRecord{
-		Provider: r.Provider, Account: r.Account, OrderNo: r.OrderNo,
-		ProviderOrderID: r.ProviderOrderID, RefundNo: r.RefundNo, Action: r.Action,
-		Amount: r.Amount, Total: r.Total, Currency: r.Currency, State: s, PaymentMethod: r.PaymentMethod,
-		ProviderRefundID: r.ProviderRefundID, ProviderCode: r.ProviderCode, ProviderMessage: r.ProviderMessage,
-		Error: r.LastError, Attempts: int32(r.Attempts), FirstAttempt: r.FirstAttempt, LastAttempt: r.LastAttempt,
-		Source: source, Row: int32(r.Row),
-	}), nil
+	return out, m, nil
 }
 
 // ReadStore reads a per-batch state file of an earlier bulkrefund (tables
@@ -329,25 +314,7 @@ func ReadStore(ctx context.Context, path string, source int32) ([]Ours, store.Me
 	if err != nil {
 		return nil, store.Meta{}, fmt.Errorf("%s: %w", path, err)
 	}
-	m := imp.Plan.Meta
-	v, err := l.View(ctx, m.BatchID)
-	if err != nil {
-		return nil, m, fmt.Errorf("%s: %w", path, err)
-	}
-	defer v.Close()
-	out := make([]Ours, 0, m.Items)
-	err = v.Each(ctx, func(r store.Record) error {
-		o, err := oursFromRecord(r, source)
-		if err != nil {
-			return &InputError{File: path, Row: r.Row, Column: "state", Value: string(r.State), Err: err}
-		}
-		out = append(out, o)
-		return nil
-	})
-	if err != nil {
-		return nil, m, fmt.Errorf("%s: %w", path, err)
-	}
-	return out, m, nil
+	return readView(ctx, l, imp.Plan.Meta.BatchID, path, source)
 }
 
 // notALedger refuses a ledger given as a state file: it is read with
@@ -430,7 +397,7 @@ func lookupAll(ctx context.Context, l *Lookup, ours []Ours, orders []Order, scop
 	slices.SortFunc(idx, func(a, b int) int { return cmpKey(x.oursKey(&ours[a]), x.oursKey(&ours[b])) })
 	idx = slices.CompactFunc(idx, func(a, b int) bool { return cmpKey(x.oursKey(&ours[a]), x.oursKey(&ours[b])) == 0 })
 
-	limiters := map[string]*rate.Limiter{}
+	limiters := map[string]Limiter{}
 	clients := map[string]adapters.Provider{}
 	for _, i := range idx {
 		k := ours[i].Provider() + "\x00" + ours[i].Account()
@@ -441,11 +408,11 @@ func lookupAll(ctx context.Context, l *Lookup, ours []Ours, orders []Order, scop
 		if err != nil {
 			return nil, fmt.Errorf("lookup: %s account %s: %w", ours[i].Provider(), ours[i].Account(), err)
 		}
-		var lim *rate.Limiter
+		var lim Limiter
 		if l.Limiter != nil {
 			lim = l.Limiter(ours[i].Provider(), ours[i].Account())
 		}
-		if lim == nil {
+		if lim == nil || isNilLimiter(lim) {
 			lim = rate.NewLimiter(per, 1)
 		}
 		clients[k], limiters[k] = p, lim
@@ -578,4 +545,10 @@ func join[T any](a, b []T) []T {
 		return b
 	}
 	return append(a, b...)
+}
+
+// isNilLimiter catches a nil *rate.Limiter inside the interface.
+func isNilLimiter(l Limiter) bool {
+	rl, ok := l.(*rate.Limiter)
+	return ok && rl == nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/bulkrefund/bulkrefund/batch"
 	"github.com/bulkrefund/bulkrefund/batch/results"
 	"github.com/bulkrefund/bulkrefund/batch/store"
+	"github.com/bulkrefund/bulkrefund/batch/store/storetest"
 )
 
 // TestResultsFileContract checks the results-file contract with the runner's
@@ -21,11 +22,7 @@ import (
 func TestResultsFileContract(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	statePath := filepath.Join(dir, "state.db")
-	st, err := store.OpenSQLite(statePath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	statePath := filepath.Join(dir, "ledger.db")
 	mk := func(row int, p, acct, order, ref string, amt int64, act adapters.Action) batch.Item {
 		return batch.Item{Row: row, Refund: adapters.Refund{Provider: p, Account: acct, OrderNo: order, ProviderOrderID: "T" + order,
 			RefundNo: ref, Amount: amt, Total: amt * 3, Currency: "CNY", Action: act, PaymentMethod: "alipay"}}
@@ -38,9 +35,7 @@ func TestResultsFileContract(t *testing.T) {
 		mk(6, "upay", "100000330000000002", "O5", "R5", 500, adapters.ActionRevoke),
 		mk(7, "quickpay", "SH002", "O6", "R6", 700, adapters.ActionRefund),
 	}
-	if err := st.Init(ctx, store.Meta{BatchID: batch.Identity(items), Operator: "op", Created: time.Now(), Items: len(items)}, items); err != nil {
-		t.Fatal(err)
-	}
+	l, st := storetest.NewBatch(t, statePath, store.Meta{Operator: "op", Created: time.Now()}, items)
 	at := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
 	outcomes := []struct {
 		state store.State
@@ -55,10 +50,11 @@ func TestResultsFileContract(t *testing.T) {
 	}
 	for i, oc := range outcomes {
 		key := items[i].Key()
-		if err := st.MarkSubmitting(ctx, key, at.Add(time.Duration(i)*time.Minute)); err != nil {
+		if err := st.Apply(ctx, key, 0, store.Planned, store.EvSend, store.Change{At: at.Add(time.Duration(i) * time.Minute)}); err != nil {
 			t.Fatal(err)
 		}
-		if err := st.Finish(ctx, key, oc.state, oc.o, oc.err); err != nil {
+		ev := map[store.State]store.Event{store.Succeeded: store.EvSucceeded, store.Failed: store.EvFailed, store.Pending: store.EvPending, store.Unknown: store.EvUnknown}[oc.state]
+		if err := st.Apply(ctx, key, 1, store.Submitting, ev, store.Change{Outcome: oc.o, Reason: oc.err}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -68,9 +64,7 @@ func TestResultsFileContract(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	st.Close()
-
-	want, _, err := ReadStore(ctx, statePath, 0)
+	want, _, err := ReadBatch(ctx, l, batch.Identity(items), 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/bulkrefund/bulkrefund/batch/runner"
 	sheetreader "github.com/bulkrefund/bulkrefund/batch/sheet"
 	"github.com/bulkrefund/bulkrefund/batch/store"
+	"github.com/bulkrefund/bulkrefund/batch/store/storetest"
 )
 
 // TestBundledSample runs the repository's sample (samples/refunds.csv
@@ -47,14 +48,7 @@ func TestBundledSample(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	statePath := filepath.Join(dir, "state.db")
-	st, err := store.OpenSQLite(statePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Init(ctx, store.Meta{BatchID: batch.Identity(items), Created: now, Items: len(items)}, items); err != nil {
-		t.Fatal(err)
-	}
+	ledger, st := storetest.NewBatch(t, filepath.Join(dir, "ledger.db"), store.Meta{Created: now}, items)
 	r := &runner.Runner{Store: st, Route: func(p, a string) (runner.Target, bool) {
 		c, ok := clients[config.Key(p, a)]
 		return runner.Target{Provider: c}, ok
@@ -71,7 +65,7 @@ func TestBundledSample(t *testing.T) {
 	stmtPath := filepath.Join(dir, "statement.csv")
 	os.WriteFile(stmtPath, stmt.Bytes(), 0o644)
 
-	res, err := Build(ctx, Inputs{States: []string{statePath}, Statements: []string{stmtPath},
+	res, err := Build(ctx, Inputs{Ledger: ledger, Batches: []string{batch.Identity(items)}, Statements: []string{stmtPath},
 		Orders: []string{filepath.Join(root, "orders.csv")}, Now: now})
 	if err != nil {
 		t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 	"github.com/bulkrefund/bulkrefund/batch"
 	"github.com/bulkrefund/bulkrefund/batch/runner"
 	"github.com/bulkrefund/bulkrefund/batch/store"
+	"github.com/bulkrefund/bulkrefund/batch/store/storetest"
 	"github.com/bulkrefund/bulkrefund/money"
 )
 
@@ -68,14 +69,7 @@ func TestScenarioSandbox(t *testing.T) {
 		}
 		items = append(items, it)
 	}
-	statePath := filepath.Join(dir, "state.db")
-	st, err := store.OpenSQLite(statePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Init(ctx, store.Meta{BatchID: batch.Identity(items), Operator: "scenario-op", Created: now, Items: len(items)}, items); err != nil {
-		t.Fatal(err)
-	}
+	ledger, st := storetest.NewBatch(t, filepath.Join(dir, "ledger.db"), store.Meta{Operator: "scenario-op", Created: now}, items)
 	r := &runner.Runner{
 		Store: st,
 		Route: func(p, a string) (runner.Target, bool) {
@@ -152,7 +146,7 @@ func TestScenarioSandbox(t *testing.T) {
 	ordersPath := filepath.Join(dir, "orders.csv")
 	os.WriteFile(ordersPath, ob.Bytes(), 0o644)
 
-	res, err := Build(ctx, Inputs{States: []string{statePath}, Statements: []string{stmt}, Orders: []string{ordersPath}, Now: now})
+	res, err := Build(ctx, Inputs{Ledger: ledger, Batches: []string{batch.Identity(items)}, Statements: []string{stmt}, Orders: []string{ordersPath}, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +177,7 @@ func TestScenarioSandbox(t *testing.T) {
 	// The same batch through live lookups: the adapters agree with our
 	// state on every refund (lookups ask only about ours, so the
 	// out-of-band refunds are not seen).
-	res, err = Build(ctx, Inputs{States: []string{statePath}, Orders: []string{ordersPath}, Now: now,
+	res, err = Build(ctx, Inputs{Ledger: ledger, Batches: []string{batch.Identity(items)}, Orders: []string{ordersPath}, Now: now,
 		Lookup: &Lookup{Provider: func(p, a string) (adapters.Provider, error) { return clients[config.Key(p, a)], nil }, Parallel: 4, PerAccount: 200, Attempts: 8}})
 	if err != nil {
 		t.Fatal(err)

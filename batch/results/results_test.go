@@ -18,6 +18,7 @@ import (
 	"github.com/bulkrefund/bulkrefund/batch"
 	"github.com/bulkrefund/bulkrefund/batch/results"
 	"github.com/bulkrefund/bulkrefund/batch/store"
+	"github.com/bulkrefund/bulkrefund/batch/store/storetest"
 	"github.com/bulkrefund/bulkrefund/money"
 )
 
@@ -36,18 +37,21 @@ func fixture(t *testing.T) store.Store {
 		{Row: 6, Refund: adapters.Refund{Provider: adapters.Upay, Account: "100000330000000002", OrderNo: "ORDER-9",
 			Amount: 999, Total: 999, Currency: money.CNY, Action: adapters.ActionRevoke}},
 	}
-	st := store.NewMemory()
-	if err := st.Init(ctx, store.Meta{BatchID: batch.Identity(its)}, its); err != nil {
-		t.Fatal(err)
-	}
+	_, st := storetest.NewBatch(t, filepath.Join(t.TempDir(), "ledger.db"), store.Meta{}, its)
 	t0 := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
-	st.MarkSubmitting(ctx, its[0].Key(), t0)
-	st.Finish(ctx, its[0].Key(), store.Succeeded, adapters.Outcome{ProviderRefundID: "PR-1", Code: "REFUND_SUCCESS", Message: "ok, 好"}, "")
-	st.MarkSubmitting(ctx, its[1].Key(), t0)
-	st.MarkSubmitting(ctx, its[1].Key(), t0.Add(3*time.Second))
-	st.Finish(ctx, its[1].Key(), store.Failed, adapters.Outcome{Code: "FAILED", Message: "-bad, \"quoted\""}, "quickpay refund: final FAILED")
-	st.MarkSubmitting(ctx, its[2].Key(), t0)
-	st.Finish(ctx, its[2].Key(), store.Unknown, adapters.Outcome{}, "gave up after 8 attempts in this run; last: timeout")
+	must := func(key string, ver int64, from store.State, ev store.Event, c store.Change) {
+		if err := st.Apply(ctx, key, ver, from, ev, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(its[0].Key(), 0, store.Planned, store.EvSend, store.Change{At: t0})
+	must(its[0].Key(), 1, store.Submitting, store.EvSucceeded, store.Change{Outcome: adapters.Outcome{ProviderRefundID: "PR-1", Code: "REFUND_SUCCESS", Message: "ok, 好"}})
+	must(its[1].Key(), 0, store.Planned, store.EvSend, store.Change{At: t0})
+	must(its[1].Key(), 1, store.Submitting, store.EvUnknown, store.Change{})
+	must(its[1].Key(), 2, store.Unknown, store.EvSend, store.Change{At: t0.Add(3 * time.Second)})
+	must(its[1].Key(), 3, store.Submitting, store.EvFailed, store.Change{Outcome: adapters.Outcome{Code: "FAILED", Message: "-bad, \"quoted\""}, Reason: "quickpay refund: final FAILED"})
+	must(its[2].Key(), 0, store.Planned, store.EvSend, store.Change{At: t0})
+	must(its[2].Key(), 1, store.Submitting, store.EvUnknown, store.Change{Reason: "gave up after 8 attempts in this run; last: timeout"})
 	return st
 }
 

@@ -115,36 +115,36 @@ func BenchmarkRun20k(b *testing.B) {
 		report(b, elapsed)
 	})
 
-	for _, kind := range []string{"runner-memory-store", "runner-sqlite-store"} {
-		b.Run(kind, func(b *testing.B) {
-			var elapsed time.Duration
-			for i := 0; i < b.N; i++ {
-				b.StopTimer()
-				sb, route := startBenchSandbox(b, orders, latency)
-				var st store.Store = store.NewMemory()
-				if kind == "runner-sqlite-store" {
-					s, err := store.OpenSQLite(filepath.Join(b.TempDir(), "bench.db"))
-					if err != nil {
-						b.Fatal(err)
-					}
-					st = s
-				}
-				if err := st.Init(context.Background(), store.Meta{BatchID: batch.Identity(items)}, items); err != nil {
-					b.Fatal(err)
-				}
-				r := &runner.Runner{Store: st, Route: route, Options: runner.Options{Parallel: parallel}}
-				b.StartTimer()
-				start := time.Now()
-				sum, err := r.Run(context.Background())
-				elapsed += time.Since(start)
-				b.StopTimer()
-				st.Close()
-				sb.Close()
-				if err != nil || sum.States[store.Succeeded] != len(items) {
-					b.Fatalf("run: %v %v", sum.States, err)
-				}
+	b.Run("runner-sqlite-ledger", func(b *testing.B) {
+		var elapsed time.Duration
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			sb, route := startBenchSandbox(b, orders, latency)
+			l, err := store.OpenSQLite(filepath.Join(b.TempDir(), "ledger.db"), store.SQLiteOptions{Create: true})
+			if err != nil {
+				b.Fatal(err)
 			}
-			report(b, elapsed)
-		})
-	}
+			res, err := l.Plan(context.Background(), store.Meta{BatchID: batch.Identity(items), Items: len(items)}, items)
+			if err != nil {
+				b.Fatal(err)
+			}
+			st, err := l.Run(context.Background(), res.Meta.BatchID)
+			if err != nil {
+				b.Fatal(err)
+			}
+			r := &runner.Runner{Store: st, Route: route, Options: runner.Options{Parallel: parallel}}
+			b.StartTimer()
+			start := time.Now()
+			sum, err := r.Run(context.Background())
+			elapsed += time.Since(start)
+			b.StopTimer()
+			st.Close()
+			l.Close()
+			sb.Close()
+			if err != nil || sum.States[store.Succeeded] != len(items) {
+				b.Fatalf("run: %v %v", sum.States, err)
+			}
+		}
+		report(b, elapsed)
+	})
 }

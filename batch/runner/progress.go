@@ -16,6 +16,7 @@ type Counter struct {
 	Failed      atomic.Int64
 	Pending     atomic.Int64
 	Unknown     atomic.Int64
+	Blocked     atomic.Int64
 	Calls       atomic.Int64 // provider calls (refunds + lookups)
 	Sends       atomic.Int64 // refund requests sent
 	Retries     atomic.Int64 // calls that ended in an error and were retried or given up
@@ -38,6 +39,8 @@ func (c *Counter) count(s store.State) {
 		c.Pending.Add(1)
 	case store.Unknown:
 		c.Unknown.Add(1)
+	case store.Blocked:
+		c.Blocked.Add(1)
 	}
 }
 
@@ -45,6 +48,7 @@ func (c *Counter) count(s store.State) {
 type Snapshot struct {
 	Total, AlreadyDone, Settled         int64
 	Succeeded, Failed, Pending, Unknown int64
+	Blocked                             int64
 	Calls, Sends, Retries               int64
 }
 
@@ -55,7 +59,7 @@ func (s Snapshot) Done() int64 { return s.AlreadyDone + s.Settled }
 func (c *Counter) Snapshot() Snapshot {
 	return Snapshot{
 		Total: c.Total.Load(), AlreadyDone: c.AlreadyDone.Load(), Settled: c.Settled.Load(),
-		Succeeded: c.Succeeded.Load(), Failed: c.Failed.Load(), Pending: c.Pending.Load(), Unknown: c.Unknown.Load(),
+		Succeeded: c.Succeeded.Load(), Failed: c.Failed.Load(), Pending: c.Pending.Load(), Unknown: c.Unknown.Load(), Blocked: c.Blocked.Load(),
 		Calls: c.Calls.Load(), Sends: c.Sends.Load(), Retries: c.Retries.Load(),
 	}
 }

@@ -6,14 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-	"golang.org/x/time/rate"
-
 	"github.com/bulkrefund/bulkrefund/adapters"
 	"github.com/bulkrefund/bulkrefund/batch/store"
+	"github.com/bulkrefund/bulkrefund/money"
 )
 
 // ErrInterrupted is returned by Run when its context was cancelled before
@@ -23,29 +23,55 @@ var ErrInterrupted = errors.New("run interrupted")
 // ErrNoRoute: an item names a provider account the configuration lacks.
 var ErrNoRoute = errors.New("no configured provider account")
 
+// Limiter paces one provider account's calls. golang.org/x/time/rate's
+// Limiter is one; a limiter shared by several workers through the ledger is
+// another.
+type Limiter interface {
+	Wait(ctx context.Context) error
+}
+
 // Target is where an item's requests go: the account's client and its rate limiter.
 type Target struct {
 	Provider adapters.Provider
-	Limiter  *rate.Limiter // nil: unlimited
+	Limiter  Limiter // nil: unlimited
 }
 
 // Options tune a Runner. Zero values take the defaults noted.
 type Options struct {
-	Parallel     int           // concurrent items; default 16
+	Parallel int // concurrent items; default 16
+	// AccountShare bounds the items of one provider account in flight at
+	// once, so that an account that stops answering cannot hold every
+	// worker. Default: Parallel/2 (at least 1) when the batch has several
+	// accounts, Parallel when it has one.
+	AccountShare int
 	MaxAttempts  int           // provider calls (refunds and lookups) per item per run; default 8
 	CallTimeout  time.Duration // per call; default 30s
 	BackoffBase  time.Duration // first retry's backoff ceiling; default 200ms
 	BackoffMax   time.Duration // backoff ceiling; default 10s
-	DrainTimeout time.Duration // after cancel, how long in-flight calls may take; default CallTimeout
-	Poll         time.Duration // keep looking up pending items this long; 0: once
-	PollInterval time.Duration // between polls of pending items; default 2s
-	Logger       *slog.Logger  // per-item events at Debug, give-ups at Warn; nil: none
+	// MaxRetryAfter caps how long a provider's Retry-After is honoured; an
+	// account that asks for longer is paused for this run (its rows stay
+	// resumable) rather than holding workers. Default 60s.
+	MaxRetryAfter time.Duration
+	// PauseAfterTimeouts pauses an account for this run after this many
+	// calls in a row that got no answer in CallTimeout. Default 3.
+	PauseAfterTimeouts int
+	DrainTimeout       time.Duration // after cancel, how long in-flight calls may take; default CallTimeout
+	Poll               time.Duration // keep looking up pending items this long; 0: once
+	PollInterval       time.Duration // between polls of pending items; default 2s
+	Logger             *slog.Logger  // per-item events at Debug, give-ups at Warn; nil: none
 }
 
-func (o *Options) defaults() {
+func (o *Options) defaults(accounts int) {
 	if o.Parallel <= 0 {
 		o.Parallel = 16
 	}
+	if o.AccountShare <= 0 {
+		o.AccountShare = o.Parallel
+		if accounts > 1 {
+			o.AccountShare = max(1, o.Parallel/2)
+		}
+	}
+	o.AccountShare = min(o.AccountShare, o.Parallel)
 	if o.MaxAttempts <= 0 {
 		o.MaxAttempts = 8
 	}
@@ -57,6 +83,12 @@ func (o *Options) defaults() {
 	}
 	if o.BackoffMax <= 0 {
 		o.BackoffMax = 10 * time.Second
+	}
+	if o.MaxRetryAfter <= 0 {
+		o.MaxRetryAfter = 60 * time.Second
+	}
+	if o.PauseAfterTimeouts <= 0 {
+		o.PauseAfterTimeouts = 3
 	}
 	if o.DrainTimeout <= 0 {
 		o.DrainTimeout = o.CallTimeout
@@ -78,38 +110,40 @@ type Runner struct {
 	Progress *Counter // may be nil
 }
 
+// Pause is a provider account the run stopped sending to, and why. Its
+// rows not yet settled are left as they were: the next run resumes them.
+type Pause struct {
+	Provider, Account string
+	Reason            string
+}
+
 // Summary is where a run left the batch.
 type Summary struct {
 	Items  int
 	States map[store.State]int
-	Calls  int64 // provider calls made in this run
+	Calls  int64   // provider calls made in this run
+	Paused []Pause // accounts paused in this run
+	// CountsErr is set when the final counts could not be read (the disk
+	// filled, the ledger went away): States then holds what this run itself
+	// saw happen, from its own counters.
+	CountsErr error
 }
 
 // Run settles every item it can. It returns ErrInterrupted if ctx was
 // cancelled first, a store error if checkpoints could not be written (the run
 // stops at once: nothing is sent that is not checkpointed), or nil.
 func (r *Runner) Run(ctx context.Context) (Summary, error) {
-	opt := r.Options
-	opt.defaults()
 	c := r.Progress
 	if c == nil {
 		c = &Counter{}
 	}
-	// hard bounds in-flight calls: it ends DrainTimeout after ctx does.
-	hard, cancelHard := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelHard()
-	stopDrain := context.AfterFunc(ctx, func() {
-		t := time.AfterFunc(opt.DrainTimeout, cancelHard)
-		context.AfterFunc(hard, func() { t.Stop() })
-	})
-	defer stopDrain()
-
-	// The items are streamed from the store, never all held in memory: a
-	// 200,000-row batch costs the runner its Parallel items in flight.
 	counts, err := r.Store.Counts(context.WithoutCancel(ctx))
 	if err != nil {
 		return Summary{}, err
 	}
+	type acct struct{ provider, account string }
+	var accts []acct
+	seenAcct := map[acct]bool{}
 	total, done := 0, 0
 	for _, cnt := range counts {
 		total += cnt.Items
@@ -121,33 +155,72 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 		if _, ok := r.Route(cnt.Provider, cnt.Account); !ok {
 			return Summary{}, fmt.Errorf("%w: %d rows need %s account %q", ErrNoRoute, cnt.Items, cnt.Provider, cnt.Account)
 		}
-	}
-	c.start(total, done)
-	all := func(yield func(store.Record) bool) error {
-		err := r.Store.Each(context.WithoutCancel(ctx), func(rec store.Record) error {
-			if !yield(rec) {
-				return errStopEach
-			}
-			return nil
-		})
-		if errors.Is(err, errStopEach) {
-			return nil
+		a := acct{cnt.Provider, cnt.Account}
+		if !seenAcct[a] {
+			seenAcct[a] = true
+			accts = append(accts, a)
 		}
-		return err
 	}
+	opt := r.Options
+	opt.defaults(len(accts))
+	c.start(total, done)
 
-	w := &worker{r: r, opt: opt, stop: ctx, hard: hard, c: c}
-	var pending []store.Record
+	// hard bounds in-flight calls: it ends DrainTimeout after ctx does.
+	hard, cancelHard := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelHard()
+	stopDrain := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(opt.DrainTimeout, cancelHard)
+		context.AfterFunc(hard, func() { t.Stop() })
+	})
+	defer stopDrain()
+
+	w := &worker{r: r, opt: opt, stop: ctx, hard: hard, c: c, global: make(chan struct{}, opt.Parallel)}
 	var mu sync.Mutex
-	err = w.pool(all, func(rec store.Record) bool { return !rec.State.Final() }, func(rec store.Record, s store.State) {
+	var pending []store.Record
+	keepPending := func(rec store.Record, s store.State, ver int64) {
 		if s == store.Pending {
+			rec.State, rec.Version = s, ver
 			mu.Lock()
 			pending = append(pending, rec)
 			mu.Unlock()
 		}
-	})
+	}
+	// One lane per account, each streaming its own rows: a slow or paused
+	// account never holds back another's.
+	lanes := make([]*lane, len(accts))
+	errs := make([]error, len(accts))
+	var wg sync.WaitGroup
+	for i, a := range accts {
+		t, _ := r.Route(a.provider, a.account)
+		lanes[i] = &lane{provider: a.provider, account: a.account, target: t}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			src := func(yield func(store.Record) bool) error {
+				err := r.Store.EachOf(context.WithoutCancel(ctx), a.provider, a.account, func(rec store.Record) error {
+					if !yield(rec) {
+						return errStopEach
+					}
+					return nil
+				})
+				if errors.Is(err, errStopEach) {
+					return nil
+				}
+				return err
+			}
+			errs[i] = w.pool(lanes[i], src, func(rec store.Record) bool { return !rec.State.Final() }, keepPending)
+		}()
+	}
+	wg.Wait()
+	err = errors.Join(errs...)
+
 	if err == nil && opt.Poll > 0 && len(pending) > 0 {
+		byLane := map[[2]string]*lane{}
+		for _, l := range lanes {
+			byLane[[2]string{l.provider, l.account}] = l
+		}
 		deadline := time.Now().Add(opt.Poll)
+		w.poll = true
 		for len(pending) > 0 && ctx.Err() == nil && time.Now().Before(deadline) {
 			if !sleep(ctx, min(opt.PollInterval, time.Until(deadline))) {
 				c.interrupted.Store(true)
@@ -155,29 +228,39 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 			}
 			batch := pending
 			pending = nil
-			w.poll = true
-			for i := range batch {
-				batch[i].State = store.Pending
+			groups := map[*lane][]store.Record{}
+			for _, rec := range batch {
+				l := byLane[[2]string{rec.Provider, rec.Account}]
+				groups[l] = append(groups[l], rec)
 			}
-			err = w.pool(sliceSource(batch), func(store.Record) bool { return true }, func(rec store.Record, s store.State) {
-				if s == store.Pending {
-					mu.Lock()
-					pending = append(pending, rec)
-					mu.Unlock()
-				}
-			})
-			if err != nil {
+			var perr []error
+			var pmu sync.Mutex
+			var pwg sync.WaitGroup
+			for l, recs := range groups {
+				pwg.Add(1)
+				go func() {
+					defer pwg.Done()
+					if e := w.pool(l, sliceSource(recs), func(store.Record) bool { return true }, keepPending); e != nil {
+						pmu.Lock()
+						perr = append(perr, e)
+						pmu.Unlock()
+					}
+				}()
+			}
+			pwg.Wait()
+			if err = errors.Join(perr...); err != nil {
 				break
 			}
 		}
 	}
-	sum, serr := r.summarize(ctx)
-	sum.Calls = c.Calls.Load()
+	sum := r.summarize(ctx, c)
+	for _, l := range lanes {
+		if reason := l.pausedReason(); reason != "" {
+			sum.Paused = append(sum.Paused, Pause{Provider: l.provider, Account: l.account, Reason: reason})
+		}
+	}
 	if err != nil {
 		return sum, err
-	}
-	if serr != nil {
-		return sum, serr
 	}
 	if c.interrupted.Load() {
 		return sum, ErrInterrupted
@@ -185,23 +268,86 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 	return sum, nil
 }
 
-func (r *Runner) summarize(ctx context.Context) (Summary, error) {
-	s := Summary{States: map[store.State]int{}}
+// summarize reads where the batch stands. If the store cannot answer (a full
+// disk), it falls back to what this run's counters saw, and says so.
+func (r *Runner) summarize(ctx context.Context, c *Counter) Summary {
+	s := Summary{States: map[store.State]int{}, Calls: c.Calls.Load()}
 	counts, err := r.Store.Counts(context.WithoutCancel(ctx))
-	for _, c := range counts {
-		s.Items += c.Items
-		s.States[c.State] += c.Items
+	if err != nil {
+		snap := c.Snapshot()
+		s.CountsErr = err
+		s.Items = int(snap.Total)
+		s.States[store.Succeeded] = int(snap.Succeeded)
+		s.States[store.Failed] = int(snap.Failed)
+		s.States[store.Pending] = int(snap.Pending)
+		s.States[store.Unknown] = int(snap.Unknown)
+		s.States[store.Blocked] = int(snap.Blocked)
+		// Final before the run: counted as done; the rest not reached.
+		s.States[store.Succeeded] += int(snap.AlreadyDone)
+		rest := s.Items
+		for _, n := range s.States {
+			rest -= n
+		}
+		if rest > 0 {
+			s.States[store.Planned] = rest
+		}
+		return s
 	}
-	return s, err
+	for _, cnt := range counts {
+		s.Items += cnt.Items
+		s.States[cnt.State] += cnt.Items
+	}
+	return s
+}
+
+// lane is one provider account within a run.
+type lane struct {
+	provider, account string
+	target            Target
+
+	mu       sync.Mutex
+	paused   string // why the account is paused for this run; "" if not
+	timeouts int    // calls in a row that got no answer
+}
+
+func (l *lane) pause(reason string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.paused != "" {
+		return false
+	}
+	l.paused = reason
+	return true
+}
+
+func (l *lane) pausedReason() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.paused
+}
+
+// noAnswer counts a call that got no answer in time; ok resets the count.
+func (l *lane) noAnswer(limit int) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.timeouts++
+	return l.timeouts >= limit
+}
+
+func (l *lane) answered() {
+	l.mu.Lock()
+	l.timeouts = 0
+	l.mu.Unlock()
 }
 
 type worker struct {
-	r    *Runner
-	opt  Options
-	stop context.Context // cancelled: start nothing new
-	hard context.Context // cancelled: abandon calls in flight
-	c    *Counter
-	poll bool // settling items already counted as pending
+	r      *Runner
+	opt    Options
+	stop   context.Context // cancelled: start nothing new
+	hard   context.Context // cancelled: abandon calls in flight
+	c      *Counter
+	global chan struct{} // the run's Parallel slots, shared by every lane
+	poll   bool          // settling items already counted as pending
 }
 
 func (w *worker) settled(s store.State) {
@@ -224,62 +370,82 @@ type prepared struct {
 	err    error // the mark failed: a store error
 }
 
-// pool runs settle over the records that want it, Parallel at a time. The
-// first store error stops it from starting more.
-func (w *worker) pool(src source, want func(store.Record) bool, after func(store.Record, store.State)) error {
-	g, gctx := errgroup.WithContext(context.Background())
-	g.SetLimit(w.opt.Parallel)
+// pool runs settle over one lane's records that want it, AccountShare at a
+// time and within the run's global Parallel. The first store error stops it
+// from starting more; so does the lane's pause.
+func (w *worker) pool(l *lane, src source, want func(store.Record) bool, after func(store.Record, store.State, int64)) error {
+	sem := make(chan struct{}, w.opt.AccountShare)
+	var wg sync.WaitGroup
+	var errMu sync.Mutex
+	var firstErr error
+	failed := func() bool { errMu.Lock(); defer errMu.Unlock(); return firstErr != nil }
+	setErr := func(err error) {
+		errMu.Lock()
+		if firstErr == nil {
+			firstErr = err
+		}
+		errMu.Unlock()
+	}
 	quit := make(chan struct{})
-	ready := w.premark(src, want, quit)
-	var markErr error
+	stopMarking := func() {
+		select {
+		case <-quit:
+		default:
+			close(quit)
+		}
+	}
+	ready := w.premark(l, src, want, quit)
 	for p := range ready {
-		if p.err != nil || markErr != nil || w.stop.Err() != nil || gctx.Err() != nil {
+		if p.err != nil || failed() || w.stop.Err() != nil || l.pausedReason() != "" {
 			// Not started: give back its mark, and stop marking more.
-			if p.err != nil && markErr == nil {
-				markErr = p.err
+			if p.err != nil {
+				setErr(p.err)
 			}
 			if w.stop.Err() != nil {
 				w.c.interrupted.Store(true)
 			}
 			if p.marked {
-				if err := w.r.Store.Release(context.WithoutCancel(w.stop), p.rec.Key()); err != nil && markErr == nil {
-					markErr = err
+				if err := w.release(p.rec); err != nil {
+					setErr(err)
 				}
 			}
-			select {
-			case <-quit:
-			default:
-				close(quit)
-			}
+			stopMarking()
 			continue
 		}
-		g.Go(func() error {
-			s, err := w.settle(p.rec, p.marked)
+		sem <- struct{}{}
+		w.global <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-w.global; <-sem }()
+			s, ver, err := w.settle(l, p.rec, p.marked)
 			if err != nil {
-				return err
+				setErr(err)
+				return
 			}
-			after(p.rec, s)
-			return nil
-		})
+			after(p.rec, s, ver)
+		}()
 	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	return markErr
+	wg.Wait()
+	return firstErr
+}
+
+// release gives back the mark of an item marked ahead that never left.
+func (w *worker) release(rec store.Record) error {
+	return w.r.Store.Apply(context.WithoutCancel(w.stop), rec.Key(), rec.Version+1, store.Submitting, store.EvNotSent, store.Change{})
 }
 
 // premark feeds pool in sheet order. Planned items are marked submitting
-// before they are handed over, up to Parallel marks at once, so their marks
-// share group commits and are already durable when a worker frees up: the
-// worker sends at once instead of waiting for an fsync. At most about
-// 2×Parallel items are marked and not yet sent; if the run stops, pool
-// releases them; if it is killed, the next run looks them up like any
-// submitting item (the provider has no record, so they are sent then).
-func (w *worker) premark(src source, want func(store.Record) bool, quit <-chan struct{}) <-chan prepared {
-	out := make(chan prepared, w.opt.Parallel)
+// before they are handed over, up to AccountShare marks at once, so their
+// marks share group commits and are already durable when a worker frees up:
+// the worker sends at once instead of waiting for an fsync. If the run
+// stops, pool releases them; if it is killed, the next run looks them up
+// like any submitting item.
+func (w *worker) premark(l *lane, src source, want func(store.Record) bool, quit <-chan struct{}) <-chan prepared {
+	out := make(chan prepared, w.opt.AccountShare)
 	go func() {
 		defer close(out)
-		sem := make(chan struct{}, w.opt.Parallel)
+		sem := make(chan struct{}, w.opt.AccountShare)
 		var wg sync.WaitGroup
 		defer wg.Wait()
 		write := context.WithoutCancel(w.stop)
@@ -292,7 +458,7 @@ func (w *worker) premark(src source, want func(store.Record) bool, quit <-chan s
 				return false
 			default:
 			}
-			if w.stop.Err() != nil {
+			if w.stop.Err() != nil || l.pausedReason() != "" {
 				return false
 			}
 			if rec.State != store.Planned {
@@ -304,7 +470,10 @@ func (w *worker) premark(src source, want func(store.Record) bool, quit <-chan s
 			go func() {
 				defer wg.Done()
 				defer func() { <-sem }()
-				if err := w.r.Store.MarkSubmitting(write, rec.Key(), time.Now()); err != nil {
+				if err := w.r.Store.Apply(write, rec.Key(), rec.Version, store.Planned, store.EvSend, store.Change{At: time.Now()}); err != nil {
+					if errors.Is(err, store.ErrStateChanged) {
+						return // another process took it: not ours to send
+					}
 					out <- prepared{rec: rec, err: err}
 					return
 				}
@@ -336,29 +505,77 @@ func sliceSource(recs []store.Record) source {
 
 var errStopEach = errors.New("stop")
 
+// item is one refund as settle drives it: its record and the state and
+// version its last write left, for the next compare-and-set.
+type item struct {
+	rec   store.Record
+	state store.State
+	ver   int64
+}
+
 // settle drives one item as far as it goes in this run and returns its
-// state. Its error is a store error only: provider errors end in a state.
+// state and version. Its error is a store error only: provider errors end in
+// a state.
 //
 // marked says the item's submitting mark is already durable (premark); if
 // settle returns before sending it, it releases the mark.
-func (w *worker) settle(rec store.Record, marked bool) (store.State, error) {
-	t, _ := w.r.Route(rec.Provider, rec.Account)
+func (w *worker) settle(l *lane, rec store.Record, marked bool) (store.State, int64, error) {
+	t := l.target
 	key := rec.Key()
 	write := context.WithoutCancel(w.stop) // an outcome that arrived is always recorded
 	log := w.opt.Logger.With("row", rec.Row, "provider", rec.Provider, "refund_no", rec.RefundNo)
-	stopped := func(state store.State) (store.State, error) {
+	it := item{rec: rec, state: rec.State, ver: rec.Version}
+	if marked {
+		it.state, it.ver = store.Submitting, rec.Version+1
+	}
+	// apply records ev; a compare-and-set that finds the refund moved means
+	// another process is working on it: this one lets go.
+	apply := func(ev store.Event, c store.Change) (bool, error) {
+		err := w.r.Store.Apply(write, key, it.ver, it.state, ev, c)
+		if errors.Is(err, store.ErrStateChanged) {
+			log.Warn("refund moved by another process; leaving it to that one", "error", err)
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		it.state, _ = store.Next(it.state, ev)
+		it.ver++
+		return true, nil
+	}
+	stopped := func() (store.State, int64, error) {
 		w.c.interrupted.Store(true)
 		if marked {
-			return rec.State, w.r.Store.Release(write, key)
+			ok, err := apply(store.EvNotSent, store.Change{})
+			if err != nil || !ok {
+				return it.state, it.ver, err
+			}
 		}
-		return state, nil
+		return it.state, it.ver, nil
+	}
+	paused := func() (store.State, int64, error) {
+		if marked {
+			if _, err := apply(store.EvNotSent, store.Change{}); err != nil {
+				return it.state, it.ver, err
+			}
+		}
+		return it.state, it.ver, nil
+	}
+	finish := func(s store.State, o adapters.Outcome, reason string) (bool, error) {
+		return apply(eventFor(it.state, s), store.Change{Outcome: o, Reason: reason})
+	}
+	settledAs := func(s store.State) (store.State, int64, error) {
+		w.settled(s)
+		return it.state, it.ver, nil
 	}
 
-	doubt := rec.State == store.Submitting || rec.State == store.Unknown || rec.State == store.Pending
-	// uncertain: the provider may hold an earlier attempt of this refund
-	// whose outcome we never learned. Only a not-found lookup clears it.
+	// doubt: the provider may hold an earlier attempt: look it up before
+	// any send. uncertain: some attempt of this refund had an outcome we
+	// never learned; a refusal of a later send may be that attempt's doing,
+	// so it is never recorded as failed. A lookup that finds no record
+	// licenses a re-send but does not clear uncertain.
+	doubt := rec.State.Doubtful()
 	uncertain := doubt
-	state := rec.State
 	var lastErr error // the last provider error: its Retry-After paces the next call
 	reason := ""      // why the item is not final, as stored
 	backoff := false
@@ -366,111 +583,188 @@ func (w *worker) settle(rec store.Record, marked bool) (store.State, error) {
 		if calls >= w.opt.MaxAttempts {
 			break
 		}
-		if backoff && !w.backoff(calls, adapters.RetryAfterOf(lastErr)) {
-			return stopped(state)
+		if backoff {
+			ra := adapters.RetryAfterOf(lastErr)
+			if ra > w.opt.MaxRetryAfter {
+				why := fmt.Sprintf("%s asked to wait %s before the next call (Retry-After), more than the %s this run waits; paused for this run",
+					rec.Provider, ra.Round(time.Second), w.opt.MaxRetryAfter)
+				if l.pause(why) {
+					log.Warn("account paused", "account", rec.Account, "reason", why)
+				}
+				if it.state == store.Unknown || it.state == store.Pending {
+					if _, err := finish(it.state, adapters.Outcome{}, why+"; last: "+reason); err != nil {
+						return it.state, it.ver, err
+					}
+				}
+				return paused()
+			}
+			if !w.backoff(calls, ra) {
+				return stopped()
+			}
 		}
 		if w.stop.Err() != nil {
-			return stopped(state)
+			return stopped()
+		}
+		if l.pausedReason() != "" {
+			return paused()
 		}
 		if err := wait(w.stop, t.Limiter); err != nil { // a stop while queued for a token: not started
-			return stopped(state)
+			return stopped()
 		}
 		backoff = true
 
 		if doubt {
-			o, err := w.call(t.Provider.Lookup, rec)
+			o, err := w.call(l, t.Provider.Lookup, rec)
 			switch {
 			case errors.Is(err, adapters.ErrNotFound):
 				// The provider has no record: the only license to re-send,
 				// and with the same refund number.
 				log.Debug("lookup: not found; re-sending")
-				doubt, uncertain, backoff, lastErr = false, false, false, nil
+				doubt, backoff, lastErr = false, false, nil
+				if it.state == store.Submitting {
+					// The state machine sends only from planned, unknown or
+					// blocked: record what the lookup found first.
+					if ok, err := finish(store.Unknown, adapters.Outcome{}, "no record at the provider; sending again with the same refund number"); err != nil || !ok {
+						return it.state, it.ver, err
+					}
+				}
+				if it.state == store.Pending {
+					// A pending refund the provider forgot is an anomaly for a person.
+					if _, err := finish(store.Unknown, outcomeOf(err), "provider lost a refund it had accepted as pending; check at the provider"); err != nil {
+						return it.state, it.ver, err
+					}
+					return settledAs(store.Unknown)
+				}
 				continue
 			case err != nil:
-				lastErr, state = err, store.Unknown
+				lastErr = err
 				reason = "lookup: " + err.Error()
-				if err := w.r.Store.Finish(write, key, state, outcomeOf(err), reason); err != nil {
-					return state, err
+				next := store.Unknown
+				if it.state == store.Pending {
+					next = store.Pending
+				}
+				if ok, err := finish(next, outcomeOf(err), reason); err != nil || !ok {
+					return it.state, it.ver, err
 				}
 				w.c.Retries.Add(1)
-				if adapters.KindOf(err) == adapters.KindFinal {
-					// e.g. credentials refused: more lookups cannot help in this run.
+				if k := adapters.KindOf(err); k == adapters.KindBlocked || k == adapters.KindFinal {
+					// Credentials refused: more lookups cannot help in this run.
+					if k == adapters.KindBlocked && l.pause("credentials or configuration refused: "+err.Error()) {
+						log.Warn("account paused", "account", rec.Account, "reason", err)
+					}
 					calls = w.opt.MaxAttempts
 				}
 				continue
 			}
-			lastErr, state, reason = nil, store.FromStatus(o.Status), ""
-			if state == store.Unknown {
-				reason = "provider lookup: outcome not known yet (" + o.Code + " " + o.Message + ")"
+			s, why := w.judge(rec, o, true)
+			if s == store.Unknown && why == "" {
+				// The provider answered but cannot tell this refund's outcome
+				// (Upay's query shows only an order's latest transaction):
+				// weigh the order's refunded total against the ledger.
+				s, why = w.orderEvidence(rec, o)
+				// What the answer names is another transaction of the
+				// order: keep none of its ids or amounts for this refund.
+				o = adapters.Outcome{Status: o.Status, Code: o.Code, Message: o.Message, OrderTotal: o.OrderTotal, NetAmount: o.NetAmount}
+				if s == store.Planned && it.state == store.Pending {
+					// An accepted refund may not be in the order's total yet.
+					s, why = store.Pending, ""
+				}
+				if s == store.Planned {
+					// Evidence that no doubtful refund of the order was
+					// applied: the same as a lookup that found no record.
+					log.Debug("lookup: order total shows it was not applied; re-sending")
+					doubt, backoff, lastErr = false, false, nil
+					if it.state == store.Submitting {
+						if ok, err := finish(store.Unknown, o, "the order's refunded total shows it was not applied; sending again with the same refund number"); err != nil || !ok {
+							return it.state, it.ver, err
+						}
+					}
+					continue
+				}
 			}
-			if err := w.r.Store.Finish(write, key, state, o, reason); err != nil {
-				return state, err
+			if s == store.Unknown && why == "" {
+				why = "the provider's lookup cannot tell this refund's outcome (" + strings.TrimSpace(o.Code+" "+o.Message) +
+					"); left unknown, never sent again on a guess: the next run or reconcile looks it up again"
 			}
-			log.Debug("lookup", "state", state, "code", o.Code)
-			if state != store.Unknown {
-				w.settled(state)
-				return state, nil
+			lastErr, reason = nil, why
+			if ok, err := finish(s, o, reason); err != nil || !ok {
+				return it.state, it.ver, err
 			}
-			// The provider answered but cannot tell this refund's outcome
-			// (Upay's query shows only an order's latest transaction). The
-			// refund number is the idempotency key, so re-submitting it
-			// cannot refund twice and returns the refund's own outcome:
-			// Upay documents exactly this after a network doubt.
-			doubt = false
-			continue
+			log.Debug("lookup", "state", s, "code", o.Code)
+			return settledAs(s)
 		}
 
 		if marked {
 			marked = false // durable already: send now
-		} else if err := w.r.Store.MarkSubmitting(write, key, time.Now()); err != nil {
-			return state, err
+		} else {
+			ok, err := apply(store.EvSend, store.Change{At: time.Now()})
+			if err != nil || !ok {
+				return it.state, it.ver, err
+			}
 		}
-		state = store.Submitting
 		w.c.Sends.Add(1)
-		o, err := w.call(t.Provider.Refund, rec)
+		o, err := w.call(l, t.Provider.Refund, rec)
 		if err == nil {
-			lastErr, state, reason = nil, store.FromStatus(o.Status), ""
-			if state == store.Unknown {
-				reason = "provider: outcome not known (" + o.Code + " " + o.Message + ")"
+			s, why := w.judge(rec, o, false)
+			if s == store.Failed && uncertain {
+				s, why = store.Unknown, "provider answered failed to a re-send of a refund whose earlier attempt has an unknown outcome; "+
+					"check it at the provider before doing anything by hand ("+strings.TrimSpace(o.Code+" "+o.Message)+")"
+			}
+			lastErr, reason = nil, why
+			if ok, err := finish(s, o, reason); err != nil || !ok {
+				return it.state, it.ver, err
+			}
+			log.Debug("refund", "state", s, "code", o.Code)
+			if s == store.Unknown {
+				if why != "" {
+					return settledAs(store.Unknown)
+				}
 				doubt, uncertain = true, true
+				continue
 			}
-			if err := w.r.Store.Finish(write, key, state, o, reason); err != nil {
-				return state, err
-			}
-			log.Debug("refund", "state", state, "code", o.Code)
-			if state != store.Unknown {
-				w.settled(state)
-				return state, nil
-			}
-			continue
+			return settledAs(s)
 		}
 		kind := adapters.KindOf(err)
-		lastErr, reason, state = err, err.Error(), store.Unknown
-		if kind == adapters.KindFinal {
-			state = store.Failed
+		lastErr, reason = err, err.Error()
+		next := store.Unknown
+		switch kind {
+		case adapters.KindFinal:
+			next = store.Failed
 			if uncertain {
 				// A provider that keeps its idempotency promise answers a
 				// re-send with the original outcome. A refusal now may mean
 				// the earlier attempt took the money (nothing left to refund):
 				// calling it failed could lead someone to refund by hand a
 				// second time. Leave it unknown, for a person to check.
-				state = store.Unknown
+				next = store.Unknown
 				reason = "provider refused a re-send of a refund whose earlier attempt has an unknown outcome; " +
 					"check it at the provider before doing anything by hand: " + reason
 			}
+		case adapters.KindAlreadyDone:
+			reason = "provider answered that this is already done, which may be this refund's earlier attempt; " +
+				"left unknown until a lookup or the order's refunded total confirms it: " + reason
+		case adapters.KindBlocked:
+			next = store.Blocked
+			if uncertain {
+				next = store.Unknown
+				reason = "credentials or configuration refused on a re-send after an attempt of unknown outcome; fix them, then the next run looks it up first: " + reason
+			} else {
+				reason = "credentials or configuration refused; nothing was refunded. Fix the account's config and run again: " + reason
+			}
+			if l.pause("credentials or configuration refused: " + err.Error()) {
+				log.Warn("account paused", "account", rec.Account, "reason", err)
+			}
 		}
-		if err := w.r.Store.Finish(write, key, state, outcomeOf(err), reason); err != nil {
-			return state, err
+		if ok, err := finish(next, outcomeOf(err), reason); err != nil || !ok {
+			return it.state, it.ver, err
 		}
 		log.Debug("refund error", "kind", kind.String(), "error", reason)
-		if state == store.Failed {
-			w.settled(state)
-			return state, nil
-		}
-		if kind == adapters.KindFinal {
+		switch {
+		case next != store.Unknown:
+			return settledAs(next)
+		case kind == adapters.KindFinal || kind == adapters.KindAlreadyDone || kind == adapters.KindBlocked:
 			log.Warn("item left unknown", "reason", reason)
-			w.settled(store.Unknown)
-			return store.Unknown, nil
+			return settledAs(store.Unknown)
 		}
 		// Retryable: certainly not applied, send again. Unknown: look up first.
 		doubt = kind != adapters.KindRetryable
@@ -481,20 +775,132 @@ func (w *worker) settle(rec store.Record, marked bool) (store.State, error) {
 		reason = "no answer"
 	}
 	reason = fmt.Sprintf("gave up after %d attempts in this run; last: %s", w.opt.MaxAttempts, reason)
-	if err := w.r.Store.Finish(write, key, store.Unknown, adapters.Outcome{}, reason); err != nil {
-		return state, err
+	final := store.Unknown
+	if it.state == store.Pending {
+		final = store.Pending
 	}
-	log.Warn("item left unknown", "reason", reason)
-	w.settled(store.Unknown)
-	return store.Unknown, nil
+	if ok, err := finish(final, adapters.Outcome{}, reason); err != nil || !ok {
+		return it.state, it.ver, err
+	}
+	log.Warn("item left "+string(final), "reason", reason)
+	return settledAs(final)
 }
 
-// call makes one provider call bounded by CallTimeout and by the drain bound.
-func (w *worker) call(f func(context.Context, adapters.Refund) (adapters.Outcome, error), rec store.Record) (adapters.Outcome, error) {
+// eventFor is the event that takes a refund from where it is to s.
+func eventFor(from, s store.State) store.Event {
+	switch s {
+	case store.Succeeded:
+		return store.EvSucceeded
+	case store.Failed:
+		return store.EvFailed
+	case store.Pending:
+		return store.EvPending
+	case store.Blocked:
+		return store.EvBlocked
+	}
+	return store.EvUnknown
+}
+
+// judge turns a provider answer into a state, checking it against what was
+// sent: an answer that names another refund, order, amount or currency is
+// never recorded as this refund's success. why is "" unless the answer is
+// conclusive doubt (a mismatch) that a person must look at.
+func (w *worker) judge(rec store.Record, o adapters.Outcome, _ bool) (store.State, string) {
+	s := store.FromStatus(o.Status)
+	if m := mismatch(rec, o); m != "" && s != store.Unknown {
+		return store.Unknown, "provider's answer does not match the refund sent (" + m + "); not recorded as " + string(s) + ": check at the provider"
+	}
+	return s, ""
+}
+
+func mismatch(rec store.Record, o adapters.Outcome) string {
+	var m []string
+	if o.RefundNo != "" && !strings.EqualFold(strings.TrimSpace(o.RefundNo), rec.RefundNo) {
+		m = append(m, fmt.Sprintf("refund number %q, sent %q", o.RefundNo, rec.RefundNo))
+	}
+	if o.OrderNo != "" && o.OrderNo != rec.OrderNo && o.OrderNo != rec.ProviderOrderID {
+		m = append(m, fmt.Sprintf("order %q, sent %q", o.OrderNo, rec.OrderNo))
+	}
+	if o.Amount != 0 && o.Amount != rec.Amount {
+		m = append(m, fmt.Sprintf("amount %s, sent %s", money.Format(o.Amount, rec.Currency), money.Format(rec.Amount, rec.Currency)))
+	}
+	if o.Currency != "" && o.Currency != rec.Currency {
+		m = append(m, fmt.Sprintf("currency %s, sent %s", o.Currency, rec.Currency))
+	}
+	return strings.Join(m, "; ")
+}
+
+// orderEvidence weighs a lookup that shows only the order's refunded total
+// (order total − what is left) against the ledger's refunds of that order.
+// Let S be our refunds on the order recorded succeeded, D the doubtful ones
+// (this one included), and T the provider's refunded total:
+//
+//	T = S          none of the doubtful ones took effect: Planned (re-send allowed)
+//	T = S + Σ D    all of them did: Succeeded
+//	otherwise      Unknown, with both figures; never sent again on a guess
+//
+// An out-of-band refund on the order makes T larger and so leaves every
+// doubtful refund unknown, which is the safe side.
+func (w *worker) orderEvidence(rec store.Record, o adapters.Outcome) (store.State, string) {
+	if o.NetAmount < 0 || o.OrderTotal <= 0 {
+		return store.Unknown, ""
+	}
+	refunded := o.OrderTotal - o.NetAmount
+	sibs, err := w.r.Store.OrderRefunds(context.WithoutCancel(w.stop), rec.Provider, rec.Account, rec.OrderNo)
+	if err != nil {
+		return store.Unknown, ""
+	}
+	var succeeded, doubtful int64
+	var others []string
+	for _, s := range sibs {
+		switch {
+		case s.Key() == rec.Key():
+			doubtful += s.Amount
+		case s.State == store.Succeeded:
+			succeeded += s.Amount
+		case s.State.Doubtful():
+			doubtful += s.Amount
+			others = append(others, s.RefundNo)
+		}
+	}
+	switch refunded {
+	case succeeded:
+		return store.Planned, ""
+	case succeeded + doubtful:
+		// All of the order's doubtful refunds took effect: this one too.
+		return store.Succeeded, fmt.Sprintf("confirmed by the order's refunded total (%s refunded = %s succeeded + %s in doubt)",
+			money.Format(refunded, rec.Currency), money.Format(succeeded, rec.Currency), money.Format(doubtful, rec.Currency))
+	}
+	sort.Strings(others)
+	return store.Unknown, fmt.Sprintf("the provider's query shows only the order's refunded total: %s refunded, against %s succeeded in the ledger and %s in doubt (this refund%s); it cannot tell whether this refund took effect: check at the provider",
+		money.Format(refunded, rec.Currency), money.Format(succeeded, rec.Currency), money.Format(doubtful, rec.Currency), withOthers(others))
+}
+
+func withOthers(o []string) string {
+	if len(o) == 0 {
+		return ""
+	}
+	return " and " + strings.Join(o, ", ")
+}
+
+// call makes one provider call bounded by CallTimeout and by the drain
+// bound, and counts the account's calls that got no answer in time.
+func (w *worker) call(l *lane, f func(context.Context, adapters.Refund) (adapters.Outcome, error), rec store.Record) (adapters.Outcome, error) {
 	ctx, cancel := context.WithTimeout(w.hard, w.opt.CallTimeout)
 	defer cancel()
 	w.c.Calls.Add(1)
-	return f(ctx, rec.Refund)
+	o, err := f(ctx, rec.Refund)
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) && w.hard.Err() == nil {
+		if l.noAnswer(w.opt.PauseAfterTimeouts) {
+			why := fmt.Sprintf("%d calls in a row got no answer within %s; paused for this run", w.opt.PauseAfterTimeouts, w.opt.CallTimeout)
+			if l.pause(why) {
+				w.opt.Logger.Warn("account paused", "provider", l.provider, "account", l.account, "reason", why)
+			}
+		}
+	} else {
+		l.answered()
+	}
+	return o, err
 }
 
 // backoff sleeps before retry number n: full jitter over
@@ -539,7 +945,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-func wait(ctx context.Context, l *rate.Limiter) error {
+func wait(ctx context.Context, l Limiter) error {
 	if l == nil {
 		return ctx.Err()
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/bulkrefund/bulkrefund/batch/runner"
 	"github.com/bulkrefund/bulkrefund/batch/store"
 	"github.com/bulkrefund/bulkrefund/money"
+	"path/filepath"
 )
 
 // fake is an in-memory provider for the runner's unit tests (the
@@ -31,10 +32,16 @@ type fake struct {
 	// inconclusive refunds are looked up as "unknown", as Upay's order query
 	// answers for any refund but the order's latest.
 	inconclusive map[string]bool
+	// orderNet, when set, is what an inconclusive lookup reports as the
+	// order's amount left (order total 1000), as Upay's net_amount does.
+	orderNet map[string]int64
+	// blind refunds are looked up as "no record" even when applied: a
+	// provider whose query lags behind its refunds.
+	blind map[string]bool
 }
 
 func newFake() *fake {
-	return &fake{applied: map[string]int{}, calls: map[string]int{}, lookups: map[string]int{}, script: map[string][]string{}, inconclusive: map[string]bool{}}
+	return &fake{applied: map[string]int{}, calls: map[string]int{}, lookups: map[string]int{}, script: map[string][]string{}, inconclusive: map[string]bool{}, orderNet: map[string]int64{}, blind: map[string]bool{}}
 }
 
 func (f *fake) Refund(ctx context.Context, r adapters.Refund) (adapters.Outcome, error) {
@@ -65,6 +72,13 @@ func (f *fake) Refund(ctx context.Context, r adapters.Refund) (adapters.Outcome,
 		return adapters.Outcome{}, &adapters.Error{Provider: r.Provider, Op: "refund", Kind: adapters.KindUnknown, Err: errors.New("connection reset")}
 	case "timeout-unapplied":
 		return adapters.Outcome{}, &adapters.Error{Provider: r.Provider, Op: "refund", Kind: adapters.KindUnknown, Err: errors.New("timeout")}
+	case "already-done":
+		return adapters.Outcome{}, &adapters.Error{Provider: r.Provider, Op: "refund", Kind: adapters.KindAlreadyDone, Code: "UPAY_REFUND_ORDER_NOOP"}
+	case "blocked":
+		return adapters.Outcome{}, &adapters.Error{Provider: r.Provider, Op: "refund", Kind: adapters.KindBlocked, HTTPStatus: 401, Code: "ILLEGAL_SIGN"}
+	case "other-amount":
+		f.applied[r.RefundNo]++
+		return adapters.Outcome{Status: adapters.StatusSucceeded, Code: "SUCCESS", ProviderRefundID: "P" + r.RefundNo, Amount: r.Amount + 1}, nil
 	case "reject":
 		return adapters.Outcome{}, &adapters.Error{Provider: r.Provider, Op: "refund", Kind: adapters.KindFinal, Code: "REFUNDABLE_AMOUNT_NOT_ENOUGH", Message: "not enough"}
 	case "pending":
@@ -84,9 +98,13 @@ func (f *fake) Lookup(ctx context.Context, r adapters.Refund) (adapters.Outcome,
 	defer f.mu.Unlock()
 	f.lookups[r.RefundNo]++
 	if f.inconclusive[r.RefundNo] {
-		return adapters.Outcome{Status: adapters.StatusUnknown, Code: "PARTIAL_REFUNDED"}, nil
+		o := adapters.Outcome{Status: adapters.StatusUnknown, Code: "PARTIAL_REFUNDED", NetAmount: -1}
+		if net, ok := f.orderNet[r.RefundNo]; ok {
+			o.OrderTotal, o.NetAmount = 1000, net
+		}
+		return o, nil
 	}
-	if f.applied[r.RefundNo] == 0 {
+	if f.applied[r.RefundNo] == 0 || f.blind[r.RefundNo] {
 		return adapters.Outcome{}, &adapters.Error{Provider: r.Provider, Op: "lookup", Kind: adapters.KindFinal, Err: adapters.ErrNotFound}
 	}
 	if s := f.script[r.RefundNo]; len(s) > 0 && s[len(s)-1] == "pending" && f.lookups[r.RefundNo] < 2 {
@@ -106,10 +124,20 @@ func mkItems(n int) []batch.Item {
 
 func setup(t *testing.T, its []batch.Item, f *fake) (*runner.Runner, store.Store) {
 	t.Helper()
-	st := store.NewMemory()
-	if err := st.Init(context.Background(), store.Meta{BatchID: batch.Identity(its)}, its); err != nil {
+	l, err := store.OpenSQLite(filepath.Join(t.TempDir(), "ledger.db"), store.SQLiteOptions{Create: true})
+	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { l.Close() })
+	res, err := l.Plan(context.Background(), store.Meta{BatchID: batch.Identity(its), Items: len(its)}, its)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := l.Run(context.Background(), res.Meta.BatchID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
 	r := &runner.Runner{
 		Store: st,
 		Route: func(p, a string) (runner.Target, bool) { return runner.Target{Provider: f}, a == "T1" },
@@ -119,11 +147,30 @@ func setup(t *testing.T, its []batch.Item, f *fake) (*runner.Runner, store.Store
 	return r, st
 }
 
+// leave puts a refund where an earlier run left it.
+func leave(t *testing.T, st store.Store, it batch.Item, s store.State) {
+	t.Helper()
+	ctx := context.Background()
+	if err := st.Apply(ctx, it.Key(), 0, store.Planned, store.EvSend, store.Change{At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if s == store.Submitting {
+		return
+	}
+	ev := map[store.State]store.Event{store.Succeeded: store.EvSucceeded, store.Unknown: store.EvUnknown,
+		store.Pending: store.EvPending, store.Blocked: store.EvBlocked, store.Failed: store.EvFailed}[s]
+	if err := st.Apply(ctx, it.Key(), 1, store.Submitting, ev, store.Change{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func records(t *testing.T, st store.Store) map[string]store.Record {
 	out := map[string]store.Record{}
 	st.Each(context.Background(), func(r store.Record) error { out[r.RefundNo] = r; return nil })
 	return out
 }
+
+func ptr(v int64) *int64 { return &v }
 
 func TestSettle(t *testing.T) {
 	tests := []struct {
@@ -131,7 +178,9 @@ func TestSettle(t *testing.T) {
 		script       []string
 		prior        store.State // state left by an earlier run; "" = planned
 		priorApply   bool        // the earlier run's request reached the provider
-		inconclusive bool        // lookups answer "unknown"
+		inconclusive bool
+		orderNet     *int64
+		blind        bool // lookups answer "unknown"
 		want         store.State
 		sends        int // Refund calls in this run
 		lookups      int
@@ -150,14 +199,26 @@ func TestSettle(t *testing.T) {
 		{name: "resume submitting that never left: lookup, then send", prior: store.Submitting, want: store.Succeeded, sends: 1, lookups: 1},
 		{name: "resume unknown: lookup only", prior: store.Unknown, priorApply: true, want: store.Succeeded, lookups: 1},
 		{name: "resume succeeded: nothing", prior: store.Succeeded, priorApply: true, want: store.Succeeded},
-		{name: "inconclusive lookup after lost response: same-number re-send, applied once", script: []string{"lost"}, inconclusive: true,
-			want: store.Succeeded, sends: 2, lookups: 1},
-		{name: "resume submitting never sent, inconclusive lookup: re-send", prior: store.Submitting, inconclusive: true,
+		{name: "inconclusive lookup after lost response: unknown, not re-sent on a guess", script: []string{"lost"}, inconclusive: true,
+			want: store.Unknown, sends: 1, lookups: 1},
+		{name: "resume submitting, inconclusive lookup and no order total: unknown, never sent on a guess", prior: store.Submitting, inconclusive: true,
+			want: store.Unknown, sends: 0, lookups: 1, errLike: "never sent again on a guess"},
+		{name: "resume submitting never sent, order total shows nothing refunded: re-send", prior: store.Submitting, inconclusive: true, orderNet: ptr(1000),
 			want: store.Succeeded, sends: 1, lookups: 1},
-		{name: "refused re-send after an unknown outcome is unknown, not failed", script: []string{"lost", "reject"}, inconclusive: true,
+		{name: "resume submitting that reached provider, order total shows it: succeeded without a send", prior: store.Submitting, priorApply: true,
+			inconclusive: true, orderNet: ptr(900), want: store.Succeeded, sends: 0, lookups: 1},
+		{name: "order total that adds up to neither: unknown with both figures", prior: store.Submitting, inconclusive: true, orderNet: ptr(950),
+			want: store.Unknown, sends: 0, lookups: 1, errLike: "0.50 refunded"},
+		{name: "lost response, lagging lookup, refused re-send: unknown, not failed", script: []string{"lost", "reject"}, blind: true,
 			want: store.Unknown, sends: 2, lookups: 1, errLike: "check it at the provider"},
-		{name: "refused re-send after a not-found lookup is failed", script: []string{"timeout-unapplied", "reject"},
-			want: store.Failed, sends: 2, lookups: 1},
+		{name: "lost response, lagging lookup, already-done refusal: unknown", script: []string{"lost", "already-done"}, blind: true,
+			want: store.Unknown, sends: 2, lookups: 1, errLike: "already done"},
+		{name: "refused re-send after a timeout is still unknown (not-found does not prove the first attempt)", script: []string{"timeout-unapplied", "reject"},
+			want: store.Unknown, sends: 2, lookups: 1, errLike: "check it at the provider"},
+		{name: "first send refused is failed", script: []string{"reject"}, want: store.Failed, sends: 1},
+		{name: "credentials refused: blocked, resumable", script: []string{"blocked"}, want: store.Blocked, sends: 1, errLike: "Fix the account"},
+		{name: "resume blocked after the fix: sent", prior: store.Blocked, want: store.Succeeded, sends: 1},
+		{name: "answer with another amount: unknown, never succeeded", script: []string{"other-amount"}, want: store.Unknown, sends: 1, errLike: "does not match"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -166,12 +227,12 @@ func TestSettle(t *testing.T) {
 			f.script["R0"] = tc.script
 			r, st := setup(t, its, f)
 			if tc.prior != "" {
-				st.MarkSubmitting(context.Background(), its[0].Key(), time.Now())
-				st.Finish(context.Background(), its[0].Key(), tc.prior, adapters.Outcome{}, "")
-				if tc.prior == store.Submitting {
-					st.MarkSubmitting(context.Background(), its[0].Key(), time.Now())
-				}
+				leave(t, st, its[0], tc.prior)
 			}
+			if tc.orderNet != nil {
+				f.orderNet["R0"] = *tc.orderNet
+			}
+			f.blind["R0"] = tc.blind
 			if tc.priorApply {
 				f.applied["R0"] = 1
 			}
@@ -192,7 +253,7 @@ func TestSettle(t *testing.T) {
 			if tc.errLike != "" && !strings.Contains(rec.LastError, tc.errLike) {
 				t.Errorf("last error %q, want it to mention %q", rec.LastError, tc.errLike)
 			}
-			if tc.want == store.Succeeded && tc.sends+tc.lookups > 0 && rec.ProviderRefundID != "PR0" {
+			if tc.want == store.Succeeded && tc.sends+tc.lookups > 0 && !tc.inconclusive && rec.ProviderRefundID != "PR0" {
 				t.Errorf("provider refund id %q", rec.ProviderRefundID)
 			}
 			if tc.want == store.Failed && rec.ProviderCode != "REFUNDABLE_AMOUNT_NOT_ENOUGH" {

@@ -684,6 +684,14 @@ const eachChunk = 1000
 // would keep SQLite from checkpointing the WAL and let it grow for the
 // whole run. Items written meanwhile are seen as of their chunk's read.
 func (v *view) Each(ctx context.Context, fn func(Record) error) error {
+	return v.each(ctx, "", "", fn)
+}
+
+func (v *view) EachOf(ctx context.Context, provider, account string, fn func(Record) error) error {
+	return v.each(ctx, provider, account, fn)
+}
+
+func (v *view) each(ctx context.Context, provider, account string, fn func(Record) error) error {
 	if err := v.l.sync(ctx); err != nil {
 		return err
 	}
@@ -691,8 +699,13 @@ func (v *view) Each(ctx context.Context, fn func(Record) error) error {
 	chunk := make([]Record, 0, eachChunk)
 	for {
 		chunk = chunk[:0]
-		rows, err := v.l.query(ctx, `SELECT bi.seq, bi.row, `+refundCols+` FROM batch_items bi JOIN refunds r ON r.id=bi.refund_id
-			WHERE bi.batch_id=? AND bi.seq>? ORDER BY bi.seq LIMIT ?`, v.id, after, eachChunk)
+		q, args := `SELECT bi.seq, bi.row, `+refundCols+` FROM batch_items bi JOIN refunds r ON r.id=bi.refund_id
+			WHERE bi.batch_id=? AND bi.seq>? ORDER BY bi.seq LIMIT ?`, []any{v.id, after, eachChunk}
+		if provider != "" {
+			q, args = `SELECT bi.seq, bi.row, `+refundCols+` FROM batch_items bi JOIN refunds r ON r.id=bi.refund_id
+			WHERE bi.batch_id=? AND bi.seq>? AND r.provider=? AND r.account=? ORDER BY bi.seq LIMIT ?`, []any{v.id, after, provider, account, eachChunk}
+		}
+		rows, err := v.l.query(ctx, q, args...)
 		if err != nil {
 			return v.l.errf("%w", err)
 		}
@@ -718,6 +731,31 @@ func (v *view) Each(ctx context.Context, fn func(Record) error) error {
 			return nil
 		}
 	}
+}
+
+func (v *view) OrderRefunds(ctx context.Context, provider, account, orderNo string) ([]Record, error) {
+	return v.l.OrderRefunds(ctx, provider, account, orderNo)
+}
+
+// OrderRefunds returns every refund of one order of a provider account.
+func (l *SQL) OrderRefunds(ctx context.Context, provider, account, orderNo string) ([]Record, error) {
+	if err := l.sync(ctx); err != nil {
+		return nil, err
+	}
+	rows, err := l.query(ctx, `SELECT `+refundCols+` FROM refunds r WHERE r.provider=? AND r.account=? AND r.order_no=? ORDER BY r.id`, provider, account, orderNo)
+	if err != nil {
+		return nil, l.errf("%w", err)
+	}
+	defer rows.Close()
+	var out []Record
+	for rows.Next() {
+		var r Record
+		if err := scanRefund(rows, &r); err != nil {
+			return nil, l.errf("%w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
 }
 
 func (v *view) Counts(ctx context.Context) ([]Count, error) {
@@ -972,4 +1010,20 @@ func (l *SQL) Close() error {
 		l.closeErr = errors.Join(l.pendingErr(), l.db.Close())
 	})
 	return l.closeErr
+}
+
+// ByKey returns the refund the ledger holds under key; ok is false if none.
+func (l *SQL) ByKey(ctx context.Context, key string) (r Record, ok bool, err error) {
+	if err := l.sync(ctx); err != nil {
+		return r, false, err
+	}
+	var id int64
+	err = scanRefund(l.stmts["byKey"].QueryRowContext(ctx, key), &r, &id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, false, nil
+	}
+	if err != nil {
+		return r, false, l.errf("%w", err)
+	}
+	return r, true, nil
 }

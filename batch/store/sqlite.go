@@ -47,6 +47,7 @@ func schemaV1(id string) string {
 	owner TEXT NOT NULL DEFAULT '', lease_until TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX refunds_refund_no ON refunds (refund_no);
+CREATE INDEX refunds_order ON refunds (provider, account, order_no);
 CREATE INDEX refunds_planned_at ON refunds (planned_at);
 CREATE INDEX refunds_state ON refunds (state);
 CREATE TABLE batches (
@@ -95,17 +96,8 @@ func OpenSQLite(path string, o SQLiteOptions) (*SQL, error) {
 		if !o.Create {
 			return nil, fmt.Errorf("ledger %s: %w", path, err)
 		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return nil, fmt.Errorf("ledger %s: %w", path, err)
-		}
-		// Create the file ourselves so SQLite never creates it with the
-		// umask's mode; SQLite gives the -wal and -shm files the main file's mode.
-		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil && !errors.Is(err, os.ErrExist) {
-			return nil, fmt.Errorf("ledger %s: %w", path, err)
-		}
-		if f != nil {
-			f.Close()
+		if err := createLedgerFile(path); err != nil {
+			return nil, err
 		}
 	case err != nil:
 		return nil, fmt.Errorf("ledger %s: %w", path, err)
@@ -184,4 +176,67 @@ func (l *SQL) Checkpoint(ctx context.Context) error {
 	}
 	_, err := l.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
 	return err
+}
+
+// Backup writes a consistent copy of an SQLite ledger to path (which must
+// not exist), while other processes may be writing: one file, complete.
+func (l *SQL) Backup(ctx context.Context, path string) error {
+	if l.d.Name != "sqlite" {
+		return fmt.Errorf("ledger %s: back up a PostgreSQL ledger with pg_dump", l.where)
+	}
+	if _, err := os.Stat(path); err == nil {
+		return fmt.Errorf("%s exists already: give a new file", path)
+	}
+	if err := l.sync(ctx); err != nil {
+		return err
+	}
+	if _, err := l.db.ExecContext(ctx, `VACUUM INTO ?`, path); err != nil {
+		return l.errf("backup to %s: %w", path, err)
+	}
+	return os.Chmod(path, 0o600)
+}
+
+// createLedgerFile makes a new, complete ledger at path without ever
+// showing another process an empty file there: the schema is written to a
+// private file first, which is then linked into place (atomically, and
+// only if nothing is there yet: of two processes creating one ledger, one
+// links and the other opens what it linked). The file is created 0600, so
+// SQLite gives the -wal and -shm files that mode too.
+func createLedgerFile(path string) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("ledger %s: %w", path, err)
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".new-*")
+	if err != nil {
+		return fmt.Errorf("ledger %s: %w", path, err)
+	}
+	tmp := f.Name()
+	f.Close()
+	defer os.Remove(tmp)
+	if err := os.Chmod(tmp, 0o600); err != nil {
+		return fmt.Errorf("ledger %s: %w", path, err)
+	}
+	db, err := sql.Open("sqlite", tmp+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate")
+	if err != nil {
+		return fmt.Errorf("ledger %s: %w", path, err)
+	}
+	l, err := Open(db, SQLiteDialect, tmp)
+	if err != nil {
+		db.Close()
+		return err
+	}
+	if _, err := db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		l.Close()
+		return fmt.Errorf("ledger %s: %w", path, err)
+	}
+	if err := l.Close(); err != nil {
+		return err
+	}
+	os.Remove(tmp + "-wal")
+	os.Remove(tmp + "-shm")
+	if err := os.Link(tmp, path); err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("ledger %s: %w", path, err)
+	}
+	return nil
 }

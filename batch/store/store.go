@@ -252,6 +252,14 @@ type Store interface {
 	// Each calls fn for every refund of the batch in sheet order; an error
 	// from fn stops it.
 	Each(ctx context.Context, fn func(Record) error) error
+	// EachOf is Each for the refunds of one provider account, so that a
+	// runner can stream each account on its own and one slow account never
+	// holds back the rows of another.
+	EachOf(ctx context.Context, provider, account string, fn func(Record) error) error
+	// OrderRefunds returns every refund the ledger holds on one order of a
+	// provider account, from any batch: the evidence a lookup that shows only
+	// an order's refunded total is weighed against.
+	OrderRefunds(ctx context.Context, provider, account, orderNo string) ([]Record, error)
 	// Counts sums the batch's refunds by provider, account, currency and state.
 	Counts(ctx context.Context) ([]Count, error)
 	// Apply moves refund key from (from, version) by event ev, as one

@@ -35,6 +35,7 @@ func commands() []command {
 		{"run", "send a sheet's refunds to the providers, resumably", cmdRun},
 		{"status", "show where a run's refunds stand", cmdStatus},
 		{"sandbox", "serve emulators of all four providers on loopback", cmdSandbox},
+		{"ledger", "import earlier state files into the ledger; back it up", cmdLedger},
 	}
 }
 

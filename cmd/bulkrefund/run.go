@@ -3,8 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,8 +10,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"os/user"
-	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
@@ -22,7 +18,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/bulkrefund/bulkrefund/adapters"
-	"github.com/bulkrefund/bulkrefund/batch"
+	"github.com/bulkrefund/bulkrefund/app"
 	"github.com/bulkrefund/bulkrefund/batch/results"
 	"github.com/bulkrefund/bulkrefund/batch/runner"
 	"github.com/bulkrefund/bulkrefund/batch/sheet"
@@ -30,14 +26,14 @@ import (
 	"github.com/bulkrefund/bulkrefund/money"
 )
 
-// toolVersion is recorded in every state file and report.
-var toolVersion = "bulkrefund dev"
+// toolVersion is recorded in every batch and report.
+var toolVersion = app.ToolVersion
 
 type runFlags struct {
-	config, sheet, state, results, logFormat, sandboxOrders, report string
-	sandbox, yes, dryRun, skipInvalid, quiet, allowChanged          bool
-	parallel, maxAttempts, maxErrors                                int
-	poll, callTimeout, drain                                        time.Duration
+	config, sheet, ledger, results, logFormat, sandboxOrders, report string
+	sandbox, yes, dryRun, skipInvalid, quiet, newLedger              bool
+	parallel, maxAttempts, maxErrors                                 int
+	poll, callTimeout, drain, maxRetryAfter                          time.Duration
 }
 
 // cmdRun sends a sheet's refunds with durable checkpoints. Exit 0: every
@@ -52,7 +48,9 @@ func cmdRun(e env, args []string) int {
 	fs.BoolVar(&f.sandbox, "sandbox", false, "start the sandbox providers in-process and run against them")
 	fs.StringVar(&f.sandboxOrders, "sandbox-orders", "samples/orders.csv", "orders `FILE` the in-process sandbox holds")
 	fs.StringVar(&f.sheet, "sheet", "", "XLSX sheet to read (default: the first visible sheet)")
-	fs.StringVar(&f.state, "state", "", "checkpoint state `PATH` (default: derived from the sheet's content; see docs/run.md)")
+	fs.StringVar(&f.ledger, "ledger", "", "the ledger `PATH` (default: $BULKREFUND_LEDGER, else ~/.local/state/bulkrefund/ledger.db; see docs/run.md)")
+	fs.BoolVar(&f.newLedger, "new-ledger", false, "accept an empty (0-byte) file at the ledger path as a new ledger")
+	fs.DurationVar(&f.maxRetryAfter, "max-retry-after", 60*time.Second, "honour a provider's Retry-After up to `DURATION`; an account asking for longer is paused for this run")
 	fs.BoolVar(&f.yes, "yes", false, "send without asking (required without a terminal)")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "show what would happen to each row; send nothing")
 	fs.BoolVar(&f.skipInvalid, "skip-invalid", false, "run the valid rows even if some rows are invalid (they are listed)")
@@ -65,7 +63,6 @@ func cmdRun(e env, args []string) int {
 	fs.IntVar(&f.maxAttempts, "max-attempts", 8, "provider calls per refund per run before it is left unknown")
 	fs.DurationVar(&f.callTimeout, "call-timeout", 30*time.Second, "timeout of each provider call")
 	fs.DurationVar(&f.drain, "drain", 0, "after a signal, how long in-flight calls may take (default: --call-timeout)")
-	fs.BoolVar(&f.allowChanged, "allow-changed", false, "adopt a changed sheet into an existing state (refunds already sent keep their state)")
 	fs.IntVar(&f.maxErrors, "max-errors", 20, "print at most `N` invalid-row lines")
 	fs.Usage = func() {
 		fmt.Fprintln(e.stderr, "usage: bulkrefund run FILE (--config FILE | --sandbox) [flags]")
@@ -120,37 +117,35 @@ func fileExt(p string) string {
 
 func runSheet(e env, path string, f runFlags) int {
 	errf := func(format string, a ...any) { fmt.Fprintf(e.stderr, "bulkrefund run: "+format+"\n", a...) }
+	ctx := context.Background()
 
 	// 1. Validate. Nothing is sent unless every row is valid (or --skip-invalid).
-	items, sum, code := loadSheet(e, path, f.sheet, f.maxErrors, "run")
-	if code != exitOK && !(code == exitFailures && f.skipInvalid) {
-		if code == exitFailures {
-			errf("%d invalid rows: nothing was sent (fix them, or --skip-invalid to run the %d valid rows)", sum.Invalid, sum.Valid)
-		}
-		return code
-	}
-	if len(items) == 0 {
-		errf("no valid rows to run")
-		return exitFailures
-	}
-	invalid := sum.Invalid
-
-	// 2. Identity and state location.
-	meta, err := batchMeta(path, items)
+	p, err := app.Load(app.SheetSpec{Path: path, Sheet: f.sheet, MaxErrors: f.maxErrors}, "")
 	if err != nil {
 		errf("%v", err)
 		return exitUsage
 	}
-	statePath := f.state
-	if statePath == "" {
-		statePath = store.DefaultPath(meta.BatchID)
-		if f.sandbox {
-			statePath = sandboxStatePath(statePath, time.Now())
+	if inv := p.Validation.Invalid; inv > 0 {
+		sheet.PrintReport(e.stdout, e.stderr, path, p.Validation, p.Errors)
+		if !f.skipInvalid {
+			errf("%d invalid rows: nothing was sent (fix them, or --skip-invalid to run the %d valid rows)", inv, p.Validation.Valid)
+			return exitFailures
 		}
 	}
+	if len(p.Items) == 0 {
+		errf("no valid rows to run")
+		return exitFailures
+	}
+	invalid := p.Validation.Invalid
 
+	// 2. The ledger. A sandbox run gets a ledger of its own (the in-process
+	// sandbox forgets everything when the process ends).
+	ledgerSpec := app.LedgerSpec(f.ledger)
+	if f.sandbox && f.ledger == "" {
+		ledgerSpec = app.SandboxLedger(time.Now())
+	}
 	if f.dryRun {
-		return dryRun(e, items, meta, statePath)
+		return dryRun(e, p, ledgerSpec)
 	}
 
 	// 3. Providers, before asking: a config that cannot serve the sheet
@@ -161,19 +156,44 @@ func runSheet(e env, path string, f runFlags) int {
 		return exitUsage
 	}
 	defer provs.Close()
-	for _, it := range items {
-		if _, ok := provs.route(it.Provider, it.Account); !ok {
-			errf("row %d: %v: %s account %q (configured: %s)", it.Row, runner.ErrNoRoute, it.Provider, it.Account, provs.keys())
-			return exitUsage
-		}
+	if it, missing := app.MissingRoute(p.Items, provs.route); missing {
+		errf("row %d: %v: %s account %q (configured: %s)", it.Row, runner.ErrNoRoute, it.Provider, it.Account, provs.keys())
+		return exitUsage
 	}
 
-	// 4. Plan and confirmation.
-	printPlan(e.stdout, items, meta, statePath)
-	if err := printPrior(e.stdout, statePath, meta, f.allowChanged); err != nil {
+	// 4. The ledger's word on this sheet: refunds it holds already, and any
+	// refund number it holds for another refund (refused before any call).
+	// Nothing is created before the confirmation: a missing ledger is
+	// created once the operator said yes.
+	l, err := app.OpenLedgerExisting(ctx, ledgerSpec)
+	if errors.Is(err, os.ErrNotExist) {
+		l, err = nil, nil
+	} else if errors.Is(err, store.ErrNotLedger) && f.newLedger {
+		l, err = app.OpenLedger(ctx, ledgerSpec, true)
+	}
+	if err != nil {
 		errf("%v", err)
-		printMismatchHint(e.stderr, err)
 		return exitUsage
+	}
+	var check store.PlanResult
+	if l != nil {
+		defer l.Close()
+		check, err = app.Check(ctx, l, p)
+	}
+	if err != nil {
+		errf("%v", err)
+		if errors.Is(err, store.ErrConflict) {
+			fmt.Fprintln(e.stderr, "  A refund number is the provider's idempotency key: the same number with another amount, order or account\n"+
+				"  is another refund to us but the same one to the provider. Give these rows new refund numbers, or\n"+
+				"  put the earlier values back if the sheet was edited by mistake.")
+		}
+		return exitUsage
+	}
+
+	// 5. Plan and confirmation.
+	printPlan(e.stdout, p, ledgerSpec)
+	if check.Known > 0 {
+		printKnown(e.stdout, ctx, l, p)
 	}
 	if !f.yes {
 		in, ok := e.stdin.(*os.File)
@@ -181,46 +201,34 @@ func runSheet(e env, path string, f runFlags) int {
 			errf("refusing to send refunds without a terminal to confirm on; pass --yes (e.g. from cron)")
 			return exitUsage
 		}
-		fmt.Fprintf(e.stdout, "Send these %d refunds? Type yes to continue: ", len(items))
+		fmt.Fprintf(e.stdout, "Send these %d refunds? Type yes to continue: ", len(p.Items))
 		line, _ := bufio.NewReader(in).ReadString('\n')
-		if a := strings.ToLower(strings.TrimSpace(line)); a != "yes" && a != "y" {
+		if strings.TrimSpace(line) != "yes" {
 			fmt.Fprintln(e.stdout, "Nothing sent.")
 			return exitUsage
 		}
 	}
 
-	// 5. Checkpoint store.
-	st, err := store.OpenSQLite(statePath)
-	if err != nil {
-		errf("%v", err)
-		return exitUsage
-	}
-	defer st.Close()
-	ctx := context.Background()
-	if f.allowChanged {
-		err = st.Merge(ctx, meta, items)
-	} else {
-		err = st.Init(ctx, meta, items)
-	}
-	if err != nil {
-		errf("%v", err)
-		printMismatchHint(e.stderr, err)
-		return exitUsage
-	}
-	nItems := len(items)
-	items = nil // the store has them now; a 200k-row sheet need not stay in memory twice
-	var resumed int
-	st.Each(ctx, func(r store.Record) error {
-		if r.State != store.Planned {
-			resumed++
+	// 6. Record the batch in the ledger, then run it.
+	if l == nil {
+		if l, err = app.OpenLedger(ctx, ledgerSpec, false); err != nil {
+			errf("%v", err)
+			return exitUsage
 		}
-		return nil
-	})
-	if resumed > 0 {
-		fmt.Fprintf(e.stdout, "Resuming: %d of %d rows were already sent or settled by an earlier run.\n", resumed, nItems)
+		defer l.Close()
 	}
+	planned, err := l.Plan(ctx, p.Meta, p.Items)
+	if err != nil {
+		// A conflict here means another process planned the same refund
+		// numbers since the check: still refused before any call.
+		errf("%v", err)
+		return exitUsage
+	}
+	batchID := planned.Meta.BatchID
+	nItems := len(p.Items)
+	p.Items = nil // the ledger has them now; a 200k-row sheet need not stay in memory twice
 
-	// 6. Signals: the first stops starting new refunds; the second exits at once.
+	// Signals: the first stops starting new refunds; the second exits at once.
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	sigs := make(chan os.Signal, 2)
@@ -231,20 +239,20 @@ func runSheet(e env, path string, f runFlags) int {
 	go func() {
 		select {
 		case s := <-sigs:
-			fmt.Fprintf(e.stderr, "\nbulkrefund run: %v: finishing the refunds in flight (send the signal again to exit at once; the state stays safe)\n", s)
+			fmt.Fprintf(e.stderr, "\nbulkrefund run: %v: finishing the refunds in flight (send the signal again to exit at once; the ledger stays safe)\n", s)
 			stop()
 		case <-finished:
 			return
 		}
 		select {
 		case <-sigs:
-			fmt.Fprintf(e.stderr, "bulkrefund run: exiting now; the next run looks up the refunds that were in flight (state: %s)\n", statePath)
+			fmt.Fprintf(e.stderr, "bulkrefund run: exiting now; the next run looks up the refunds that were in flight (ledger: %s)\n", l.Where())
 			os.Exit(exitInterrupted)
 		case <-finished:
 		}
 	}()
 
-	// 7. Progress and logging.
+	// Progress and logging.
 	counter := &runner.Counter{}
 	var logger *slog.Logger
 	var printer runner.Printer
@@ -268,30 +276,33 @@ func runSheet(e env, path string, f runFlags) int {
 		every = d
 	}
 
-	r := &runner.Runner{
-		Store: st, Route: provs.route, Progress: counter,
-		Options: runner.Options{Parallel: f.parallel, MaxAttempts: f.maxAttempts, CallTimeout: f.callTimeout,
-			DrainTimeout: f.drain, Poll: f.poll, Logger: logger},
-	}
 	stopProgress := runner.Watch(counter, printer, every)
-	rsum, runErr := r.Run(runCtx)
+	res, runErr := app.Execute(runCtx, l, batchID, p.Meta.Operator, app.RunSpec{
+		Route: provs.route, Progress: counter, Results: f.results,
+		Options: runner.Options{Parallel: f.parallel, MaxAttempts: f.maxAttempts, CallTimeout: f.callTimeout,
+			DrainTimeout: f.drain, Poll: f.poll, Logger: logger, MaxRetryAfter: f.maxRetryAfter},
+	})
 	stopProgress()
+	rsum := res.Summary
 
-	// 8. Results file and summary, whatever happened.
+	if errors.Is(runErr, store.ErrInUse) {
+		errf("%v", runErr)
+		return exitUsage
+	}
 	if f.results != "" {
-		if err := results.WriteFile(context.Background(), f.results, st); err != nil {
-			errf("writing results %s: %v", f.results, err)
+		if res.ResultsErr != nil {
+			errf("writing results %s: %v", f.results, res.ResultsErr)
 			if runErr == nil {
-				runErr = err
+				runErr = res.ResultsErr
 			}
 		} else {
 			fmt.Fprintf(e.stdout, "Results written to %s\n", f.results)
 		}
 	}
-	printSummary(e.stdout, st, rsum, statePath)
+	printSummary(e.stdout, ctx, l, batchID, rsum, runErr)
 	reportClean := true
-	if f.report != "" && !errors.Is(runErr, runner.ErrInterrupted) {
-		clean, err := writeRunReport(runCtx, e, f, statePath, provs)
+	if f.report != "" && !errors.Is(runErr, runner.ErrInterrupted) && rsum.CountsErr == nil {
+		clean, err := writeRunReport(runCtx, e, f, l, batchID, provs)
 		if err != nil {
 			errf("report %s: %v", f.report, err)
 			if runErr == nil {
@@ -303,8 +314,8 @@ func runSheet(e env, path string, f runFlags) int {
 
 	switch {
 	case errors.Is(runErr, runner.ErrInterrupted):
-		fmt.Fprintf(e.stderr, "bulkrefund run: interrupted; %d of %d rows still to settle. Run the same command again to resume (state: %s).\n",
-			rsum.States[store.Planned]+rsum.States[store.Submitting]+rsum.States[store.Unknown]+rsum.States[store.Pending], rsum.Items, statePath)
+		fmt.Fprintf(e.stderr, "bulkrefund run: interrupted; %d of %d rows still to settle. Run the same command again to resume (ledger: %s).\n",
+			app.Resumable(rsum), rsum.Items, l.Where())
 		return exitInterrupted
 	case runErr != nil:
 		errf("%v", runErr)
@@ -313,187 +324,95 @@ func runSheet(e env, path string, f runFlags) int {
 		}
 		return exitFailures
 	}
-	if invalid > 0 || rsum.States[store.Succeeded] != rsum.Items || !reportClean {
+	if invalid > 0 || rsum.States[store.Succeeded] != rsum.Items || !reportClean || len(rsum.Paused) > 0 {
 		return exitFailures
 	}
 	return exitOK
 }
 
-// loadSheet validates the sheet as `validate` does and returns its valid
-// items. code is exitOK, exitFailures (some rows invalid; errors printed) or
-// exitUsage (unusable file).
-func loadSheet(e env, path, sheetName string, maxErrors int, cmd string) ([]batch.Item, sheet.Summary, int) {
-	var items []batch.Item
-	log := sheet.NewErrorLog(maxErrors)
-	sum, err := sheet.Validate(path, sheet.Options{Sheet: sheetName},
-		func(it batch.Item) error { items = append(items, it); return nil },
-		func(cells []string, errs []*sheet.RowError) error { log.Add(errs); return nil })
-	if err != nil {
-		fmt.Fprintf(e.stderr, "bulkrefund %s: %v\n", cmd, err)
-		return nil, sum, exitUsage
+func printPlan(w io.Writer, p *planned, where string) {
+	fmt.Fprintf(w, "Plan: %d refunds from %s (batch %.16s)\n", len(p.Items), p.Meta.SourcePath, p.Meta.BatchID)
+	for _, t := range app.Totals(p.Items) {
+		fmt.Fprintf(w, "  %-9s %-20s %7s rows  %18s %s\n", t.Provider, t.Account, money.Group(int64(t.Rows)), money.FormatGrouped(t.Amount, t.Currency), t.Currency)
 	}
-	if sum.Invalid > 0 {
-		sheet.PrintReport(e.stdout, e.stderr, path, sum, log)
-		return items, sum, exitFailures
+	for _, t := range app.CurrencyTotals(p.Items) {
+		fmt.Fprintf(w, "  %-9s %-20s %7s rows  %18s %s\n", "total", "", money.Group(int64(t.Rows)), money.FormatGrouped(t.Amount, t.Currency), t.Currency)
 	}
-	return items, sum, exitOK
+	fmt.Fprintf(w, "Ledger: %s\n", where)
 }
 
-func batchMeta(path string, items []batch.Item) (store.Meta, error) {
-	fh, err := os.Open(path)
-	if err != nil {
-		return store.Meta{}, err
-	}
-	defer fh.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, fh); err != nil {
-		return store.Meta{}, err
-	}
-	m := store.Meta{BatchID: batch.Identity(items), SourcePath: path, SourceSHA256: hex.EncodeToString(h.Sum(nil)),
-		ToolVersion: toolVersion, Created: time.Now().UTC(), Items: len(items)}
-	if u, err := user.Current(); err == nil {
-		m.Operator = u.Username
-	}
-	m.Host, _ = os.Hostname()
-	return m, nil
-}
+type planned = app.Planned
 
-// totals sums amounts per provider and currency, in adapters.Providers order.
-type total struct {
-	provider string
-	currency money.Currency
-	rows     int
-	amount   int64
-}
-
-func totals(items []batch.Item) []total {
-	idx := map[[2]string]*total{}
-	var out []*total
-	for _, it := range items {
-		k := [2]string{it.Provider, string(it.Currency)}
-		t := idx[k]
-		if t == nil {
-			t = &total{provider: it.Provider, currency: it.Currency}
-			idx[k] = t
-			out = append(out, t)
-		}
-		t.rows++
-		t.amount += it.Amount
-	}
-	rank := map[string]int{}
-	for i, p := range adapters.Providers {
-		rank[p] = i
-	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].provider != out[j].provider {
-			return rank[out[i].provider] < rank[out[j].provider]
-		}
-		return out[i].currency < out[j].currency
-	})
-	res := make([]total, len(out))
-	for i, t := range out {
-		res[i] = *t
-	}
-	return res
-}
-
-func printPlan(w io.Writer, items []batch.Item, m store.Meta, statePath string) {
-	fmt.Fprintf(w, "Plan: %d refunds from %s (batch %.16s)\n", len(items), m.SourcePath, m.BatchID)
-	for _, t := range totals(items) {
-		fmt.Fprintf(w, "  %-9s %6d rows  %16s %s\n", t.provider, t.rows, money.Format(t.amount, t.currency), t.currency)
-	}
-	fmt.Fprintf(w, "State: %s\n", statePath)
-}
-
-func printMismatchHint(w io.Writer, err error) {
-	if errors.Is(err, store.ErrBatchMismatch) {
-		fmt.Fprintf(w, "  The sheet changed since that state was made, so resuming it could send the wrong refunds.\n"+
-			"  Use --state NEWPATH to start a separate run, or --allow-changed to adopt the changes\n"+
-			"  (refunds already sent keep their state; new rows are added; unsent rows no longer in the sheet are dropped).\n")
-	}
-}
-
-// printPrior tells, before the confirmation, what an earlier run of this
-// batch left, and refuses a state made for another sheet (unless it is to be
-// adopted). It reads without locking or changing anything.
-func printPrior(w io.Writer, statePath string, m store.Meta, allowChanged bool) error {
-	st, err := store.OpenSQLiteExisting(statePath)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	sm, err := st.Meta(context.Background())
-	if errors.Is(err, store.ErrNoBatch) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if sm.BatchID != m.BatchID {
-		if allowChanged {
-			fmt.Fprintf(w, "The state holds batch %.16s (%s); --allow-changed adopts this sheet into it.\n", sm.BatchID, sm.SourcePath)
-			return nil
-		}
-		return &store.MismatchError{Stored: sm, Given: m}
-	}
-	counts, err := st.Counts(context.Background())
-	if err != nil {
-		return err
-	}
+// printKnown tells, before the confirmation, what the ledger already holds
+// of this sheet's refunds: they are not sent again.
+func printKnown(w io.Writer, ctx context.Context, l *store.SQL, p *planned) {
 	by := map[store.State]int{}
-	for _, c := range counts {
-		by[c.State] += c.Items
+	batches := map[string]bool{}
+	for _, it := range p.Items {
+		r, ok, err := l.ByKey(ctx, it.Key())
+		if err != nil || !ok {
+			continue
+		}
+		by[r.State]++
+		batches[r.FirstBatch] = true
 	}
-	fmt.Fprintf(w, "An earlier run of this batch (started %s) left:", sm.Created.Local().Format(time.RFC3339))
+	fmt.Fprintf(w, "The ledger already holds")
+	n := 0
 	for _, s := range store.States {
 		if by[s] > 0 {
 			fmt.Fprintf(w, " %s %d", s, by[s])
+			n += by[s]
 		}
 	}
-	fmt.Fprintf(w, ".\nThis run sends the %d planned, looks up the %d submitting, unknown or pending first, and leaves the final ones alone.\n",
-		by[store.Planned], by[store.Submitting]+by[store.Unknown]+by[store.Pending])
-	return nil
+	fmt.Fprintf(w, " of these refunds (from %d earlier batch(es)).\n", len(batches))
+	fmt.Fprintf(w, "This run sends the %d new or planned, looks up the %d submitting, unknown or pending first, retries the %d blocked, and leaves the final ones alone.\n",
+		len(p.Items)-n+by[store.Planned], by[store.Submitting]+by[store.Unknown]+by[store.Pending], by[store.Blocked])
 }
 
-// dryRun prints what a run would do to each row, reading an existing state
+// dryRun prints what a run would do to each row, reading the ledger
 // without creating or changing it, and sends nothing.
-func dryRun(e env, items []batch.Item, m store.Meta, statePath string) int {
-	printPlan(e.stdout, items, m, statePath)
-	prior := map[string]store.Record{}
-	if st, err := store.OpenSQLiteExisting(statePath); err == nil {
-		defer st.Close()
-		sm, err := st.Meta(context.Background())
-		switch {
-		case err == nil && sm.BatchID != m.BatchID:
-			fmt.Fprintf(e.stdout, "Note: the state at %s belongs to a different sheet (batch %.16s); a run would refuse it without --state or --allow-changed.\n", statePath, sm.BatchID)
-		case err == nil:
-			st.Each(context.Background(), func(r store.Record) error { prior[r.Key()] = r; return nil })
-			fmt.Fprintf(e.stdout, "An earlier run exists (started %s); a run resumes it.\n", sm.Created.Format(time.RFC3339))
-		}
-	} else if !errors.Is(err, os.ErrNotExist) {
+func dryRun(e env, p *planned, ledgerSpec string) int {
+	ctx := context.Background()
+	printPlan(e.stdout, p, ledgerSpec)
+	l, err := app.OpenLedgerExisting(ctx, ledgerSpec)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		l = nil
+	case err != nil:
 		fmt.Fprintf(e.stderr, "bulkrefund run: %v\n", err)
 		return exitUsage
+	default:
+		defer l.Close()
+		if _, err := app.Check(ctx, l, p); err != nil {
+			fmt.Fprintf(e.stderr, "bulkrefund run: %v\n", err)
+			return exitUsage
+		}
 	}
 	counts := map[string]int{}
 	fmt.Fprintln(e.stdout, "Dry run, nothing is sent:")
-	for _, it := range items {
-		r, seen := prior[it.Key()]
+	for _, it := range p.Items {
 		what := "send"
 		if it.Action == adapters.ActionRevoke {
 			what = "send revoke"
 		}
-		if seen {
-			switch r.State {
-			case store.Succeeded, store.Failed:
-				what = "done earlier: " + string(r.State)
-				if r.ProviderCode != "" {
-					what += " (" + r.ProviderCode + ")"
+		if l != nil {
+			r, ok, err := l.ByKey(ctx, it.Key())
+			if err != nil {
+				fmt.Fprintf(e.stderr, "bulkrefund run: %v\n", err)
+				return exitUsage
+			}
+			if ok {
+				switch r.State {
+				case store.Succeeded, store.Failed:
+					what = "done earlier: " + string(r.State)
+					if r.ProviderCode != "" {
+						what += " (" + r.ProviderCode + ")"
+					}
+				case store.Submitting, store.Unknown, store.Pending:
+					what = "look up first (was " + string(r.State) + "); sent again only if the provider has no record"
+				case store.Blocked:
+					what = "send (was blocked: credentials or configuration refused)"
 				}
-			case store.Submitting, store.Unknown, store.Pending:
-				what = "look up first (was " + string(r.State) + "); re-send with the same refund number only if the provider has no record"
 			}
 		}
 		counts[strings.SplitN(what, " (", 2)[0]]++
@@ -511,7 +430,11 @@ func dryRun(e env, items []batch.Item, m store.Meta, statePath string) int {
 	return exitOK
 }
 
-func printSummary(w io.Writer, st store.Store, s runner.Summary, statePath string) {
+func printSummary(w io.Writer, ctx context.Context, l *store.SQL, batchID string, s runner.Summary, runErr error) {
+	if s.CountsErr != nil {
+		// The ledger cannot be read (a full disk): say what this run saw.
+		fmt.Fprintf(w, "Summary (from this run's own counts; the ledger could not be read: %v):\n", s.CountsErr)
+	}
 	fmt.Fprintf(w, "Summary: %d rows:", s.Items)
 	for _, state := range store.States {
 		if n := s.States[state]; n > 0 {
@@ -519,20 +442,32 @@ func printSummary(w io.Writer, st store.Store, s runner.Summary, statePath strin
 		}
 	}
 	fmt.Fprintf(w, " (%d provider calls this run)\n", s.Calls)
-	shown := 0
-	st.Each(context.Background(), func(r store.Record) error {
-		if r.State == store.Succeeded || r.State == store.Planned {
-			return nil
+	for _, p := range s.Paused {
+		fmt.Fprintf(w, "  paused %s account %s for this run: %s. Its rows not yet done stay resumable: run the same command again.\n", p.Provider, p.Account, p.Reason)
+	}
+	if s.CountsErr != nil || (runErr != nil && !errors.Is(runErr, runner.ErrInterrupted)) {
+		fmt.Fprintf(w, "Not done: %d rows. Nothing is lost: every refund that left is marked in the ledger before it left.\n"+
+			"Once the cause is fixed (free disk space, reachable ledger), run the same command again: it looks up the refunds\n"+
+			"in doubt first and sends the rest.\n", app.Resumable(s))
+	}
+	if s.CountsErr == nil {
+		shown := 0
+		if v, err := l.View(ctx, batchID); err == nil {
+			v.Each(ctx, func(r store.Record) error {
+				if r.State == store.Succeeded || r.State == store.Planned {
+					return nil
+				}
+				if shown == 20 {
+					fmt.Fprintf(w, "  ... see `bulkrefund status --batch %.16s` for all\n", batchID)
+					return errStop
+				}
+				shown++
+				fmt.Fprintf(w, "  row %d %s refund %s %s %s: %s %s\n", r.Row, r.Provider, r.RefundNo, money.Format(r.Amount, r.Currency), r.Currency, r.State, reasonOf(r))
+				return nil
+			})
 		}
-		if shown == 20 {
-			fmt.Fprintf(w, "  ... see `bulkrefund status --state %s` for all\n", statePath)
-			return errStop
-		}
-		shown++
-		fmt.Fprintf(w, "  row %d %s refund %s %s %s: %s %s\n", r.Row, r.Provider, r.RefundNo, money.Format(r.Amount, r.Currency), r.Currency, r.State, reasonOf(r))
-		return nil
-	})
-	fmt.Fprintf(w, "State: %s\n", statePath)
+	}
+	fmt.Fprintf(w, "Batch %.16s in ledger %s\n", batchID, l.Where())
 }
 
 var errStop = errors.New("stop")
@@ -551,14 +486,4 @@ func reasonOf(r store.Record) string {
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
-}
-
-// sandboxStatePath gives each --sandbox run a state of its own beside the
-// batch's default one. The in-process sandbox forgets every refund when the
-// process ends, so resuming an earlier sandbox run's state would show refunds
-// the new sandbox never saw: reported as missing at the provider, and never
-// sent again. A real provider remembers; only the sandbox needs this.
-func sandboxStatePath(defaultPath string, now time.Time) string {
-	base := strings.TrimSuffix(filepath.Base(defaultPath), ".db")
-	return filepath.Join(filepath.Dir(defaultPath), "sandbox", base+"-"+now.UTC().Format("20060102T150405.000000000")+".db")
 }

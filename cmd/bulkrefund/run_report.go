@@ -8,9 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"golang.org/x/time/rate"
-
 	"github.com/bulkrefund/bulkrefund/adapters"
+	"github.com/bulkrefund/bulkrefund/batch/store"
 	"github.com/bulkrefund/bulkrefund/report"
 )
 
@@ -20,8 +19,8 @@ import (
 // statement and the orders are the sandbox's; against real providers every
 // sent refund is looked up live, within each account's rate limit. clean is
 // false when the report has exceptions or pending rows.
-func writeRunReport(ctx context.Context, e env, f runFlags, statePath string, ps *providerSet) (clean bool, err error) {
-	in := report.Inputs{States: []string{statePath}, ToolVersion: toolVersion}
+func writeRunReport(ctx context.Context, e env, f runFlags, l store.Ledger, batchID string, ps *providerSet) (clean bool, err error) {
+	in := report.Inputs{Ledger: l, Batches: []string{batchID}, ToolVersion: toolVersion}
 	if u, err := user.Current(); err == nil {
 		in.Operator = u.Username
 	}
@@ -54,7 +53,7 @@ func writeRunReport(ctx context.Context, e env, f runFlags, statePath string, ps
 				}
 				return t.Provider, nil
 			},
-			Limiter: func(provider, account string) *rate.Limiter {
+			Limiter: func(provider, account string) report.Limiter {
 				t, _ := ps.route(provider, account)
 				return t.Limiter
 			},

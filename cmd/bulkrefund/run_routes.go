@@ -70,7 +70,11 @@ func loadProviders(e env, f runFlags) (*providerSet, error) {
 	}
 	ps.targets = make(map[string]runner.Target, len(cfg.Accounts))
 	for _, a := range cfg.Accounts {
-		ps.targets[a.Key()] = runner.Target{Provider: clients[a.Key()], Limiter: a.Limiter()}
+		t := runner.Target{Provider: clients[a.Key()]}
+		if lim := a.Limiter(); lim != nil { // a nil *rate.Limiter in the interface would not be nil
+			t.Limiter = lim
+		}
+		ps.targets[a.Key()] = t
 	}
 	return ps, nil
 }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
-	"github.com/bulkrefund/bulkrefund/batch/store"
 )
 
 const sampleOrders = "../../samples/orders.csv"
@@ -37,7 +36,7 @@ func TestRunUsage(t *testing.T) {
 		{"bad log format", []string{"run", sheet, "--sandbox", "--log-format", "xml"}, exitUsage, "text or json"},
 		{"bad parallel", []string{"run", sheet, "--sandbox", "--parallel", "0"}, exitUsage, "at least 1"},
 		{"missing sheet", []string{"run", "testdata/run/none.csv", "--sandbox", "--yes"}, exitUsage, "none.csv"},
-		{"missing config", []string{"run", sheet, "--config", "testdata/run/none.json", "--yes", "--state", "STATE"}, exitUsage, "none.json"},
+		{"missing config", []string{"run", sheet, "--config", "testdata/run/none.json", "--yes", "--ledger", "LEDGER"}, exitUsage, "none.json"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -55,10 +54,10 @@ func TestRunUsage(t *testing.T) {
 }
 
 // TestRunRefusesWithoutTerminal: a cron job must opt in with --yes; nothing
-// is sent and no state is created.
+// is sent and no ledger is created.
 func TestRunRefusesWithoutTerminal(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "s.db")
-	code, _, stderr := runCmd(t, "run", "testdata/run/small.csv", "--sandbox", "--sandbox-orders", sampleOrders, "--state", state)
+	code, _, stderr := runCmd(t, "run", "testdata/run/small.csv", "--sandbox", "--sandbox-orders", sampleOrders, "--ledger", state)
 	if code != exitUsage || !strings.Contains(stderr, "pass --yes") {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
@@ -69,7 +68,7 @@ func TestRunRefusesWithoutTerminal(t *testing.T) {
 
 func TestRunInvalidRowsSendNothing(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "s.db")
-	code, stdout, stderr := runCmd(t, "run", "testdata/run/small_invalid.csv", "--sandbox", "--sandbox-orders", sampleOrders, "--yes", "--state", state)
+	code, stdout, stderr := runCmd(t, "run", "testdata/run/small_invalid.csv", "--sandbox", "--sandbox-orders", sampleOrders, "--yes", "--ledger", state)
 	if code != exitFailures {
 		t.Fatalf("exit %d, want 1\n%s\n%s", code, stdout, stderr)
 	}
@@ -82,7 +81,7 @@ func TestRunInvalidRowsSendNothing(t *testing.T) {
 
 	// --skip-invalid runs the 12 valid rows and still exits 1.
 	code, stdout, stderr = runCmd(t, "run", "testdata/run/small_invalid.csv", "--sandbox", "--sandbox-orders", sampleOrders, "--yes",
-		"--state", state, "--skip-invalid", "--poll", "10s", "--quiet")
+		"--ledger", state, "--skip-invalid", "--poll", "10s", "--quiet")
 	if code != exitFailures || !strings.Contains(stdout, "Summary: 12 rows: succeeded 12") {
 		t.Errorf("--skip-invalid: exit %d\n%s\n%s", code, stdout, stderr)
 	}
@@ -95,7 +94,7 @@ func TestRunResumeDryRunStatus(t *testing.T) {
 	dir := t.TempDir()
 	state := filepath.Join(dir, "s.db")
 	results := filepath.Join(dir, "out.xlsx")
-	args := []string{"run", "testdata/run/small.csv", "--sandbox", "--sandbox-orders", sampleOrders, "--yes", "--state", state,
+	args := []string{"run", "testdata/run/small.csv", "--sandbox", "--sandbox-orders", sampleOrders, "--yes", "--ledger", state,
 		"--poll", "10s", "--results", results, "--quiet"}
 	code, stdout, stderr := runCmd(t, args...)
 	if code != exitOK {
@@ -107,7 +106,7 @@ func TestRunResumeDryRunStatus(t *testing.T) {
 		}
 	}
 	if fi, err := os.Stat(state); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Errorf("state file: %v %v", fi.Mode(), err)
+		t.Errorf("ledger file: %v %v", fi.Mode(), err)
 	}
 	f, err := excelize.OpenFile(results)
 	if err != nil {
@@ -120,29 +119,39 @@ func TestRunResumeDryRunStatus(t *testing.T) {
 	}
 
 	code, stdout, _ = runCmd(t, args...)
-	if code != exitOK || !strings.Contains(stdout, "Resuming: 13 of 13") || !strings.Contains(stdout, "(0 provider calls this run)") {
+	if code != exitOK || !strings.Contains(stdout, "The ledger already holds succeeded 13") || !strings.Contains(stdout, "(0 provider calls this run)") {
 		t.Errorf("second run: exit %d\n%s", code, stdout)
 	}
 
-	code, stdout, _ = runCmd(t, "run", "testdata/run/small.csv", "--dry-run", "--state", state)
+	code, stdout, _ = runCmd(t, "run", "testdata/run/small.csv", "--dry-run", "--ledger", state)
 	if code != exitOK || strings.Count(stdout, "→ done earlier: succeeded") != 13 {
 		t.Errorf("dry run: exit %d\n%s", code, stdout)
 	}
 
-	code, _, stderr = runCmd(t, "run", "testdata/run/small_changed.csv", "--sandbox", "--sandbox-orders", sampleOrders, "--yes", "--state", state)
-	if code != exitUsage || !strings.Contains(stderr, "different batch") || !strings.Contains(stderr, "--allow-changed") {
-		t.Errorf("changed sheet: exit %d\n%s", code, stderr)
+	// An amount edited under a refund number already sent: refused before any call.
+	code, stdout, stderr = runCmd(t, "run", "testdata/run/small_changed.csv", "--sandbox", "--sandbox-orders", sampleOrders, "--yes", "--ledger", state)
+	if code != exitUsage || !strings.Contains(stderr, "refund number already used for another refund") || !strings.Contains(stderr, "row 2:") ||
+		!strings.Contains(stderr, "succeeded") || strings.Contains(stdout, "Summary:") {
+		t.Errorf("changed sheet: exit %d\n%s\n%s", code, stdout, stderr)
 	}
 
-	code, stdout, _ = runCmd(t, "status", "--state", state)
+	code, stdout, _ = runCmd(t, "status", "--ledger", state, "testdata/run/small.csv")
 	if code != exitOK || !strings.Contains(stdout, "By state: succeeded 13") || !hasFields(stdout, "payease", "(all)", "CNY", "(all)", "2", "2359.91") {
 		t.Errorf("status: exit %d\n%s", code, stdout)
+	}
+	code, stdout, _ = runCmd(t, "status", "--ledger", state)
+	if code != exitOK || !strings.Contains(stdout, "1 batch(es)") || !strings.Contains(stdout, "succeeded 13") {
+		t.Errorf("status of all batches: exit %d\n%s", code, stdout)
+	}
+	code, stdout, _ = runCmd(t, "status", "--ledger", state, "--refund", "R20261100001-1")
+	if code != exitOK || !strings.Contains(stdout, "187.78 CNY, succeeded") {
+		t.Errorf("status --refund: exit %d\n%s", code, stdout)
 	}
 }
 
 func TestDryRunSendsNothing(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "s.db")
-	code, stdout, _ := runCmd(t, "run", "testdata/run/small.csv", "--dry-run", "--state", state)
+	code, stdout, _ := runCmd(t, "run", "testdata/run/small.csv", "--dry-run", "--ledger", state)
 	if code != exitOK || strings.Count(stdout, "→ send") != 13 {
 		t.Errorf("dry run: exit %d\n%s", code, stdout)
 	}
@@ -151,13 +160,15 @@ func TestDryRunSendsNothing(t *testing.T) {
 	}
 }
 
-func TestStatusWithoutState(t *testing.T) {
-	code, _, stderr := runCmd(t, "status", "--state", filepath.Join(t.TempDir(), "none.db"))
-	if code != exitUsage || !strings.Contains(stderr, "no state") {
+func TestStatusWithoutLedger(t *testing.T) {
+	code, _, stderr := runCmd(t, "status", "--ledger", filepath.Join(t.TempDir(), "none.db"))
+	if code != exitUsage || !strings.Contains(stderr, "no ledger") {
 		t.Errorf("exit %d, %s", code, stderr)
 	}
-	if code, _, _ := runCmd(t, "status"); code != exitUsage {
-		t.Errorf("status without arguments: exit %d", code)
+	t.Setenv("XDG_STATE_HOME", t.TempDir())
+	t.Setenv("BULKREFUND_LEDGER", "")
+	if code, _, stderr := runCmd(t, "status"); code != exitUsage || !strings.Contains(stderr, "no ledger") {
+		t.Errorf("status without a ledger anywhere: exit %d %s", code, stderr)
 	}
 }
 
@@ -180,7 +191,7 @@ func TestRunConfigLacksAccount(t *testing.T) {
 	os.WriteFile(cfg, []byte(`{"accounts": [{"provider": "upay", "account": "100000330000000001",
 		"base_url": "http://127.0.0.1:9", "secret_file": "upay.key"}]}`), 0o600)
 	state := filepath.Join(dir, "s.db")
-	code, _, stderr := runCmd(t, "run", "testdata/run/small.csv", "--config", cfg, "--yes", "--state", state)
+	code, _, stderr := runCmd(t, "run", "testdata/run/small.csv", "--config", cfg, "--yes", "--ledger", state)
 	if code != exitUsage || !strings.Contains(stderr, "row 6") || !strings.Contains(stderr, "100000330000000002") {
 		t.Errorf("exit %d, stderr %q", code, stderr)
 	}
@@ -189,47 +200,39 @@ func TestRunConfigLacksAccount(t *testing.T) {
 	}
 }
 
-// TestRunRefusesStateInUse: a second run of a batch while another holds its
-// state is refused before anything is sent.
-func TestRunRefusesStateInUse(t *testing.T) {
-	state := filepath.Join(t.TempDir(), "s.db")
-	held, err := store.OpenSQLite(state)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer held.Close()
-	code, _, stderr := runCmd(t, "run", "testdata/run/small.csv", "--sandbox", "--sandbox-orders", sampleOrders, "--yes", "--state", state)
-	if code != exitUsage || !strings.Contains(stderr, "in use by another run") {
-		t.Errorf("exit %d, stderr %q", code, stderr)
-	}
-}
-
-// TestRunAllowChanged: a sheet grown by one row is refused against the old
-// state, and with --allow-changed only the new row is sent.
-func TestRunAllowChanged(t *testing.T) {
-	state := filepath.Join(t.TempDir(), "s.db")
-	base := []string{"--sandbox", "--sandbox-orders", sampleOrders, "--yes", "--state", state, "--poll", "10s", "--quiet"}
+// TestRunEditedSheetResumes: a sheet edited after its run (a reason fixed,
+// a row added) is another batch of the same refunds: nothing already done
+// is sent again, only the new row.
+func TestRunEditedSheetResumes(t *testing.T) {
+	ledger := filepath.Join(t.TempDir(), "ledger.db")
+	base := []string{"--sandbox", "--sandbox-orders", sampleOrders, "--yes", "--ledger", ledger, "--poll", "10s", "--quiet"}
 	if code, stdout, stderr := runCmd(t, append([]string{"run", "testdata/run/small.csv"}, base...)...); code != exitOK {
 		t.Fatalf("first run: exit %d\n%s\n%s", code, stdout, stderr)
 	}
-	if code, _, stderr := runCmd(t, append([]string{"run", "testdata/run/small_plus.csv"}, base...)...); code != exitUsage || !strings.Contains(stderr, "different batch") {
-		t.Fatalf("grown sheet without --allow-changed: exit %d\n%s", code, stderr)
-	}
-	code, stdout, stderr := runCmd(t, append([]string{"run", "testdata/run/small_plus.csv", "--allow-changed"}, base...)...)
-	if code != exitOK || !strings.Contains(stdout, "Resuming: 13 of 14") || !strings.Contains(stdout, "Summary: 14 rows: succeeded 14 (1 provider calls this run)") {
-		t.Errorf("--allow-changed: exit %d\n%s\n%s", code, stdout, stderr)
-	}
-	// A sent refund whose amount changed is refused even with --allow-changed.
-	code, _, stderr = runCmd(t, append([]string{"run", "testdata/run/small_changed.csv", "--allow-changed"}, base...)...)
-	if code != exitUsage || !strings.Contains(stderr, "already sent has changed") || !strings.Contains(stderr, "row 2") {
-		t.Errorf("changed sent refund: exit %d\n%s", code, stderr)
+	code, stdout, stderr := runCmd(t, append([]string{"run", "testdata/run/small_plus.csv"}, base...)...)
+	if code != exitOK || !strings.Contains(stdout, "The ledger already holds succeeded 13") || !strings.Contains(stdout, "Summary: 14 rows: succeeded 14 (1 provider calls this run)") {
+		t.Errorf("grown sheet: exit %d\n%s\n%s", code, stdout, stderr)
 	}
 }
 
-// TestRunSandboxTwice: the README's command run twice in a row. Each
-// --sandbox run without --state gets a fresh state, because the in-process
-// sandbox starts empty: the second run must send every refund again and
-// reconcile clean, not resume a state whose refunds the new sandbox never saw.
+// TestRunEmptyLedgerRefused: an empty file where the ledger should be (a
+// failed copy, a truncated backup) is never taken as a new ledger.
+func TestRunEmptyLedgerRefused(t *testing.T) {
+	ledger := filepath.Join(t.TempDir(), "ledger.db")
+	os.WriteFile(ledger, nil, 0o600)
+	args := []string{"run", "testdata/run/small.csv", "--sandbox", "--sandbox-orders", sampleOrders, "--yes", "--ledger", ledger, "--quiet", "--poll", "10s"}
+	code, stdout, stderr := runCmd(t, args...)
+	if code != exitUsage || !strings.Contains(stderr, "empty (0 bytes)") || !strings.Contains(stderr, "--new-ledger") || strings.Contains(stdout, "Summary") {
+		t.Errorf("empty ledger: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if code, stdout, stderr := runCmd(t, append(args, "--new-ledger")...); code != exitOK {
+		t.Errorf("with --new-ledger: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+}
+
+// --sandbox run without --ledger gets a ledger of its own, because the
+// in-process sandbox starts empty: the second run must send every refund
+// again and reconcile clean, not take them as done.
 func TestRunSandboxTwice(t *testing.T) {
 	t.Setenv("XDG_STATE_HOME", t.TempDir())
 	report := filepath.Join(t.TempDir(), "report.xlsx")
@@ -242,6 +245,9 @@ func TestRunSandboxTwice(t *testing.T) {
 	}
 	states, err := filepath.Glob(filepath.Join(os.Getenv("XDG_STATE_HOME"), "bulkrefund", "sandbox", "*.db"))
 	if err != nil || len(states) != 2 {
-		t.Fatalf("sandbox states: %v, %v", states, err)
+		t.Fatalf("sandbox ledgers: %v, %v", states, err)
+	}
+	if _, err := os.Stat(filepath.Join(os.Getenv("XDG_STATE_HOME"), "bulkrefund", "ledger.db")); !os.IsNotExist(err) {
+		t.Errorf("a sandbox run wrote into the installation's ledger: %v", err)
 	}
 }

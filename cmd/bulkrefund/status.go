@@ -6,10 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/bulkrefund/bulkrefund/batch"
+	"github.com/bulkrefund/bulkrefund/app"
 	"github.com/bulkrefund/bulkrefund/batch/store"
 	"github.com/bulkrefund/bulkrefund/money"
 )
@@ -23,11 +24,13 @@ import (
 func cmdStatus(e env, args []string) int {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
-	statePath := fs.String("state", "", "checkpoint state `PATH`")
+	ledgerFlag := fs.String("ledger", "", "the ledger `PATH` (default: $BULKREFUND_LEDGER, else the user's state directory)")
+	batchID := fs.String("batch", "", "show one batch: its `ID` or a unique prefix")
+	refundNo := fs.String("refund", "", "show every refund numbered `NO`, in any batch")
 	sheetName := fs.String("sheet", "", "XLSX sheet of FILE")
-	maxRows := fs.Int("max-rows", 200, "list at most `N` failed, unknown and pending rows (0: all)")
+	maxRows := fs.Int("max-rows", 200, "list at most `N` failed, unknown, pending and blocked rows (0: all)")
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: bulkrefund status (--state PATH | FILE) [--sheet NAME] [--max-rows N]")
+		fmt.Fprintln(e.stderr, "usage: bulkrefund status [--ledger PATH] [FILE | --batch ID | --refund NO] [--max-rows N]")
 		fs.PrintDefaults()
 	}
 	files, err := parseInterspersed(fs, args)
@@ -37,35 +40,47 @@ func cmdStatus(e env, args []string) int {
 		}
 		return exitUsage
 	}
-	switch {
-	case *statePath == "" && len(files) == 1:
-		var items []batch.Item
-		items, _, code := loadSheet(e, files[0], *sheetName, 0, "status")
-		if code == exitUsage {
-			return code
-		}
-		// With invalid rows, the state is the one `run --skip-invalid` made.
-		*statePath = store.DefaultPath(batch.Identity(items))
-	case *statePath != "" && len(files) == 0:
-	default:
+	if len(files) > 1 || (len(files) == 1 && (*batchID != "" || *refundNo != "")) || (*batchID != "" && *refundNo != "") {
 		fs.Usage()
 		return exitUsage
 	}
-
-	st, err := store.OpenSQLiteExisting(*statePath)
+	ctx := context.Background()
+	l, err := app.OpenLedgerExisting(ctx, app.LedgerSpec(*ledgerFlag))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			fmt.Fprintf(e.stderr, "bulkrefund status: no state at %s: this sheet has not been run (or give --state)\n", *statePath)
+			fmt.Fprintf(e.stderr, "bulkrefund status: no ledger at %s: nothing has been run yet (or give --ledger)\n", app.LedgerSpec(*ledgerFlag))
+		} else {
+			fmt.Fprintf(e.stderr, "bulkrefund status: %v\n", err)
+		}
+		return exitUsage
+	}
+	defer l.Close()
+	switch {
+	case *refundNo != "":
+		return statusRefund(e, l, *refundNo)
+	case len(files) == 1:
+		p, err := app.Load(app.SheetSpec{Path: files[0], Sheet: *sheetName}, "")
+		if err != nil {
+			fmt.Fprintf(e.stderr, "bulkrefund status: %v\n", err)
+			return exitUsage
+		}
+		*batchID = p.Meta.BatchID
+	case *batchID == "":
+		return statusAll(e, l)
+	}
+	st, err := l.View(ctx, *batchID)
+	if err != nil {
+		if errors.Is(err, store.ErrNoBatch) && len(files) == 1 {
+			fmt.Fprintf(e.stderr, "bulkrefund status: this sheet has not been run against ledger %s\n", l.Where())
 		} else {
 			fmt.Fprintf(e.stderr, "bulkrefund status: %v\n", err)
 		}
 		return exitUsage
 	}
 	defer st.Close()
-	ctx := context.Background()
 	m, err := st.Meta(ctx)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "bulkrefund status: %s: %v\n", *statePath, err)
+		fmt.Fprintf(e.stderr, "bulkrefund status: %v\n", err)
 		return exitUsage
 	}
 	counts, err := st.Counts(ctx)
@@ -75,9 +90,9 @@ func cmdStatus(e env, args []string) int {
 	}
 
 	w := e.stdout
-	fmt.Fprintf(w, "Batch %.16s: %d rows from %s (sha256 %.16s), started %s by %s on %s\n", m.BatchID, m.Items, m.SourcePath,
+	fmt.Fprintf(w, "Batch %.16s (%s): %d rows from %s (sha256 %.16s), planned %s by %s on %s\n", m.BatchID, m.Status, m.Items, m.SourcePath,
 		m.SourceSHA256, m.Created.Local().Format(time.RFC3339), m.Operator, m.Host)
-	fmt.Fprintf(w, "State: %s\n\n", *statePath)
+	fmt.Fprintf(w, "Ledger: %s\n\n", l.Where())
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "provider\taccount\tcurrency\tstate\trows\tamount\t")
 	byState := map[store.State]int{}
@@ -112,7 +127,7 @@ func cmdStatus(e env, args []string) int {
 
 	listed := 0
 	var more int
-	for _, want := range []store.State{store.Failed, store.Unknown, store.Pending, store.Submitting} {
+	for _, want := range []store.State{store.Failed, store.Unknown, store.Pending, store.Blocked, store.Submitting} {
 		if byState[want] == 0 {
 			continue
 		}
@@ -145,4 +160,88 @@ func fmtWhen(t time.Time) string {
 		return "-"
 	}
 	return t.Local().Format(time.RFC3339)
+}
+
+// statusAll lists every batch of the ledger with its counts by state.
+func statusAll(e env, l *store.SQL) int {
+	ctx := context.Background()
+	ms, err := l.Batches(ctx)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "bulkrefund status: %v\n", err)
+		return exitUsage
+	}
+	w := e.stdout
+	fmt.Fprintf(w, "Ledger %s: %d batch(es)\n\n", l.Where(), len(ms))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "batch\tplanned\tby\tstatus\trows\tstates\tsource\t")
+	clean := true
+	for _, m := range ms {
+		v, err := l.View(ctx, m.BatchID)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "bulkrefund status: %v\n", err)
+			return exitUsage
+		}
+		counts, err := v.Counts(ctx)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "bulkrefund status: %v\n", err)
+			return exitUsage
+		}
+		by := map[store.State]int{}
+		for _, c := range counts {
+			by[c.State] += c.Items
+		}
+		var parts []string
+		for _, s := range store.States {
+			if by[s] > 0 {
+				parts = append(parts, fmt.Sprintf("%s %d", s, by[s]))
+			}
+		}
+		if by[store.Succeeded] != m.Items {
+			clean = false
+		}
+		fmt.Fprintf(tw, "%.16s\t%s\t%s\t%s\t%d\t%s\t%s\t\n", m.BatchID, m.Created.Local().Format("2006-01-02 15:04"), m.Operator, m.Status, m.Items,
+			strings.Join(parts, ", "), m.SourcePath)
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "\n`bulkrefund status --batch ID` shows one batch; `--refund NO` one refund.")
+	if clean {
+		return exitOK
+	}
+	return exitFailures
+}
+
+// statusRefund shows every refund of the ledger with one refund number
+// (several where the number is reused across providers, accounts or, for
+// Upay, orders), with the batches that hold it.
+func statusRefund(e env, l *store.SQL, no string) int {
+	ctx := context.Background()
+	var recs []store.Record
+	if err := l.Refunds(ctx, store.Query{RefundNo: no}, func(r store.Record) error { recs = append(recs, r); return nil }); err != nil {
+		fmt.Fprintf(e.stderr, "bulkrefund status: %v\n", err)
+		return exitUsage
+	}
+	if len(recs) == 0 {
+		fmt.Fprintf(e.stderr, "bulkrefund status: no refund numbered %q in ledger %s\n", no, l.Where())
+		return exitFailures
+	}
+	w := e.stdout
+	clean := true
+	for _, r := range recs {
+		fmt.Fprintf(w, "%s %s order %s refund %s: %s %s %s, %s\n", r.Provider, r.Account, r.OrderNo, r.RefundNo, r.Action,
+			money.Format(r.Amount, r.Currency), r.Currency, r.State)
+		fmt.Fprintf(w, "  planned %s in batch %.16s; attempts %d, last %s\n", fmtWhen(r.PlannedAt), r.FirstBatch, r.Attempts, fmtWhen(r.LastAttempt))
+		if r.ProviderRefundID != "" {
+			fmt.Fprintf(w, "  provider refund id %s\n", r.ProviderRefundID)
+		}
+		if why := reasonOf(r); why != "" {
+			fmt.Fprintf(w, "  %s\n", why)
+		}
+		if r.State != store.Succeeded {
+			clean = false
+		}
+	}
+	if clean {
+		return exitOK
+	}
+	return exitFailures
 }

@@ -16,10 +16,11 @@ import (
 	"github.com/bulkrefund/bulkrefund/batch"
 	"github.com/bulkrefund/bulkrefund/batch/runner"
 	"github.com/bulkrefund/bulkrefund/batch/store"
+	"github.com/bulkrefund/bulkrefund/batch/store/storetest"
 )
 
 // TestLookupProcess is the cron path end to end: a run's SQLite state made
-// by the real runner against the sandbox, then `reconcile --state
+// by the real runner against the sandbox, then `reconcile --ledger
 // --lookup --config` as a separate process, looking every refund up over
 // loopback through the adapters with credentials from files. One refund is
 // then made out of band: lookups only ask about ours, so the report stays
@@ -57,14 +58,8 @@ func TestLookupProcess(t *testing.T) {
 		}
 		items = append(items, it)
 	}
-	statePath := filepath.Join(dir, "state.db")
-	st, err := store.OpenSQLite(statePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Init(ctx, store.Meta{BatchID: batch.Identity(items), Operator: "night-op", Created: now, Items: len(items)}, items); err != nil {
-		t.Fatal(err)
-	}
+	statePath := filepath.Join(dir, "ledger.db")
+	l, st := storetest.NewBatch(t, statePath, store.Meta{Operator: "night-op", Created: now}, items)
 	r := &runner.Runner{Store: st, Route: func(p, a string) (runner.Target, bool) {
 		c, ok := clients[config.Key(p, a)]
 		return runner.Target{Provider: c}, ok
@@ -73,12 +68,13 @@ func TestLookupProcess(t *testing.T) {
 		t.Fatalf("run: %v %v", sum.States, err)
 	}
 	st.Close()
+	l.Close()
 	if _, err := sb.AddOutOfBand(sandbox.OutOfBand{Provider: orders[0].Provider, Account: orders[0].Account, OrderNo: orders[0].OrderNo, Amount: 1}); err != nil {
 		t.Fatal(err)
 	}
 
 	out := filepath.Join(dir, "report.json")
-	code, stdout, stderr := runProcess(t, "--state", statePath, "--lookup", "--config", cfgPath, "--json", out)
+	code, stdout, stderr := runProcess(t, "--ledger", statePath, "--lookup", "--config", cfgPath, "--json", out)
 	if code != 0 || !strings.Contains(stdout, fmt.Sprintf("reconciled %d refunds: MATCHED=%d\n", len(items), len(items))) {
 		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
 	}
@@ -88,15 +84,17 @@ func TestLookupProcess(t *testing.T) {
 	}
 
 	// Record one refund as failed although the provider paid it.
-	st, err = store.OpenSQLiteExisting(statePath)
+	// (The state machine never moves a succeeded refund: this is a damaged
+	// ledger, written past it.)
+	l, err = store.OpenSQLite(statePath, store.SQLiteOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Finish(ctx, items[1].Key(), store.Failed, adapters.Outcome{Code: "WRONG"}, "recorded wrongly"); err != nil {
+	if _, err := l.DB().Exec(`UPDATE refunds SET state='failed', provider_code='WRONG', last_error='recorded wrongly' WHERE rkey=?`, items[1].Key()); err != nil {
 		t.Fatal(err)
 	}
-	st.Close()
-	code, stdout, stderr = runProcess(t, "--state", statePath, "--lookup", "--config", cfgPath, "--json", out)
+	l.Close()
+	code, stdout, stderr = runProcess(t, "--ledger", statePath, "--lookup", "--config", cfgPath, "--json", out)
 	if code != 1 || !strings.Contains(stdout, "STATUS_MISMATCH=1") {
 		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
 	}

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/time/rate"
+	"github.com/bulkrefund/bulkrefund/app"
 
 	"github.com/bulkrefund/bulkrefund/adapters"
 	"github.com/bulkrefund/bulkrefund/adapters/config"
@@ -44,8 +44,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		out, csvDir, jsonPath string
 		parallel              int
 		tolerance             int64
+		ledgerPath            string
 	)
-	fs.Var((*multi)(&in.States), "state", "a run's checkpoint state `PATH` (repeatable)")
+	fs.StringVar(&ledgerPath, "ledger", "", "our side from the ledger at `PATH` (every batch, or those of --batch)")
+	fs.Var((*multi)(&in.Batches), "batch", "only this batch `ID` of the ledger (repeatable)")
 	fs.Var((*multi)(&in.Results), "results", "a run's results `FILE`, CSV or XLSX (repeatable)")
 	fs.Var((*multi)(&in.Statements), "statement", "a provider statement `FILE`, CSV or XLSX (repeatable)")
 	fs.Var((*multi)(&in.Orders), "orders", "orders ledger `FILE` for order totals (repeatable)")
@@ -83,8 +85,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if out == "" && csvDir == "" && jsonPath == "" {
 		return usageErr("nowhere to write: give -o report.xlsx, --csv DIR or --json FILE")
 	}
-	if len(in.States)+len(in.Results) == 0 {
-		return usageErr("no refunds of ours: give --state PATH or --results FILE")
+	if ledgerPath != "" {
+		l, err := app.OpenLedgerExisting(ctx, ledgerPath)
+		if err != nil {
+			return usageErr("%v", err)
+		}
+		defer l.Close()
+		in.Ledger = l
+		if len(in.Batches) == 0 {
+			ms, err := l.Batches(ctx)
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			for _, m := range ms {
+				in.Batches = append(in.Batches, m.BatchID)
+			}
+		}
+	} else if len(in.Batches) > 0 {
+		return usageErr("--batch needs --ledger")
+	}
+	if in.Ledger == nil && len(in.Results) == 0 {
+		return usageErr("no refunds of ours: give --ledger PATH or --results FILE")
 	}
 	if len(in.Statements) == 0 && !lookup {
 		return usageErr("no provider side: give --statement FILE or --lookup --config FILE")
@@ -123,16 +144,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				}
 				return a.Client()
 			},
-			Limiter: func(provider, account string) *rate.Limiter {
+			Limiter: func(provider, account string) report.Limiter {
 				if a, ok := cfg.Account(provider, account); ok {
-					return a.Limiter()
+					if lim := a.Limiter(); lim != nil {
+						return lim
+					}
 				}
 				return nil
 			},
 		}
 	}
 	in.ToolVersion = version()
-	if in.Operator == "" && len(in.States) == 0 {
+	if in.Operator == "" && len(in.Batches) == 0 {
 		in.Operator = currentUser()
 	}
 

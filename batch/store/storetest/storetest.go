@@ -319,3 +319,52 @@ func Run(t *testing.T, o Opener) {
 		}
 	})
 }
+
+// NewBatch opens a SQLite ledger at path (created), plans items as one
+// batch and opens it for a run; both are closed when the test ends.
+func NewBatch(t testing.TB, path string, m store.Meta, items []batch.Item) (*store.SQL, store.Store) {
+	t.Helper()
+	l, err := store.OpenSQLite(path, store.SQLiteOptions{Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	if m.BatchID == "" {
+		m.BatchID = batch.Identity(items)
+	}
+	if m.SourceSHA256 == "" {
+		m.SourceSHA256 = m.BatchID // tests have no sheet file: a stand-in that is stable
+	}
+	m.Items = len(items)
+	res, err := l.Plan(context.Background(), m, items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := l.Run(context.Background(), res.Meta.BatchID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return l, st
+}
+
+// Leave moves a planned refund to state s through the state machine, as a
+// run that sent it once would have left it.
+func Leave(t testing.TB, st store.Store, it batch.Item, s store.State, o adapters.Outcome, reason string) {
+	t.Helper()
+	ctx := context.Background()
+	if s == store.Planned {
+		return
+	}
+	if err := st.Apply(ctx, it.Key(), 0, store.Planned, store.EvSend, store.Change{At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if s == store.Submitting {
+		return
+	}
+	ev := map[store.State]store.Event{store.Succeeded: store.EvSucceeded, store.Unknown: store.EvUnknown,
+		store.Pending: store.EvPending, store.Blocked: store.EvBlocked, store.Failed: store.EvFailed}[s]
+	if err := st.Apply(ctx, it.Key(), 1, store.Submitting, ev, store.Change{Outcome: o, Reason: reason}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -27,7 +27,7 @@ func TestCrash(t *testing.T) {
 	home := t.TempDir()
 	statePath := filepath.Join(home, "crash.db")
 	results := filepath.Join(home, "results.csv")
-	args := []string{sheet, "--config", sb.Config, "--yes", "--state", statePath, "--results", results,
+	args := []string{sheet, "--config", sb.Config, "--yes", "--ledger", statePath, "--results", results,
 		"--parallel", "48", "--call-timeout", "5s", "--poll", "20s"}
 
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
@@ -65,7 +65,7 @@ func TestCrash(t *testing.T) {
 	if code != 0 {
 		t.Errorf("final run exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, out, p.stderr.String())
 	}
-	if !strings.Contains(out, "Resuming:") {
+	if !strings.Contains(out, "The ledger already holds") {
 		t.Errorf("final run did not resume:\n%s", out)
 	}
 	checkAgreement(t, sb, rows, statePath, results, store.Succeeded)
@@ -93,7 +93,7 @@ func TestInterrupt(t *testing.T) {
 	if e := p.stderr.String(); !strings.Contains(e, "Run the same command again to resume") {
 		t.Errorf("no resume hint:\n%s", e)
 	}
-	statePath := firstFile(t, filepath.Join(home, "bulkrefund"))
+	statePath := filepath.Join(home, "bulkrefund", "ledger.db")
 	st := readState(t, statePath)
 	var planned, submitting int
 	for _, r := range st {
@@ -131,7 +131,7 @@ func TestChaos(t *testing.T) {
 	home := t.TempDir()
 	statePath := filepath.Join(home, "chaos.db")
 	results := filepath.Join(home, "results.csv")
-	p := startRun(t, home, sheet, "--config", sb.Config, "--yes", "--state", statePath, "--results", results,
+	p := startRun(t, home, sheet, "--config", sb.Config, "--yes", "--ledger", statePath, "--results", results,
 		"--parallel", "64", "--max-attempts", "6", "--poll", "20s", "--log-format", "json")
 	code := p.wait(t, 180*time.Second)
 	if code != 0 && code != 1 {
@@ -152,15 +152,6 @@ func TestChaos(t *testing.T) {
 	}
 }
 
-func firstFile(t *testing.T, dir string) string {
-	t.Helper()
-	m, err := filepath.Glob(filepath.Join(dir, "*.db"))
-	if err != nil || len(m) != 1 {
-		t.Fatalf("state files in %s: %v %v", dir, m, err)
-	}
-	return m[0]
-}
-
 // TestSecondSignalExitsAtOnce: with slow providers the first SIGINT waits
 // for the calls in flight; a second one exits at once, with 130. The state
 // is still safe: the next run looks up what was in flight and completes the
@@ -171,7 +162,7 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 	home := t.TempDir()
 	statePath := filepath.Join(home, "s.db")
 	results := filepath.Join(home, "results.csv")
-	args := []string{sheet, "--config", sb.Config, "--yes", "--state", statePath, "--results", results, "--parallel", "32"}
+	args := []string{sheet, "--config", sb.Config, "--yes", "--ledger", statePath, "--results", results, "--parallel", "32"}
 	p := startRun(t, home, args...)
 	if !p.waitProgress(1, 30*time.Second) {
 		t.Fatalf("no progress:\n%s", p.stderr.String())
@@ -205,4 +196,45 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 		t.Fatalf("next run exit %d\n%s\n%s", code, p.stdout.String(), p.stderr.String())
 	}
 	checkAgreement(t, sb, rows, statePath, results, store.Succeeded)
+}
+
+// TestTwoRunsAtOnce starts two `run` processes on one sheet and one ledger
+// at the same moment: exactly one sends, the other refuses with a clear
+// message (the batch is being run), and no refund is applied twice.
+func TestTwoRunsAtOnce(t *testing.T) {
+	orders, sheet, rows := fixture(t, 600, 14, 10)
+	sb := startSandbox(t, orders, "--latency", "3ms")
+	home := t.TempDir()
+	ledger := filepath.Join(home, "ledger.db")
+	args := []string{sheet, "--config", sb.Config, "--yes", "--ledger", ledger, "--parallel", "16", "--poll", "20s"}
+	a, b := startRun(t, home, args...), startRun(t, home, args...)
+	ca, cb := a.wait(t, 120*time.Second), b.wait(t, 120*time.Second)
+	sent := 0
+	for _, p := range []*runProc{a, b} {
+		out := p.stdout.String()
+		if strings.Contains(out, "Summary:") && !strings.Contains(out, "(0 provider calls this run)") {
+			sent++
+		}
+	}
+	refused := 0
+	for _, p := range []*runProc{a, b} {
+		if strings.Contains(p.stderr.String(), "is being run by process") {
+			refused++
+		}
+	}
+	// Either the second refused while the first ran, or it came after the
+	// first had finished and found every refund done: never two senders.
+	if sent != 1 || (refused != 1 && !(ca == 0 && cb == 0)) {
+		t.Errorf("exits %d and %d; %d sent, %d refused\nA:\n%s\n%s\nB:\n%s\n%s", ca, cb, sent, refused,
+			a.stdout.String(), a.stderr.String(), b.stdout.String(), b.stderr.String())
+	}
+	for _, e := range sb.ledger(t) {
+		if e.Applied > 1 {
+			t.Errorf("%s %s refund %s applied %d times", e.Provider, e.Account, e.RefundNo, e.Applied)
+		}
+	}
+	st := readState(t, ledger)
+	if len(st) != len(rows) {
+		t.Errorf("ledger holds %d refunds for %d rows", len(st), len(rows))
+	}
 }
