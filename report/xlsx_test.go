@@ -32,7 +32,7 @@ func TestXLSXReadBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	want := []string{"Summary", "Exceptions", "Failures", "Net by order", "All refunds"}
+	want := []string{"Summary", "Exceptions", "Resolved", "Cleared", "Failures", "Net by order", "All refunds"}
 	if got := f.GetSheetList(); strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("sheets %v, want %v", got, want)
 	}
