@@ -394,6 +394,16 @@ func (c Category) String() string {
 	return fmt.Sprintf("Category(%d)", c)
 }
 
+// ParseCategory reads a category as String writes it.
+func ParseCategory(s string) (Category, error) {
+	for i, n := range categoryNames {
+		if n == s {
+			return Category(i), nil
+		}
+	}
+	return 0, fmt.Errorf("%w: %q is not a category", ErrBadValue, s)
+}
+
 // Categories lists every category in report order.
 func Categories() []Category {
 	cs := make([]Category, numCategories)

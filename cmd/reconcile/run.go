@@ -17,6 +17,7 @@ import (
 	"github.com/bulkrefund/bulkrefund/adapters"
 	"github.com/bulkrefund/bulkrefund/adapters/config"
 	"github.com/bulkrefund/bulkrefund/report"
+	"github.com/bulkrefund/bulkrefund/report/history"
 )
 
 const (
@@ -35,6 +36,9 @@ func (m *multi) String() string     { return strings.Join(*m, ",") }
 func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "resolve" {
+		return runResolve(ctx, args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("reconcile", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
@@ -48,6 +52,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	)
 	fs.StringVar(&ledgerPath, "ledger", "", "our side from the ledger at `PATH` (every batch, or those of --batch)")
 	fs.Var((*multi)(&in.Batches), "batch", "only this batch `ID` of the ledger (repeatable)")
+	fs.Var((*multi)(&in.States), "state", "a per-batch state `FILE` of an earlier bulkrefund, read as it is (repeatable)")
 	fs.Var((*multi)(&in.Results), "results", "a run's results `FILE`, CSV or XLSX (repeatable)")
 	fs.Var((*multi)(&in.Statements), "statement", "a provider statement `FILE`, CSV or XLSX (repeatable)")
 	fs.Var((*multi)(&in.Orders), "orders", "orders ledger `FILE` for order totals (repeatable)")
@@ -63,9 +68,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&csvDir, "csv", "", "also write one CSV per sheet into `DIR`")
 	fs.StringVar(&jsonPath, "json", "", "also write the rows as JSON to `FILE`")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: reconcile [--state PATH]... [--results FILE]... [--statement FILE]... [--lookup --config FILE]\n"+
-			"                 [--orders FILE]... [--from DATE --to DATE] [--amount-tolerance N] [--operator NAME]\n"+
-			"                 [--csv DIR] [--json FILE] -o report.xlsx")
+		fmt.Fprintln(stderr, "usage: reconcile [--ledger PATH [--batch ID]...] [--state FILE]... [--results FILE]...\n"+
+			"                 [--statement FILE]... [--lookup --config FILE] [--orders FILE]... [--from DATE --to DATE]\n"+
+			"                 [--amount-tolerance N] [--operator NAME] [--csv DIR] [--json FILE] -o report.xlsx\n"+
+			"       reconcile resolve EXCEPTION --note TEXT --by NAME [--ledger PATH]")
 		fs.PrintDefaults()
 		fmt.Fprintln(stderr, "\nexit: 0 all matched or agreed failed, 1 exceptions or pending remain, 2 usage or input error, 130 interrupted")
 	}
@@ -92,6 +98,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		defer l.Close()
 		in.Ledger = l
+		// The ledger keeps the exceptions from one night to the next.
+		if in.History, err = history.Open(ctx, l); err != nil {
+			return usageErr("%v", err)
+		}
 		if len(in.Batches) == 0 {
 			ms, err := l.Batches(ctx)
 			if err != nil {
@@ -104,8 +114,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	} else if len(in.Batches) > 0 {
 		return usageErr("--batch needs --ledger")
 	}
-	if in.Ledger == nil && len(in.Results) == 0 {
-		return usageErr("no refunds of ours: give --ledger PATH or --results FILE")
+	if in.Ledger == nil && len(in.Results)+len(in.States) == 0 {
+		return usageErr("no refunds of ours: give --ledger PATH, --results FILE or --state FILE")
 	}
 	if len(in.Statements) == 0 && !lookup {
 		return usageErr("no provider side: give --statement FILE or --lookup --config FILE")
@@ -155,7 +165,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	in.ToolVersion = version()
-	if in.Operator == "" && len(in.Batches) == 0 {
+	if in.Operator == "" && len(in.Batches)+len(in.States) == 0 {
 		in.Operator = currentUser()
 	}
 
@@ -231,6 +241,86 @@ func printSummary(w io.Writer, res *report.Result) {
 	if over > 0 {
 		fmt.Fprintf(w, "over-refunded orders: %d\n", over)
 	}
+	var ages []string
+	explained := 0
+	for _, a := range res.ByAge() {
+		if a.Open > 0 {
+			ages = append(ages, fmt.Sprintf("%s %d", a.Label, a.Open))
+		}
+		explained += a.Explained
+	}
+	if len(ages) > 0 {
+		fmt.Fprintf(w, "open exceptions by age: %s\n", strings.Join(ages, ", "))
+	}
+	if explained > 0 {
+		fmt.Fprintf(w, "explained exceptions: %d (listed on Resolved; they leave the exit code)\n", explained)
+	}
+	if n := len(res.Cleared); n > 0 {
+		fmt.Fprintf(w, "exceptions cleared since the last reconciliation: %d\n", n)
+	}
+}
+
+// runResolve is `reconcile resolve EXCEPTION --note TEXT --by NAME`: an
+// auditor's explanation of an open exception, kept in the ledger's history
+// and audit trail (nothing is edited or deleted). The next reconciliation
+// lists the exception under Resolved and leaves it out of the exit code.
+func runResolve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("reconcile resolve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var note, by, ledgerPath string
+	fs.StringVar(&note, "note", "", "the explanation `TEXT`")
+	fs.StringVar(&by, "by", "", "who explains it: `NAME`")
+	fs.StringVar(&ledgerPath, "ledger", "", "the ledger `PATH` (default: $BULKREFUND_LEDGER, else the user's state directory)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: reconcile resolve EXCEPTION --note TEXT --by NAME [--ledger PATH]\n\n"+
+			"EXCEPTION is the report's exception_id, or a refund number or provider refund id that one open exception has.")
+		fs.PrintDefaults()
+	}
+	// The exception may come before the flags, as the usage shows it.
+	var target string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		target, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	usageErr := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "reconcile resolve: "+format+"\n", a...)
+		return exitUsage
+	}
+	if target == "" && fs.NArg() > 0 {
+		target = fs.Arg(0)
+		fs.Parse(fs.Args()[1:])
+	}
+	switch {
+	case target == "":
+		return usageErr("which exception? give its exception_id (or refund number) first")
+	case fs.NArg() > 0:
+		return usageErr("unexpected argument %q", fs.Arg(0))
+	case strings.TrimSpace(note) == "":
+		return usageErr("--note is required: the explanation is what an auditor reads")
+	case strings.TrimSpace(by) == "":
+		return usageErr("--by is required: who explains it")
+	}
+	l, err := app.OpenLedgerExisting(ctx, app.LedgerSpec(ledgerPath))
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	defer l.Close()
+	h, err := history.Open(ctx, l)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	e, err := h.Resolve(ctx, target, note, by, time.Now())
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	fmt.Fprintf(stdout, "explained %s (%s, open %d night(s) since %s) by %s at %s\n", e.Exception.ID, e.Category,
+		e.Exception.NightsOpen, e.Exception.FirstSeen.Format(time.RFC3339), e.By, e.At.UTC().Format(time.RFC3339))
+	return exitOK
 }
 
 func currentUser() string {
