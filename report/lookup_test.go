@@ -3,7 +3,9 @@ package report
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -180,4 +182,50 @@ func TestLookupWithoutAmount(t *testing.T) {
 		t.Errorf("N3: %s", r.Category)
 	}
 	checkTotals(t, res, true)
+}
+
+// countingProvider answers every lookup as a success of 1.00 and counts
+// the refunds asked about.
+type countingProvider struct {
+	mu    sync.Mutex
+	asked []string
+}
+
+func (c *countingProvider) Refund(context.Context, adapters.Refund) (adapters.Outcome, error) {
+	return adapters.Outcome{}, errors.New("no refunds")
+}
+
+func (c *countingProvider) Lookup(_ context.Context, r adapters.Refund) (adapters.Outcome, error) {
+	c.mu.Lock()
+	c.asked = append(c.asked, r.RefundNo)
+	c.mu.Unlock()
+	return adapters.Outcome{Status: adapters.StatusSucceeded, Amount: 100, Currency: "CNY", NetAmount: -1}, nil
+}
+
+// With a period, lookups ask only about refunds that can have a row in
+// it: sent in the period, not final yet, or an exception still open — and
+// the other refunds of their orders, whose amounts the order's net needs.
+func TestLookupScope(t *testing.T) {
+	from := t9
+	old := from.Add(-30 * 24 * time.Hour)
+	rec := func(order, no string, s State, at time.Time) Ours {
+		return NewOurs(OurRecord{Provider: "quickpay", Account: "S", OrderNo: order, RefundNo: no, Action: "refund", Amount: 100,
+			Currency: "CNY", State: s, Attempts: 1, FirstAttempt: at, LastAttempt: at})
+	}
+	ours := []Ours{
+		rec("O1", "OLD-DONE", StateSucceeded, old),    // settled long ago: not asked
+		rec("O2", "OLD-PENDING", StatePending, old),   // still open: asked
+		rec("O3", "NEW", StateSucceeded, from),        // in the period: asked
+		rec("O3", "NEW-SIBLING", StateSucceeded, old), // same order as NEW: asked
+	}
+	p := &countingProvider{}
+	_, err := Build(context.Background(), Inputs{Ours: ours, Now: from.Add(time.Hour), Options: Options{From: from},
+		Lookup: &Lookup{Provider: func(string, string) (adapters.Provider, error) { return p, nil }, PerAccount: 1000}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(p.asked)
+	if got := strings.Join(p.asked, " "); got != "NEW NEW-SIBLING OLD-PENDING" {
+		t.Errorf("looked up %q", got)
+	}
 }
