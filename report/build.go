@@ -452,7 +452,7 @@ func lookupAll(ctx context.Context, l *Lookup, ours []Ours, orders []Order, scop
 			}
 			t := TheirRecord{
 				Provider: o.Provider(), Account: o.Account(), OrderNo: o.OrderNo(), ProviderOrderID: o.ProviderOrderID(),
-				RefundNo: o.RefundNo(), Action: o.Action(), Currency: o.Currency(), Source: src, Row: o.Row,
+				RefundNo: o.RefundNo(), Action: o.Action(), Currency: o.Currency(), Source: src, Row: o.Row, Lookup: true,
 			}
 			if o.Action() == adapters.ActionRevoke {
 				t.RefundNo = ""

@@ -229,3 +229,39 @@ func TestLookupScope(t *testing.T) {
 		t.Errorf("looked up %q", got)
 	}
 }
+
+// A statement and live lookups together: a lookup's answer is another view
+// of the refund the statement lists, never a second refund — whether the
+// lookup failed, or answered without the provider refund id.
+func TestLookupWithStatement(t *testing.T) {
+	stub := stubProvider{
+		"S1": {err: &adapters.Error{Provider: "nomad", Op: "lookup", Kind: adapters.KindRetryable, Message: "503"}},
+		"S2": {oc: adapters.Outcome{Status: adapters.StatusSucceeded, Amount: 700, Currency: "CNY", NetAmount: -1}},
+		"S3": {oc: adapters.Outcome{Status: adapters.StatusSucceeded, Amount: 700, Currency: "CNY", ProviderRefundID: "P3", NetAmount: -1}},
+	}
+	var ours []Ours
+	var theirs []Theirs
+	for _, no := range []string{"S1", "S2", "S3"} {
+		ours = append(ours, NewOurs(OurRecord{Provider: "nomad", Account: "M", OrderNo: "O-" + no, RefundNo: no, Action: "refund",
+			Amount: 700, Currency: "CNY", State: StateSucceeded, Attempts: 1, FirstAttempt: t9}))
+		st := StatusSucceeded
+		if no == "S3" {
+			st = StatusPending // yesterday's statement; the lookup knows more
+		}
+		theirs = append(theirs, NewTheirs(TheirRecord{Provider: "nomad", Account: "M", OrderNo: "O-" + no, RefundNo: no,
+			ProviderRefundID: "P" + no[1:], Action: "refund", Amount: 700, Currency: "CNY", Status: st, Time: t9, Row: 2}))
+	}
+	res, err := Build(context.Background(), Inputs{Ours: ours, Theirs: theirs, Now: t9, Lookup: &Lookup{
+		Provider: func(string, string) (adapters.Provider, error) { return stub, nil }, Attempts: 1, PerAccount: 1000}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Rows) != 3 {
+		t.Errorf("%d rows, want 3", len(res.Rows))
+	}
+	for _, r := range res.Rows {
+		if r.Category != Matched {
+			t.Errorf("%s: %s %s", r.RefundNo(), r.Category, r.Reason())
+		}
+	}
+}

@@ -397,7 +397,7 @@ func matchGroup(rows []Row, og []*Ours, tg []*Theirs, tol int64) []Row {
 	// provider refund id are one refund, counted once; keep the one that
 	// knows most, then the latest. One whose amount changed is kept as alt
 	// and flagged.
-	tg, alts := dedupeTheirs(tg)
+	tg, alts := dedupeTheirs(foldLookups(tg))
 	var t, alt *Theirs
 	if len(tg) > 0 {
 		t, alt = tg[0], alts[0]
@@ -422,6 +422,45 @@ func matchGroup(rows []Row, og []*Ours, tg []*Theirs, tol int64) []Row {
 		}
 	}
 	return rows
+}
+
+// foldLookups keeps a live lookup's answer from counting as a refund of
+// its own: it is about our refund number, another view of the refund the
+// provider's own records (a statement) list. Where the group has such
+// records, the answer replaces the one it is about only when it knows more
+// (a final status where the statement says pending) and gives an amount;
+// otherwise it is left out.
+func foldLookups(tg []*Theirs) []*Theirs {
+	if len(tg) < 2 {
+		return tg
+	}
+	looks := 0
+	for _, t := range tg {
+		if t.flags&tLookup != 0 {
+			looks++
+		}
+	}
+	if looks == 0 || looks == len(tg) {
+		return tg
+	}
+	own := make([]*Theirs, 0, len(tg)-looks)
+	for _, t := range tg {
+		if t.flags&tLookup == 0 {
+			own = append(own, t)
+		}
+	}
+	for _, l := range tg {
+		if l.flags&tLookup == 0 || !l.AmountKnown() {
+			continue
+		}
+		for k, o := range own {
+			if (l.ProviderRefundID() == o.ProviderRefundID() || len(own) == 1) && theirRank(l.Status) > theirRank(o.Status) {
+				own[k] = l
+				break
+			}
+		}
+	}
+	return own
 }
 
 // dedupeTheirs folds the records of one provider refund id into one, the

@@ -233,6 +233,9 @@ type TheirRecord struct {
 	// by one are confirmed against it.
 	OrderReported bool
 	OrderRefunded int64
+	// Lookup: the record is a live lookup's answer about one of our refund
+	// numbers, not a line of the provider's own records.
+	Lookup bool
 
 	Source int32
 	Row    int32 // line in the statement file as a spreadsheet numbers it
@@ -269,6 +272,7 @@ type Theirs struct {
 const (
 	tAmountUnknown = 1 << iota
 	tOrderReported
+	tLookup
 )
 
 // NewTheirs packs r.
@@ -281,6 +285,9 @@ func NewTheirs(r TheirRecord) Theirs {
 	if r.OrderReported {
 		t.flags |= tOrderReported
 		t.orderRefunded = r.OrderRefunded
+	}
+	if r.Lookup {
+		t.flags |= tLookup
 	}
 	t.text = pack(t.end[:], r.Provider, r.Account, r.OrderNo, r.ProviderOrderID, r.RefundNo, r.ProviderRefundID,
 		string(r.Action), string(r.Currency), r.Code, r.Message)
@@ -300,6 +307,7 @@ func (t *Theirs) Record() TheirRecord {
 		RefundNo: t.RefundNo(), ProviderRefundID: t.ProviderRefundID(), Action: t.Action(), Amount: t.Amount,
 		Currency: t.Currency(), Status: t.Status, Time: t.Time(), Code: t.Code(), Message: t.Message(),
 		AmountUnknown: !t.AmountKnown(), OrderReported: t.flags&tOrderReported != 0, OrderRefunded: t.orderRefunded,
+		Lookup: t.flags&tLookup != 0,
 		Source: t.Source, Row: t.Row,
 	}
 }
