@@ -256,7 +256,15 @@ func runID(m store.Meta) string {
 
 // ReadBatch reads one batch of the ledger as our side.
 func ReadBatch(ctx context.Context, l store.Ledger, batchID string, source int32) ([]Ours, store.Meta, error) {
-	return readView(ctx, l, batchID, l.Where()+" batch "+batchID, source)
+	path := l.Where() + " batch " + batchID
+	m, err := l.Batch(ctx, batchID)
+	if err != nil {
+		return nil, m, fmt.Errorf("%s: %w", path, err)
+	}
+	if out, ok, err := readBatchDirect(ctx, l, m, path, source); ok {
+		return out, m, err
+	}
+	return readView(ctx, l, batchID, path, source)
 }
 
 func readView(ctx context.Context, l store.Ledger, batchID, path string, source int32) ([]Ours, store.Meta, error) {

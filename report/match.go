@@ -105,21 +105,32 @@ type mkey struct {
 	ref  string
 }
 
-// scopes are the registry's refund-number scopes by provider name.
-var scopes = func() map[string]adapters.Scope {
-	m := map[string]adapters.Scope{}
+// scope is one provider's refund-number scope, from the registry.
+type scope struct {
+	name  string
+	order bool
+}
+
+// scopes lists the registry's providers: a handful, so a scan beats a map
+// in the matcher's hot path (every key of a million records asks).
+var scopes = func() []scope {
+	var s []scope
 	for _, d := range registry.All() {
-		m[d.Name] = d.RefundNoScope
+		s = append(s, scope{d.Name, d.RefundNoScope == adapters.ScopeOrder})
 	}
-	return m
+	return s
 }()
 
 // orderScoped reports whether p makes refund numbers unique per order. An
 // unknown provider is keyed per order, the narrower scope, as the registry
 // does, so that nothing is merged by mistake.
 func orderScoped(p string) bool {
-	s, ok := scopes[p]
-	return !ok || s == adapters.ScopeOrder
+	for i := range scopes {
+		if scopes[i].name == p {
+			return scopes[i].order
+		}
+	}
+	return true
 }
 
 // idents gives each record its order identity: the merchant's order number,
@@ -630,12 +641,13 @@ func decide(o *Ours, t *Theirs, tol int64) Row {
 // refund already paired that appears again under another spelling is the
 // same refund too: counted once, and flagged if its amount differs.
 func pairByProviderRefundID(x *idents, rows []Row, tol int64) []Row {
-	type pk struct{ p, a, id string }
-	cand := map[pk]int{}
+	// Keyed by the id alone (one string to hash for each of a million
+	// rows); provider and account are checked on a hit.
+	cand := map[string]int{}
 	for i := range rows {
 		r := &rows[i]
 		if r.O == nil && r.Category == UnexpectedAtProvider && r.T.ProviderRefundID() != "" && r.T.Action() != adapters.ActionRevoke {
-			cand[pk{r.T.Provider(), r.T.Account(), r.T.ProviderRefundID()}] = i
+			cand[r.T.ProviderRefundID()] = i
 		}
 	}
 	if len(cand) == 0 {
@@ -654,11 +666,14 @@ func pairByProviderRefundID(x *idents, rows []Row, tol int64) []Row {
 		if id == "" {
 			continue
 		}
-		j, ok := cand[pk{r.O.Provider(), r.O.Account(), id}]
+		j, ok := cand[id]
 		if !ok || dropped[j] {
 			continue
 		}
 		t := rows[j].T
+		if t.Provider() != r.O.Provider() || t.Account() != r.O.Account() {
+			continue
+		}
 		if orderScoped(t.Provider()) {
 			if a, b := x.rowOrder(r), x.order(t.Provider(), t.Account(), t.OrderNo(), t.ProviderOrderID()); a != "" && b != "" && a != b {
 				continue
@@ -1025,29 +1040,60 @@ func cmpRows(a, b *Row) int {
 // setSortKeys fills the cached sort keys of every row (see Row.pa).
 func setSortKeys(x *idents, rows []Row) {
 	type pair struct{ p, a string }
-	ranks := map[pair]uint32{}
+	// An installation has a handful of provider accounts: a short list
+	// searched from the last hit costs less than hashing two strings for
+	// each of a million rows. Past a few dozen, a map.
+	var pairs []pair
+	idx := make([]uint32, len(rows))
+	var byPair map[pair]uint32
+	last := -1
 	for i := range rows {
-		ranks[pair{rows[i].Provider(), rows[i].Account()}] = 0
+		k := pair{rows[i].Provider(), rows[i].Account()}
+		if last >= 0 && pairs[last] == k {
+			idx[i] = uint32(last)
+			continue
+		}
+		found := -1
+		if byPair != nil {
+			if j, ok := byPair[k]; ok {
+				found = int(j)
+			}
+		} else {
+			for j := range pairs {
+				if pairs[j] == k {
+					found = j
+					break
+				}
+			}
+		}
+		if found < 0 {
+			found = len(pairs)
+			pairs = append(pairs, k)
+			if byPair == nil && len(pairs) > 32 {
+				byPair = make(map[pair]uint32, len(pairs))
+				for j, p := range pairs {
+					byPair[p] = uint32(j)
+				}
+			} else if byPair != nil {
+				byPair[k] = uint32(found)
+			}
+		}
+		idx[i], last = uint32(found), found
 	}
-	pairs := make([]pair, 0, len(ranks))
-	for k := range ranks {
-		pairs = append(pairs, k)
+	order := make([]int, len(pairs))
+	for i := range order {
+		order[i] = i
 	}
-	slices.SortFunc(pairs, func(x, y pair) int {
-		return cmp.Or(strings.Compare(x.p, y.p), strings.Compare(x.a, y.a))
+	slices.SortFunc(order, func(i, j int) int {
+		return cmp.Or(strings.Compare(pairs[i].p, pairs[j].p), strings.Compare(pairs[i].a, pairs[j].a))
 	})
-	for i, k := range pairs {
-		ranks[k] = uint32(i)
+	rank := make([]uint32, len(pairs))
+	for r, i := range order {
+		rank[i] = uint32(r)
 	}
-	var last pair
-	var lastRank uint32
 	for i := range rows {
 		r := &rows[i]
-		k := pair{r.Provider(), r.Account()}
-		if i == 0 || k != last {
-			last, lastRank = k, ranks[k]
-		}
-		r.pa, r.ord = lastRank, x.rowOrder(r)
+		r.pa, r.ord = rank[idx[i]], x.rowOrder(r)
 	}
 }
 
