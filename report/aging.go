@@ -34,6 +34,9 @@ type Tracked struct {
 	LastNight  string // YYYY-MM-DD of the last reconciliation that saw it, in its time zone
 	// Resolution is the latest explanation an auditor recorded for it, if any.
 	Resolution *Resolution
+	// What the exception's row showed (Seen), to find it among a million
+	// rows without naming each: any may be empty.
+	OrderNo, RefundNo, ProviderRefundID string
 }
 
 // Resolution is an auditor's explanation of an exception. It holds while
@@ -165,9 +168,27 @@ func coverage(rows []Row, open map[string]*Tracked) map[string]cover {
 	if len(open) == 0 {
 		return nil
 	}
+	// Naming every row costs more than the rest of the walk: name only
+	// rows that share an order, refund number or provider refund id with
+	// an open exception.
+	probe := map[string]bool{}
+	for _, t := range open {
+		if t.OrderNo == "" && t.RefundNo == "" && t.ProviderRefundID == "" {
+			probe = nil // a history that does not say: name every row
+			break
+		}
+		for _, v := range [3]string{t.OrderNo, t.RefundNo, t.ProviderRefundID} {
+			if v != "" {
+				probe[v] = true
+			}
+		}
+	}
 	out := map[string]cover{}
 	for i := range rows {
 		r := &rows[i]
+		if probe != nil && !probe[r.OrderNo()] && !probe[r.RefundNo()] && !probe[r.ProviderRefundID()] {
+			continue
+		}
 		ids := [2]string{r.exceptionID()}
 		if r.O != nil && r.T != nil {
 			ids[1] = theirsID(r.T, r.ord)

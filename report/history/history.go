@@ -97,7 +97,7 @@ func (s *Store) Open(ctx context.Context) ([]report.Tracked, error) {
 	out := make([]report.Tracked, len(list))
 	for i, e := range list {
 		out[i] = report.Tracked{ID: e.ID, Category: e.Category, FirstSeen: e.FirstSeen, LastSeen: e.LastSeen,
-			NightsOpen: e.NightsOpen, LastNight: e.LastNight}
+			NightsOpen: e.NightsOpen, LastNight: e.LastNight, OrderNo: e.OrderNo, RefundNo: e.RefundNo, ProviderRefundID: e.ProviderRefundID}
 		if n := len(e.Resolutions); n > 0 {
 			r := e.Resolutions[n-1]
 			out[i].Resolution = &r
