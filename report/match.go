@@ -73,19 +73,20 @@ type Row struct {
 	T *Theirs
 	// alt is another record the provider keeps under the same provider
 	// refund id with another amount: counted once (T), flagged with both.
-	alt      *Theirs
-	Category Category
-	why      why
-	note     uint8
-	x, y     int64 // context for the reason text (see reason)
+	alt  *Theirs
+	x, y int64 // context for the reason text (see reason)
 
 	// Sort keys cached by Reconcile: the rank of the row's provider and
 	// account among all pairs, and its order identity. Sorting a million
 	// rows then mostly compares an integer and one string, instead of
 	// chasing both records for every field.
-	pa  uint32
 	ord string
+	pa  uint32
 	age int32 // 1 + the index of the row's entry in Result.Ages; 0: none
+
+	Category Category
+	why      why
+	note     uint8
 }
 
 // match keys: provider + account (+ the order, where the provider makes
@@ -660,7 +661,7 @@ func pairByProviderRefundID(x *idents, rows []Row, tol int64) []Row {
 			continue
 		}
 		id := r.O.ProviderRefundID()
-		if r.T != nil {
+		if r.T != nil && r.T.ProviderRefundID() != "" {
 			id = r.T.ProviderRefundID()
 		}
 		if id == "" {
