@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/bulkrefund/bulkrefund/adapters"
-	"github.com/bulkrefund/bulkrefund/adapters/registry"
+	"github.com/bulkrefund/bulkrefund/batch"
 )
 
 // History keeps exceptions from one reconciliation to the next, so that
@@ -351,7 +351,8 @@ func (res *Result) night(now time.Time) Night {
 	return n
 }
 
-// refundKey is our refund's ledger key (batch.Item.Key).
+// refundKey is our refund's ledger key, as the ledger computes it.
 func refundKey(o *Ours) string {
-	return registry.Key(o.Provider(), o.Account(), o.OrderNo(), o.RefundNo())
+	return batch.Item{Refund: adapters.Refund{Provider: o.Provider(), Account: o.Account(), OrderNo: o.OrderNo(),
+		ProviderOrderID: o.ProviderOrderID(), RefundNo: o.RefundNo()}}.Key()
 }

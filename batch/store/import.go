@@ -126,5 +126,5 @@ func ImportState(ctx context.Context, l *SQL, path, actor string) (ImportResult,
 
 // KeyText shows a ledger key in messages.
 func KeyText(key string) string {
-	return strings.ReplaceAll(strings.ReplaceAll(key, "\x00\x00", "/"), "\x00", "/")
+	return strings.ReplaceAll(strings.ReplaceAll(key, adapters.KeySep+adapters.KeySep, "/"), adapters.KeySep, "/")
 }

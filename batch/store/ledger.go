@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/bulkrefund/bulkrefund/adapters"
+	"github.com/bulkrefund/bulkrefund/adapters/registry"
 	"github.com/bulkrefund/bulkrefund/batch"
 	"github.com/bulkrefund/bulkrefund/money"
 )
@@ -295,36 +296,51 @@ func (l *SQL) plan(ctx context.Context, m Meta, items []batch.Item, write bool) 
 	}
 	res.Meta = m
 	byKey := tx.StmtContext(ctx, l.stmts["byKey"])
-	ids := make([]int64, len(items)) // 0: new
+	ids := make([]int64, len(items))
 	var conflicts []ConflictRow
-	for i, it := range items {
+	// known checks a key the ledger holds: the same refund joins the
+	// batch, another refund under its number is a conflict.
+	known := func(i int, it batch.Item) (bool, error) {
 		var id int64
 		var r Record
 		err := scanRefund(byKey.QueryRowContext(ctx, it.Key()), &r, &id)
 		if errors.Is(err, sql.ErrNoRows) {
-			res.New++
-			continue
+			return false, nil
 		}
 		if err != nil {
-			return res, l.errf("%w", err)
+			return false, l.errf("%w", err)
 		}
 		if !sameContent(r.Item, it) {
 			conflicts = append(conflicts, ConflictRow{Row: it.Row, Given: it, Earlier: r})
-			continue
+		} else {
+			ids[i] = id
+			res.Known++
 		}
-		ids[i] = id
-		res.Known++
-	}
-	if len(conflicts) > 0 {
-		return res, &ConflictError{Rows: conflicts}
+		return true, nil
 	}
 	if !write {
+		for i, it := range items {
+			ok, err := known(i, it)
+			if err != nil {
+				return res, err
+			}
+			if !ok {
+				res.New++
+			}
+		}
+		if len(conflicts) > 0 {
+			return res, &ConflictError{Rows: conflicts}
+		}
 		return res, nil
 	}
+	// Writing: insert every key at once and look at the ones already there
+	// (one index probe for a new refund instead of two); a conflict rolls
+	// the whole transaction back.
 	now := fmtTime(time.Now())
 	ins, err := tx.PrepareContext(ctx, l.d.Rebind(`INSERT INTO refunds (rkey, provider, account, order_no, provider_order_id, refund_no,
 		amount, total, currency, action, operator, reason, payment_method, notify_url,
-		state, first_batch, planned_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,'planned',?,?,?) RETURNING id`))
+		state, first_batch, planned_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,'planned',?,?,?)
+		ON CONFLICT (rkey) DO NOTHING RETURNING id`))
 	if err != nil {
 		return res, l.errf("%w", err)
 	}
@@ -335,16 +351,32 @@ func (l *SQL) plan(ctx context.Context, m Meta, items []batch.Item, write bool) 
 	}
 	defer link.Close()
 	for i, it := range items {
-		if ids[i] == 0 {
-			if err := ins.QueryRowContext(ctx, it.Key(), it.Provider, it.Account, it.OrderNo, it.ProviderOrderID, it.RefundNo,
-				it.Amount, it.Total, string(it.Currency), string(it.Action), it.Operator, it.Reason, it.PaymentMethod, it.NotifyURL,
-				m.BatchID, now, now).Scan(&ids[i]); err != nil {
-				return res, l.errf("row %d: %w", it.Row, err)
+		err := ins.QueryRowContext(ctx, it.Key(), it.Provider, it.Account, it.OrderNo, it.ProviderOrderID, it.RefundNo,
+			it.Amount, it.Total, string(it.Currency), string(it.Action), it.Operator, it.Reason, it.PaymentMethod, it.NotifyURL,
+			m.BatchID, now, now).Scan(&ids[i])
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			if _, err := known(i, it); err != nil {
+				return res, err
 			}
+			if ids[i] == 0 {
+				continue // a conflict: listed, and nothing will be written
+			}
+		case err != nil:
+			return res, l.errf("row %d: %w", it.Row, err)
+		default:
+			res.New++
+		}
+		if len(conflicts) > 0 {
+			continue
 		}
 		if _, err := link.ExecContext(ctx, m.BatchID, i, it.Row, ids[i]); err != nil {
 			return res, l.errf("row %d: %w", it.Row, err)
 		}
+	}
+	if len(conflicts) > 0 {
+		res.New = 0
+		return res, &ConflictError{Rows: conflicts}
 	}
 	if _, err := tx.ExecContext(ctx, l.d.Rebind(`INSERT INTO batches (id, source_path, source_sha256, operator, host, tool_version, created, items, status)
 		VALUES (?,?,?,?,?,?,?,?,?)`), m.BatchID, m.SourcePath, m.SourceSHA256, m.Operator, m.Host, m.ToolVersion, fmtTime(m.Created), m.Items, m.Status); err != nil {
@@ -733,16 +765,26 @@ func (v *view) each(ctx context.Context, provider, account string, fn func(Recor
 	}
 }
 
-func (v *view) OrderRefunds(ctx context.Context, provider, account, orderNo string) ([]Record, error) {
-	return v.l.OrderRefunds(ctx, provider, account, orderNo)
+func (v *view) OrderRefunds(ctx context.Context, it batch.Item) ([]Record, error) {
+	return v.l.OrderRefunds(ctx, it)
 }
 
-// OrderRefunds returns every refund of one order of a provider account.
-func (l *SQL) OrderRefunds(ctx context.Context, provider, account, orderNo string) ([]Record, error) {
+// OrderRefunds returns every refund of the order of refund it.
+func (l *SQL) OrderRefunds(ctx context.Context, it batch.Item) ([]Record, error) {
 	if err := l.sync(ctx); err != nil {
 		return nil, err
 	}
-	rows, err := l.query(ctx, `SELECT `+refundCols+` FROM refunds r WHERE r.provider=? AND r.account=? AND r.order_no=? ORDER BY r.id`, provider, account, orderNo)
+	// Where the provider scopes refund numbers per order, the order's
+	// refunds share the key up to the refund number (the order, or for a
+	// Upay refund known by its sn alone, that sn): the key's own index finds
+	// them, and the ledger keeps no index of its own for orders.
+	q, args := `SELECT `+refundCols+` FROM refunds r WHERE r.provider=? AND r.account=? AND r.order_no=? ORDER BY r.id`, []any{it.Provider, it.Account, it.OrderNo}
+	if d, ok := registry.Get(it.Provider); ok && d.RefundNoScope == adapters.ScopeOrder {
+		key := it.Key()
+		prefix := key[:strings.LastIndex(key, adapters.KeySep)+len(adapters.KeySep)]
+		q, args = `SELECT `+refundCols+` FROM refunds r WHERE r.rkey>=? AND r.rkey<? ORDER BY r.id`, []any{prefix, prefix + "\U0010FFFF"}
+	}
+	rows, err := l.query(ctx, q, args...)
 	if err != nil {
 		return nil, l.errf("%w", err)
 	}
@@ -975,7 +1017,7 @@ func (l *SQL) commit(group []*writeOp) {
 			return
 		}
 		if n, _ := res.RowsAffected(); n != 1 {
-			errs[i] = fmt.Errorf("%w: %s (was %s, version %d)", ErrStateChanged, strings.ReplaceAll(op.key, "\x00", "/"), op.from, op.version)
+			errs[i] = fmt.Errorf("%w: %s (was %s, version %d)", ErrStateChanged, KeyText(op.key), op.from, op.version)
 		}
 	}
 	if err := tx.Commit(); err != nil {

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/xuri/excelize/v2"
-
 )
 
 const sampleOrders = "../../samples/orders.csv"
@@ -28,7 +27,7 @@ func TestRunUsage(t *testing.T) {
 		code   int
 		stderr string
 	}{
-		{"no file", []string{"run", "--sandbox"}, exitUsage, "usage: bulkrefund run"},
+		{"no file", []string{"run", "--sandbox"}, exitUsage, "bulkrefund run: give the sheet FILE"},
 		{"no providers", []string{"run", sheet, "--yes"}, exitUsage, "give --config FILE or --sandbox"},
 		{"both providers", []string{"run", sheet, "--sandbox", "--config", "x.json"}, exitUsage, "exclude each other"},
 		{"bad results ext", []string{"run", sheet, "--sandbox", "--results", "out.txt"}, exitUsage, ".csv or .xlsx"},
@@ -249,5 +248,37 @@ func TestRunSandboxTwice(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(os.Getenv("XDG_STATE_HOME"), "bulkrefund", "ledger.db")); !os.IsNotExist(err) {
 		t.Errorf("a sandbox run wrote into the installation's ledger: %v", err)
+	}
+}
+
+// TestRunReusedRefundNumberRefused: next month's sheet reuses a QuickPay
+// refund number (unique per merchant) for another order. The provider
+// would answer with last month's refund; the run refuses before any call.
+func TestRunReusedRefundNumberRefused(t *testing.T) {
+	dir := t.TempDir()
+	ledger := filepath.Join(dir, "ledger.db")
+	base := []string{"--sandbox", "--sandbox-orders", sampleOrders, "--yes", "--ledger", ledger, "--poll", "10s", "--quiet"}
+	if code, stdout, stderr := runCmd(t, append([]string{"run", "testdata/run/small.csv"}, base...)...); code != exitOK {
+		t.Fatalf("first run: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	next := filepath.Join(dir, "next-month.csv")
+	os.WriteFile(next, []byte("provider,account,order_no,refund_no,refund_amount,total_amount,operator\n"+
+		"quickpay,SH001,2026120100999,SH001-2026110100101-1,20.00,100.00,赵敏\n"), 0o644)
+	code, stdout, stderr := runCmd(t, append([]string{"run", next}, base...)...)
+	if code != exitUsage || !strings.Contains(stderr, "row 2: quickpay refund SH001-2026110100101-1 (order 2026120100999") ||
+		!strings.Contains(stderr, "of order 2026110100101, succeeded") || strings.Contains(stdout, "Summary:") {
+		t.Errorf("reused refund number: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+}
+
+// TestRunPollsAsyncProvidersByDefault: a batch with PayEase and Nomad rows
+// (they settle later) keeps looking pending refunds up without --poll, and
+// says so.
+func TestRunPollsAsyncProvidersByDefault(t *testing.T) {
+	ledger := filepath.Join(t.TempDir(), "ledger.db")
+	code, stdout, stderr := runCmd(t, "run", "testdata/run/small.csv", "--sandbox", "--sandbox-orders", sampleOrders, "--yes", "--quiet", "--ledger", ledger)
+	if code != exitOK || !strings.Contains(stdout, "nomad and payease settle refunds later: pending refunds are looked up for up to 10m0s") ||
+		!strings.Contains(stdout, "Summary: 13 rows: succeeded 13") {
+		t.Errorf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
 }
