@@ -16,7 +16,7 @@ import (
 
 // TestReadBatchDirect: the direct read of a batch gives exactly the
 // records the store's own view gives, in every state, with rows and times,
-// for a batch of odd length (the two halves meet in the middle).
+// for a batch of odd length.
 func TestReadBatchDirect(t *testing.T) {
 	ctx := context.Background()
 	var items []batch.Item
