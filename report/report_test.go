@@ -87,8 +87,8 @@ func TestGoldenCSV(t *testing.T) {
 		t.Fatal(err)
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "*.csv"))
-	if len(files) != 11 {
-		t.Fatalf("%d CSV files, want 11", len(files))
+	if len(files) != 12 {
+		t.Fatalf("%d CSV files, want 12", len(files))
 	}
 	for _, f := range files {
 		got, err := os.ReadFile(f)

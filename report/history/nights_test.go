@@ -217,7 +217,8 @@ func TestThreeNights(t *testing.T) {
 		t.Errorf("night 3 resolved (JSON): %v", resolved)
 	}
 	xr := sheetMaps(t, f, "Resolved")
-	if len(xr) != 1 || xr[0]["exception_id"] != idOOB || xr[0]["note"] != "manual refund by the store manager, ticket 7781" || xr[0]["nights_open"] != "2" {
+	if len(xr) != 1 || xr[0]["refund_no"] != "OOB-1" || xr[0]["resolved_by"] != "auditor-ann" ||
+		xr[0]["note"] != "manual refund by the store manager, ticket 7781" || xr[0]["nights_open"] != "2" {
 		t.Errorf("night 3 resolved (workbook): %v", xr)
 	}
 	cleared := doc["cleared"]
@@ -263,7 +264,8 @@ type excWant struct {
 }
 
 // wantExc checks the Exceptions of one night in the JSON and the workbook:
-// exactly these ids, oldest first, with their history.
+// exactly these ids, oldest first, with their history. (The printed sheet
+// shows nights_open; first_seen and the id are in the JSON and CSV.)
 func wantExc(t *testing.T, night int, doc map[string][]map[string]any, f *excelize.File, want map[string]excWant) {
 	t.Helper()
 	rows := doc["exceptions"]
@@ -289,7 +291,7 @@ func wantExc(t *testing.T, night int, doc map[string][]map[string]any, f *exceli
 		}
 		if i < len(xrows) {
 			x := xrows[i]
-			if x["exception_id"] != id || x["first_seen"] != w.first || x["nights_open"] != fmt.Sprint(w.nightsOpen) {
+			if x["refund_no"] != r["refund_no"] || x["category"] != w.category || x["nights_open"] != fmt.Sprint(w.nightsOpen) {
 				t.Errorf("night %d: workbook row %d: %v, JSON %s %+v", night, i+2, x, id, w)
 			}
 		}
