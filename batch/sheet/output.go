@@ -11,6 +11,9 @@ import (
 	"strings"
 
 	"github.com/xuri/excelize/v2"
+
+	"github.com/bulkrefund/bulkrefund/internal/clip"
+	"github.com/bulkrefund/bulkrefund/internal/excel"
 )
 
 // Guard makes text safe to put in a cell: a spreadsheet evaluates a cell
@@ -50,8 +53,17 @@ type ErrorsWriter struct {
 	buf  []any
 }
 
-// NewErrorsWriter creates path and writes the header.
-func NewErrorsWriter(path string, header []string) (*ErrorsWriter, error) {
+// ErrorsOptions are how the errors file is written; the zero value is the
+// default.
+type ErrorsOptions struct {
+	// NoBOM leaves out the UTF-8 byte-order mark a CSV errors file starts
+	// with by default.
+	NoBOM bool
+}
+
+// NewErrorsWriter creates path and writes the header. opt, at most one,
+// says how.
+func NewErrorsWriter(path string, header []string, opt ...ErrorsOptions) (*ErrorsWriter, error) {
 	w := &ErrorsWriter{path: path, width: len(header)}
 	head := make([]string, 0, len(header)+2)
 	for _, h := range header {
@@ -105,7 +117,9 @@ func NewErrorsWriter(path string, header []string) (*ErrorsWriter, error) {
 		}
 		w.f = f
 		w.bw = bufio.NewWriter(f)
-		w.bw.WriteString("\ufeff")
+		if len(opt) == 0 || !opt[0].NoBOM {
+			w.bw.WriteString(excel.BOM)
+		}
 		w.cw = csv.NewWriter(w.bw)
 		if err := w.cw.Write(head); err != nil {
 			f.Close()
@@ -208,12 +222,20 @@ func (l *ErrorLog) Add(errs []*RowError) {
 // Total is the number of errors added, printed or not.
 func (l *ErrorLog) Total() int { return l.total }
 
+// maxWarnings bounds the warning lines PrintReport prints (a header of
+// thousands of unknown columns would otherwise print thousands).
+const maxWarnings = 10
+
 // PrintReport prints what `bulkrefund validate` prints: warnings and up to
 // Max error lines on stderr, then the one-line summary on stdout. name is
 // the file as the user named it.
 func PrintReport(stdout, stderr io.Writer, name string, s Summary, l *ErrorLog) {
-	for _, w := range s.Warnings {
-		fmt.Fprintf(stderr, "%s: warning: %s\n", name, w)
+	for i, w := range s.Warnings {
+		if i == maxWarnings {
+			fmt.Fprintf(stderr, "%s: … and %d more warnings\n", name, len(s.Warnings)-i)
+			break
+		}
+		fmt.Fprintf(stderr, "%s: warning: %s\n", name, clip.Line(w))
 	}
 	if l != nil {
 		for _, line := range l.lines {

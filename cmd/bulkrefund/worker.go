@@ -282,7 +282,7 @@ func watchWorkers(e env, ledgerSpec, batchID string, f runFlags, printer runner.
 	if f.results != "" {
 		v, err := l.View(ctx, batchID)
 		if err == nil {
-			err = results.WriteFile(ctx, f.results, v)
+			err = results.WriteFile(ctx, f.results, v, results.Options{NoBOM: f.noBOM})
 		}
 		if err != nil {
 			errf("writing results %s: %v", f.results, err)
