@@ -134,6 +134,20 @@ func (l *SQL) ClaimFrom(ctx context.Context, r ClaimRequest, batchID string, aft
 		return nil, after, l.errf("claim: %w", err)
 	}
 	defer tx.Rollback()
+	// The batch row, locked against a `bulkrefund run` taking the batch's
+	// run lease meanwhile (see takeLease): a batch it holds is its own.
+	share := ""
+	if l.d.Name == "postgres" {
+		share = " FOR SHARE"
+	}
+	var free bool
+	var status string
+	if err := tx.QueryRowContext(ctx, l.d.Rebind(`SELECT run_owner='' OR run_lease_until < ?, status FROM batches WHERE id=?`+share), nowText, batchID).Scan(&free, &status); err != nil {
+		return nil, after, l.errf("claim: %w", err)
+	}
+	if !free {
+		return nil, after, nil
+	}
 	if l.d.Name == "postgres" {
 		// The cheap plan is the obvious one: walk the batch's items in
 		// sheet order from the cursor, look each refund up by id, stop
@@ -172,20 +186,60 @@ func (l *SQL) ClaimFrom(ctx context.Context, r ClaimRequest, batchID string, aft
 	if err := rows.Err(); err != nil {
 		return nil, after, l.errf("claim: %w", err)
 	}
-	res, err := tx.ExecContext(ctx, l.d.Rebind(`UPDATE batches SET status='running' WHERE id=? AND status='approved'`), batchID)
-	if err != nil {
-		return nil, after, l.errf("claim: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 1 {
-		if err := l.auditTx(ctx, tx, Audit{At: now, Actor: r.Actor, Action: "running", BatchID: batchID,
-			Detail: "workers took the batch's first refunds (" + r.Owner + ")"}); err != nil {
-			return nil, after, err
-		}
-	}
 	if err := tx.Commit(); err != nil {
 		return nil, after, l.errf("claim: %w", err)
 	}
+	if status == BatchApproved {
+		// In a transaction of its own: the claim holds the batch row shared,
+		// and two claims upgrading it to write it would deadlock.
+		if err := l.markRunning(ctx, batchID, r); err != nil {
+			return out, next, err
+		}
+	}
 	return out, next, nil
+}
+
+// markRunning moves an approved batch to running, with an audit entry, once.
+func (l *SQL) markRunning(ctx context.Context, batchID string, r ClaimRequest) error {
+	tx, err := l.db.BeginTx(ctx, nil)
+	if err != nil {
+		return l.errf("%w", err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, l.d.Rebind(`UPDATE batches SET status='running' WHERE id=? AND status='approved'`), batchID)
+	if err != nil {
+		return l.errf("%w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		if err := l.auditTx(ctx, tx, Audit{Actor: r.Actor, Action: "running", BatchID: batchID,
+			Detail: "workers took the batch's first refunds (" + r.Owner + ")"}); err != nil {
+			return err
+		}
+	}
+	return l.errf2(tx.Commit())
+}
+
+// takeLease takes a batch's run lease for `bulkrefund run` (takeRunLease)
+// unless workers hold some of its unsettled refunds: a run and a worker
+// must never both work one refund, or a run could look up a refund a
+// worker's request is carrying and send it again. Workers, for their part,
+// claim nothing from a batch whose run lease is live (ClaimFrom). Both
+// sides check under the batch row's lock, so the one that comes second
+// sees the first.
+func (l *SQL) takeLease(ctx context.Context, id string) error {
+	if err := l.takeRunLease(ctx, id); err != nil {
+		return err
+	}
+	n, err := l.LiveClaims(ctx, id)
+	if err == nil && n == 0 {
+		return nil
+	}
+	l.releaseLease(id)
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("%w: workers hold %d refunds of batch %.16s: they are running it (`bulkrefund status --batch %.16s`); let them finish, or stop them first",
+		ErrInUse, n, id, id)
 }
 
 // scanIDs reads a column of ids.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -292,6 +293,41 @@ func TestWakeBlocked(t *testing.T) {
 		}
 		if got := claim(t, l, "B", 2, time.Minute); len(got) != 1 || got[0].Key() != recs[0].Key() || got[0].State != store.Blocked {
 			t.Fatalf("after waking: %+v", got)
+		}
+	})
+}
+
+// A run and the workers never both work a batch: a run is refused while
+// workers hold some of its refunds, and workers claim nothing from a batch
+// a run holds.
+func TestRunRefusedWhileWorkersHoldClaims(t *testing.T) {
+	engines(t, func(t *testing.T, o storetest.Opener) {
+		l := o.New(t)
+		meta := approved(t, l, storetest.Items(4, 0))
+		recs := claim(t, l, "W", 2, time.Minute)
+		if _, err := l.Run(t.Context(), meta.BatchID); !errors.Is(err, store.ErrInUse) || !strings.Contains(err.Error(), "workers hold 2 refunds") {
+			t.Fatalf("run while workers hold claims: %v", err)
+		}
+		// The refused run left no lease behind: the workers go on.
+		if got := claim(t, l, "W", 2, time.Minute); len(got) != 2 {
+			t.Fatalf("workers claimed %d after the refused run", len(got))
+		}
+		keys := []string{recs[0].Key(), recs[1].Key()}
+		for _, r := range claim(t, l, "W", 4, time.Minute) {
+			keys = append(keys, r.Key())
+		}
+		all := []string{}
+		l.Refunds(t.Context(), store.Query{}, func(r store.Record) error { all = append(all, r.Key()); return nil })
+		if _, err := l.ReleaseClaims(t.Context(), "W", all, nil); err != nil {
+			t.Fatal(err)
+		}
+		s, err := l.Run(t.Context(), meta.BatchID)
+		if err != nil {
+			t.Fatalf("run once the claims are given back: %v", err)
+		}
+		defer s.Close()
+		if got := claim(t, l, "W2", 4, time.Minute); len(got) != 0 {
+			t.Fatalf("workers claimed %d refunds of a batch a run holds", len(got))
 		}
 	})
 }

@@ -629,7 +629,7 @@ func (l *SQL) Run(ctx context.Context, batchID string) (Store, error) {
 // process of this host that no longer exists is taken over at once (a run
 // killed with SIGKILL is resumed without waiting for its lease to expire);
 // one held elsewhere waits for expiry.
-func (l *SQL) takeLease(ctx context.Context, id string) error {
+func (l *SQL) takeRunLease(ctx context.Context, id string) error {
 	now := time.Now()
 	res, err := l.exec(ctx, `UPDATE batches SET run_owner=?, run_lease_until=? WHERE id=? AND (run_owner='' OR run_owner=? OR run_lease_until<?)`,
 		l.owner, fmtTime(now.Add(l.runLeaseExpiry)), id, l.owner, fmtTime(now))
