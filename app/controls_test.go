@@ -80,7 +80,7 @@ func TestCheckLimits(t *testing.T) {
 		item(3, "quickpay", "S1", 100001, money.CNY), // over the batch max_refund
 		item(4, "upay", "T1", 30000, money.CNY),
 		item(5, "upay", "T1", 20000, money.CNY), // T1 total 800.01 > 700
-		item(6, "nomad", "N", 5000, hkd),  // a currency the limits do not name
+		item(6, "nomad", "N", 5000, hkd),        // a currency the limits do not name
 	}
 	_, err = c.CheckLimits(over)
 	var le *app.LimitError
