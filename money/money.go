@@ -85,6 +85,32 @@ func Format(minor int64, c Currency) string {
 	return digits
 }
 
+// FormatGrouped is Format with the integer digits in groups of three, for
+// people reading a plan or a summary: 123456789 CNY → "1,234,567.89",
+// -123456 JPY → "-123,456". The grouping is on the digits Format gives, so it
+// is exact for every int64; ParseMajor reads the result back.
+func FormatGrouped(minor int64, c Currency) string {
+	s := Format(minor, c)
+	sign := ""
+	if s[0] == '-' {
+		sign, s = "-", s[1:]
+	}
+	intPart, frac, _ := strings.Cut(s, ".")
+	var b strings.Builder
+	b.WriteString(sign)
+	for i, d := range []byte(intPart) {
+		if i > 0 && (len(intPart)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte(d)
+	}
+	if frac != "" {
+		b.WriteByte('.')
+		b.WriteString(frac)
+	}
+	return b.String()
+}
+
 // Pow10 returns 10**n for the small n of currency scales.
 func Pow10(n int) int64 {
 	p := int64(1)
@@ -92,22 +118,6 @@ func Pow10(n int) int64 {
 		p *= 10
 	}
 	return p
-}
-
-// FormatGrouped is Format with thousands separators: 1234567 CNY →
-// "12,345.67", for people reading plans and summaries (never for files a
-// machine reads back).
-func FormatGrouped(minor int64, c Currency) string {
-	s := Format(minor, c)
-	sign := ""
-	if strings.HasPrefix(s, "-") {
-		sign, s = "-", s[1:]
-	}
-	intPart, frac := s, ""
-	if i := strings.IndexByte(s, '.'); i >= 0 {
-		intPart, frac = s[:i], s[i:]
-	}
-	return sign + groupDigits(intPart) + frac
 }
 
 // Group renders n with thousands separators: 1234567 → "1,234,567".

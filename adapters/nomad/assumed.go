@@ -3,6 +3,8 @@ package nomad
 import (
 	"strings"
 	"time"
+
+	"github.com/bulkrefund/bulkrefund/adapters"
 )
 
 // Every fact about Nomad this client relies on that no public source states.
@@ -27,6 +29,22 @@ func isNotFound(status int, errText string) bool {
 
 // Assumed: a repeated refundOrderRef returns the original refund rather than
 // a second one; the runner relies on it by never changing the number.
+
+// refusalKind classifies the code of a 422 refusal of a refund. Assumed
+// (Nomad documents no codes): a code saying the refundOrderRef was used
+// before (the sandbox's REFUND_ORDER_REF_CONFLICT) is already done — money
+// may have moved under that number, so the refund is never reported failed;
+// the runner looks it up and compares. Every other 422 (VALIDATION_ERROR,
+// REFUND_AMOUNT_EXCEEDED, ORDER_NOT_FOUND) refuses the refund itself: final.
+// Credentials are refused with HTTP 401 "Not Authenticated." (documented),
+// which is blocked.
+func refusalKind(code string) adapters.Kind {
+	c := strings.ToUpper(code)
+	if strings.Contains(c, "CONFLICT") || strings.Contains(c, "REPEAT") || strings.Contains(c, "DUPLICATE") {
+		return adapters.KindAlreadyDone
+	}
+	return adapters.KindFinal
+}
 
 // defaultPaymentMethod is used when the sheet names none. Assumed: most
 // broker merchants are WeChat Pay merchants; the sheet should say.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -51,7 +50,8 @@ var _ adapters.Provider = (*Client)(nil)
 // New checks o and returns a client.
 func New(o Options) (*Client, error) {
 	if o.BaseURL == "" || o.Merchant == "" || o.APIKey == "" {
-		return nil, errors.New("nomad: base URL, merchant and API key are all required")
+		return nil, &adapters.Error{Provider: adapters.Nomad, Op: "configure", Kind: adapters.KindBlocked,
+			Message: "base URL, merchant and API key are all required"}
 	}
 	return &Client{
 		base:     strings.TrimRight(o.BaseURL, "/"),
@@ -157,11 +157,14 @@ func (c *Client) read(op string, resp *httpx.Response) (adapters.Outcome, error)
 	case op == "lookup" && isNotFound(resp.Status, errText):
 		return adapters.Outcome{}, httpx.NotFound(adapters.Nomad, strconv.Itoa(resp.Status), errText)
 	case resp.Status == http.StatusUnprocessableEntity && op == "refund":
+		// Nomad refused this refund (validation, amount above what is left,
+		// a number used before): an error, never a failed outcome.
 		code := "422"
 		if a.Message != "" && a.Message != "success" {
 			code = a.Message // the sandbox and some gateways put a code here
 		}
-		return adapters.Outcome{Status: adapters.StatusFailed, Code: code, Message: errText, NetAmount: -1}, nil
+		return adapters.Outcome{}, &adapters.Error{Provider: adapters.Nomad, Op: op, Kind: refusalKind(code),
+			HTTPStatus: resp.Status, Code: code, Message: errText}
 	default:
 		msg := errText
 		if jerr != nil {
@@ -173,8 +176,11 @@ func (c *Client) read(op string, resp *httpx.Response) (adapters.Outcome, error)
 		return adapters.Outcome{}, &adapters.Error{Provider: adapters.Nomad, Op: op, Kind: adapters.KindUnknown, HTTPStatus: resp.Status,
 			Message: "unreadable answer: " + httpx.Snippet(resp.Body), Err: jerr}
 	}
+	// What the answer names, nothing taken from the request.
 	out := adapters.Outcome{
 		Code:             a.Status,
+		RefundNo:         a.RefundOrderRef,
+		OrderNo:          a.OrderRef,
 		Message:          a.Message,
 		ProviderRefundID: a.RefundID,
 		ProviderOrderID:  a.TransactionID,
@@ -191,6 +197,12 @@ func (c *Client) read(op string, resp *httpx.Response) (adapters.Outcome, error)
 	case "SUCCESS":
 		out.Status = adapters.StatusSucceeded
 	case "CLOSE":
+		if op == "refund" {
+			// A refund answer saying CLOSE (a repeat of a closed refund) is
+			// a refusal: an error, never a failed outcome.
+			return adapters.Outcome{}, &adapters.Error{Provider: adapters.Nomad, Op: op, Kind: adapters.KindFinal,
+				HTTPStatus: resp.Status, Code: a.Status, Message: "the refund is closed: " + a.Message}
+		}
 		out.Status = adapters.StatusFailed
 	case "PROCESSING", "ABNORMAL":
 		out.Status = adapters.StatusPending
@@ -212,7 +224,9 @@ func (c *Client) header() http.Header {
 func (c *Client) check(op string, r adapters.Refund) error {
 	switch {
 	case r.Account != "" && r.Account != c.merchant:
-		return c.bad(op, fmt.Sprintf("refund is for merchant %q, this client is merchant %q", r.Account, c.merchant))
+		// Our wiring sent it to the wrong merchant's client: configuration.
+		return &adapters.Error{Provider: adapters.Nomad, Op: op, Kind: adapters.KindBlocked,
+			Message: fmt.Sprintf("refund is for merchant %q, this client is merchant %q", r.Account, c.merchant)}
 	case r.OrderNo == "" || r.RefundNo == "":
 		return c.bad(op, "orderRef and refundOrderRef are required")
 	case r.Action == adapters.ActionRevoke:

@@ -66,6 +66,19 @@ func TestRefundWireFormat(t *testing.T) {
 	if out.Status != adapters.StatusSucceeded || out.ProviderRefundID != "rf_1" || out.Amount != 10 || out.OrderTotal != 10 || out.Time.IsZero() {
 		t.Errorf("outcome %+v", out)
 	}
+	if out.RefundNo != "r001" || out.OrderNo != "test20220125001" || out.Currency != "CNY" {
+		t.Errorf("echo fields: refund %q order %q currency %q", out.RefundNo, out.OrderNo, out.Currency)
+	}
+}
+
+// The answer is passed through as Nomad gave it, naming what it names; what
+// it leaves out stays empty rather than filled from the request.
+func TestAnswerNamingAnotherRefundPassesThrough(t *testing.T) {
+	c, _ := fake(t, 200, `{"code":200,"status":"SUCCESS","orderRef":"OLD","refundOrderRef":"r001","refundAmount":18778}`)
+	out, err := c.Refund(context.Background(), adapters.Refund{OrderNo: "NEW", RefundNo: "r001", Amount: 500, Total: 1000})
+	if err != nil || out.Amount != 18778 || out.OrderNo != "OLD" || out.RefundNo != "r001" || out.Currency != "" {
+		t.Fatalf("got %+v, %v; want the answer's order OLD, amount 18778, no currency", out, err)
+	}
 }
 
 func TestAnswers(t *testing.T) {
@@ -79,11 +92,16 @@ func TestAnswers(t *testing.T) {
 		wantErr  bool
 		notFound bool
 	}{
-		{name: "closed", status: 200, answer: `{"code":200,"status":"CLOSE"}`, want: adapters.StatusFailed},
+		{name: "closed: final error, never a failed outcome", status: 200, answer: `{"code":200,"status":"CLOSE"}`, wantErr: true, wantKind: adapters.KindFinal},
+		{name: "lookup closed", lookup: true, status: 200, answer: `{"code":200,"status":"CLOSE"}`, want: adapters.StatusFailed},
 		{name: "processing", status: 200, answer: `{"code":200,"status":"PROCESSING"}`, want: adapters.StatusPending},
 		{name: "abnormal", lookup: true, status: 200, answer: `{"code":200,"status":"ABNORMAL"}`, want: adapters.StatusPending},
-		{name: "422 refused", status: 422, answer: `{"code":422,"message":"refundAmount exceeds refundable amount","errors":{"refundAmount":["too large"]}}`, want: adapters.StatusFailed},
-		{name: "401", status: 401, answer: `{"errors":"Not Authenticated."}`, wantErr: true, wantKind: adapters.KindFinal},
+		{name: "422 refused: final", status: 422, answer: `{"code":422,"message":"refundAmount exceeds refundable amount","errors":{"refundAmount":["too large"]}}`, wantErr: true, wantKind: adapters.KindFinal},
+		{name: "422 number reused: already done", status: 422, answer: `{"code":422,"message":"REFUND_ORDER_REF_CONFLICT","errors":"refundOrderRef already used"}`, wantErr: true, wantKind: adapters.KindAlreadyDone},
+		{name: "401: blocked", status: 401, answer: `{"errors":"Not Authenticated."}`, wantErr: true, wantKind: adapters.KindBlocked},
+		{name: "403: blocked", status: 403, answer: ``, wantErr: true, wantKind: adapters.KindBlocked},
+		{name: "lookup 401: blocked", lookup: true, status: 401, answer: `{"errors":"Not Authenticated."}`, wantErr: true, wantKind: adapters.KindBlocked},
+		{name: "lookup 422: final", lookup: true, status: 422, answer: `{"code":422,"message":"VALIDATION_ERROR","errors":"paymentMethod"}`, wantErr: true, wantKind: adapters.KindFinal},
 		{name: "500", status: 500, answer: `{"code":500,"errors":"Something wrong when making the service."}`, wantErr: true, wantKind: adapters.KindUnknown},
 		{name: "429", status: 429, answer: ``, wantErr: true, wantKind: adapters.KindRetryable},
 		{name: "lookup 404", lookup: true, status: 404, answer: `{"errors":"refund not found"}`, notFound: true},
@@ -109,8 +127,9 @@ func TestAnswers(t *testing.T) {
 					t.Fatalf("want ErrNotFound, got %+v %v", out, err)
 				}
 			case tc.wantErr:
-				if err == nil || adapters.KindOf(err) != tc.wantKind {
-					t.Fatalf("err %v kind %v, want %v", err, adapters.KindOf(err), tc.wantKind)
+				var pe *adapters.Error
+				if !errors.As(err, &pe) || pe.Kind != tc.wantKind || out.Status != "" {
+					t.Fatalf("got %+v, err %v kind %v; want an *adapters.Error of kind %v", out, err, adapters.KindOf(err), tc.wantKind)
 				}
 			default:
 				if err != nil || out.Status != tc.want {
@@ -132,5 +151,14 @@ func TestSecretsNotPrinted(t *testing.T) {
 		if strings.Contains(s, testKey) {
 			t.Errorf("key printed: %s", s)
 		}
+	}
+}
+
+// A client that cannot be built for want of a credential is blocked: the
+// configuration must be fixed, nothing about any refund was judged.
+func TestMissingCredentialIsBlocked(t *testing.T) {
+	_, err := New(Options{BaseURL: "http://x"})
+	if adapters.KindOf(err) != adapters.KindBlocked {
+		t.Fatalf("New without credentials: %v (kind %v), want blocked", err, adapters.KindOf(err))
 	}
 }

@@ -18,22 +18,39 @@
 //
 // # Status mapping
 //
+// A refusal is never an Outcome: Refund returns it as an *adapters.Error
+// with PayEase's code and cause (the refusal contract, adapters/errors.go).
+//
 //	refund answer status SUCCESS          pending: accepted, settles later
-//	                                      (refundStatus via query or notify)
+//	                                      (refundStatus via query or notify);
+//	                                      carrying refundStatus FAILED (a repeat
+//	                                      of a failed refund): error, KindFinal
 //	query refundStatus SUCCESS            succeeded
 //	query refundStatus FAILED             failed
 //	query refundStatus anything else      pending
-//	error code naming a signature,        error, KindFinal
-//	  key, merchant or parameter problem
+//	error code naming the signature,      error, KindBlocked (HMAC_ERROR,
+//	  keys, merchant, decryption or         DECRYPT_ERROR, MERCHANT_NOT_EXIST,
+//	  content type                          CONTENT_TYPE_ERROR: fix, then resume)
+//	error code saying the requestId       error, KindAlreadyDone (REQUEST_ID_REPEAT:
+//	  was used before                       money moved under it, never "failed")
 //	error code of a system fault          error, KindUnknown
 //	error code on the query: not found    ErrNotFound
-//	any other error code on a refund      failed (PayEase refused the refund,
-//	                                      e.g. above the paid amount)
+//	any other error code                  error, KindFinal (REFUND_AMOUNT_EXCEED,
+//	                                        ORDER_NOT_EXIST, PARAM_ERROR)
+//	HTTP 401/403                          error, KindBlocked
 //	HTTP 429                              error, KindRetryable with Retry-After
-//	answer's encryptKey not openable      error, KindFinal, ENCRYPT_KEY_MISMATCH: the
+//	answer's encryptKey not openable      error, KindBlocked, ENCRYPT_KEY_MISMATCH: the
 //	  with our private key                platform holds another merchant key, so our
 //	                                      hmac cannot have verified (bad credentials)
+//	our key cannot sign or encrypt        error, KindBlocked
 //	HTTP 5xx, unreadable, bad hmac        error, KindUnknown (lookups: KindRetryable)
+//
+// A refund for another merchant than the client's is KindBlocked (our
+// wiring); a client built with a missing or unreadable key is KindBlocked (New).
+//
+// Outcome.RefundNo, OrderNo, Amount and Currency are the answer's requestId,
+// orderRequestId, amount and currency, never copied from the request ("" or
+// 0 when the answer leaves them out).
 //
 // All assumptions about PayEase that no public source states are in
 // assumed.go.

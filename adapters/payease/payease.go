@@ -55,16 +55,20 @@ var _ adapters.Provider = (*Client)(nil)
 
 // New parses the keys and returns a client.
 func New(o Options) (*Client, error) {
+	// A missing or unreadable key is our configuration: blocked.
+	blocked := func(msg string, err error) error {
+		return &adapters.Error{Provider: adapters.PayEase, Op: "configure", Kind: adapters.KindBlocked, Message: msg, Err: err}
+	}
 	if o.BaseURL == "" || o.MerchantID == "" {
-		return nil, errors.New("payease: base URL and merchantId are required")
+		return nil, blocked("base URL and merchantId are required", nil)
 	}
 	priv, err := ParsePrivateKey(o.MerchantPrivateKeyPEM)
 	if err != nil {
-		return nil, fmt.Errorf("payease: merchant private key: %w", err)
+		return nil, blocked("merchant private key", err)
 	}
 	pub, err := ParsePublicKey(o.PlatformPublicKeyPEM)
 	if err != nil {
-		return nil, fmt.Errorf("payease: platform public key: %w", err)
+		return nil, blocked("platform public key", err)
 	}
 	return &Client{
 		base:       strings.TrimRight(o.BaseURL, "/"),
@@ -113,19 +117,23 @@ func (c *Client) Refund(ctx context.Context, r adapters.Refund) (adapters.Outcom
 	if err != nil {
 		return adapters.Outcome{}, err
 	}
-	out := c.outcomeFrom(ans)
-	if s := str(ans["status"]); s == "SUCCESS" {
-		out.Status = adapters.StatusPending
-		out.Code = s
-		// An answer that already carries the final refundStatus (a repeat of
-		// a settled refund) is read as such.
-		if fin, ok := finalStatus(str(ans["refundStatus"])); ok {
-			out.Status = fin
-			out.Code = str(ans["refundStatus"])
-		}
-		return out, nil
+	if s := str(ans["status"]); s != "SUCCESS" {
+		return adapters.Outcome{}, c.errorAnswer("refund", ans)
 	}
-	return c.errorAnswer("refund", ans)
+	out := c.outcomeFrom(ans)
+	out.Status, out.Code = adapters.StatusPending, "SUCCESS"
+	// An answer that already carries the final refundStatus (a repeat of a
+	// settled refund) is read as such; a failed one is a refusal.
+	if rs := str(ans["refundStatus"]); rs != "" {
+		if fin, ok := finalStatus(rs); ok {
+			if fin == adapters.StatusFailed {
+				return adapters.Outcome{}, &adapters.Error{Provider: adapters.PayEase, Op: "refund", Kind: adapters.KindFinal,
+					Code: rs, Message: firstNonEmpty(out.Message, "PayEase reports the refund failed")}
+			}
+			out.Status, out.Code = fin, rs
+		}
+	}
+	return out, nil
 }
 
 // Lookup asks refundQuery for the refund's current state.
@@ -143,11 +151,7 @@ func (c *Client) Lookup(ctx context.Context, r adapters.Refund) (adapters.Outcom
 		if isNotFound(code) {
 			return adapters.Outcome{}, httpx.NotFound(adapters.PayEase, code, errorMessage(ans))
 		}
-		_, err := c.errorAnswer("lookup", ans)
-		if err == nil {
-			err = &adapters.Error{Provider: adapters.PayEase, Op: "lookup", Kind: adapters.KindFinal, Code: code, Message: errorMessage(ans)}
-		}
-		return adapters.Outcome{}, httpx.ReadOnly(err)
+		return adapters.Outcome{}, httpx.ReadOnly(c.errorAnswer("lookup", ans))
 	}
 	out := c.outcomeFrom(ans)
 	rs := str(ans["refundStatus"])
@@ -170,28 +174,29 @@ func finalStatus(refundStatus string) (adapters.Status, bool) {
 	return "", false
 }
 
-// errorAnswer classifies an answer whose status is not SUCCESS.
-func (c *Client) errorAnswer(op string, ans map[string]any) (adapters.Outcome, error) {
+// errorAnswer classifies an answer whose status is not SUCCESS (see
+// codeKind): always an error, never a failed outcome.
+func (c *Client) errorAnswer(op string, ans map[string]any) error {
 	code, msg := errorCode(ans), errorMessage(ans)
-	switch {
-	case hasMarker(code, systemErrorMarkers):
-		return adapters.Outcome{}, &adapters.Error{Provider: adapters.PayEase, Op: op, Kind: adapters.KindUnknown, Code: code, Message: msg}
-	case hasMarker(code, requestErrorMarkers) || op != "refund":
-		return adapters.Outcome{}, &adapters.Error{Provider: adapters.PayEase, Op: op, Kind: adapters.KindFinal, Code: code, Message: msg}
+	kind := codeKind(code)
+	if op != "refund" && kind == adapters.KindAlreadyDone {
+		kind = adapters.KindFinal // nothing is "done" by a query
 	}
-	return adapters.Outcome{Status: adapters.StatusFailed, Code: code, Message: msg, NetAmount: -1}, nil
+	return &adapters.Error{Provider: adapters.PayEase, Op: op, Kind: kind, Code: code, Message: msg}
 }
 
+// outcomeFrom reads what the answer names (requestId, orderRequestId,
+// amount, currency): what it leaves out stays empty, never taken from the
+// request.
 func (c *Client) outcomeFrom(ans map[string]any) adapters.Outcome {
 	out := adapters.Outcome{
+		RefundNo:         str(ans["requestId"]),
+		OrderNo:          str(ans["orderRequestId"]),
 		Message:          str(ans["remark"]),
 		ProviderRefundID: str(ans["refundId"]),
 		Amount:           amount(ans["amount"]),
 		Currency:         money.Currency(str(ans["currency"])),
 		NetAmount:        -1,
-	}
-	if out.Currency == "" {
-		out.Currency = money.CNY
 	}
 	for _, k := range []string{"refundCompleteTime", "refundSubmissionTime"} {
 		if t, err := time.ParseInLocation("2006-01-02 15:04:05", str(ans[k]), chinaTime); err == nil {
@@ -205,7 +210,9 @@ func (c *Client) outcomeFrom(ans map[string]any) adapters.Outcome {
 func (c *Client) check(op string, r adapters.Refund) error {
 	switch {
 	case r.Account != "" && r.Account != c.merchantID:
-		return c.bad(op, fmt.Sprintf("refund is for merchant %q, this client is merchant %q", r.Account, c.merchantID))
+		// Our wiring sent it to the wrong merchant's client: configuration.
+		return &adapters.Error{Provider: adapters.PayEase, Op: op, Kind: adapters.KindBlocked,
+			Message: fmt.Sprintf("refund is for merchant %q, this client is merchant %q", r.Account, c.merchantID)}
 	case r.RefundNo == "":
 		return c.bad(op, "requestId (refund_no) is required")
 	case op == "refund" && r.OrderNo == "":
@@ -228,7 +235,7 @@ func (c *Client) call(ctx context.Context, op, path, requestID string, fields ma
 	}
 	hmac, err := Sign(c.priv, HmacSource(fields))
 	if err != nil {
-		return nil, fail(adapters.KindFinal, "signing the request", err)
+		return nil, fail(adapters.KindBlocked, "signing the request with the merchant private key", err)
 	}
 	fields["hmac"] = hmac
 	plain, err := json.Marshal(fields)
@@ -245,7 +252,7 @@ func (c *Client) call(ctx context.Context, op, path, requestID string, fields ma
 	}
 	wrapped, err := rsa.EncryptPKCS1v15(rand.Reader, c.platform, aesKey)
 	if err != nil {
-		return nil, fail(adapters.KindFinal, "encrypting the AES key", err)
+		return nil, fail(adapters.KindBlocked, "encrypting the AES key with the platform public key", err)
 	}
 	h := http.Header{}
 	h.Set("Content-Type", contentType)
@@ -261,7 +268,7 @@ func (c *Client) call(ctx context.Context, op, path, requestID string, fields ma
 	}
 	ans, err := c.open(resp)
 	if errors.Is(err, errForeignKey) {
-		return nil, &adapters.Error{Provider: adapters.PayEase, Op: op, Kind: adapters.KindFinal, HTTPStatus: resp.Status,
+		return nil, &adapters.Error{Provider: adapters.PayEase, Op: op, Kind: adapters.KindBlocked, HTTPStatus: resp.Status,
 			Code: "ENCRYPT_KEY_MISMATCH", Message: "the answer is encrypted for another key: this merchant private key is not the one registered with PayEase", Err: err}
 	}
 	if err != nil {

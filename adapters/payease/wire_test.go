@@ -215,6 +215,21 @@ func TestRefundWireFormat(t *testing.T) {
 	if out.Status != adapters.StatusPending || out.ProviderRefundID != "RF1" || out.Amount != 100 || out.Time.IsZero() {
 		t.Errorf("accepted refund should be pending: %+v", out)
 	}
+	if out.RefundNo != "R20240101001" || out.OrderNo != "20261120-890000593-1001" || out.Currency != "CNY" {
+		t.Errorf("echo fields: refund %q order %q currency %q", out.RefundNo, out.OrderNo, out.Currency)
+	}
+}
+
+// The answer is passed through as PayEase gave it; what it leaves out stays
+// empty rather than filled from the request.
+func TestAnswerNamingAnotherRefundPassesThrough(t *testing.T) {
+	_, c := newPlatform(t, func(string, map[string]any) map[string]any {
+		return map[string]any{"status": "SUCCESS", "requestId": "R1", "orderRequestId": "20261001-890000593-9", "amount": 18778}
+	})
+	out, err := c.Refund(context.Background(), adapters.Refund{OrderNo: "20261120-890000593-1001", RefundNo: "R1", Amount: 100})
+	if err != nil || out.Amount != 18778 || out.OrderNo != "20261001-890000593-9" || out.RefundNo != "R1" || out.Currency != "" {
+		t.Fatalf("got %+v, %v; want the answer's order and amount, no currency", out, err)
+	}
 }
 
 func TestAnswers(t *testing.T) {
@@ -231,9 +246,15 @@ func TestAnswers(t *testing.T) {
 		{name: "query failed", lookup: true, ans: map[string]any{"status": "SUCCESS", "refundStatus": "FAILED"}, want: adapters.StatusFailed},
 		{name: "query processing", lookup: true, ans: map[string]any{"status": "SUCCESS", "refundStatus": "PROCESSING"}, want: adapters.StatusPending},
 		{name: "query not found", lookup: true, ans: map[string]any{"code": "REFUND_NOT_EXIST", "cause": "no such request"}, notFound: true},
-		{name: "unknown merchant is not 'refund not found'", lookup: true, ans: map[string]any{"code": "MERCHANT_NOT_EXIST"}, wantErr: true, wantKind: adapters.KindFinal},
-		{name: "refund refused", ans: map[string]any{"code": "AMOUNT_EXCEED", "cause": "refund exceeds paid amount"}, want: adapters.StatusFailed},
-		{name: "refund sign error", ans: map[string]any{"code": "HMAC_ERROR", "cause": "bad hmac"}, wantErr: true, wantKind: adapters.KindFinal},
+		{name: "unknown merchant is not 'refund not found'", lookup: true, ans: map[string]any{"code": "MERCHANT_NOT_EXIST"}, wantErr: true, wantKind: adapters.KindBlocked},
+		{name: "refund refused: final", ans: map[string]any{"code": "AMOUNT_EXCEED", "cause": "refund exceeds paid amount"}, wantErr: true, wantKind: adapters.KindFinal},
+		{name: "order unknown: final", ans: map[string]any{"code": "ORDER_NOT_EXIST"}, wantErr: true, wantKind: adapters.KindFinal},
+		{name: "bad params: final", ans: map[string]any{"code": "PARAM_ERROR"}, wantErr: true, wantKind: adapters.KindFinal},
+		{name: "requestId reused: already done", ans: map[string]any{"code": "REQUEST_ID_REPEAT"}, wantErr: true, wantKind: adapters.KindAlreadyDone},
+		{name: "repeat of a failed refund: final error, never a failed outcome", ans: map[string]any{"status": "SUCCESS", "refundStatus": "FAILED"}, wantErr: true, wantKind: adapters.KindFinal},
+		{name: "refund sign error: blocked", ans: map[string]any{"code": "HMAC_ERROR", "cause": "bad hmac"}, wantErr: true, wantKind: adapters.KindBlocked},
+		{name: "unknown merchant: blocked", ans: map[string]any{"code": "MERCHANT_NOT_EXIST"}, wantErr: true, wantKind: adapters.KindBlocked},
+		{name: "undecryptable request: blocked", ans: map[string]any{"code": "DECRYPT_ERROR"}, wantErr: true, wantKind: adapters.KindBlocked},
 		{name: "refund system error", ans: map[string]any{"code": "SYSTEM_ERROR", "cause": "try later"}, wantErr: true, wantKind: adapters.KindUnknown},
 	}
 	for _, tc := range cases {
@@ -259,8 +280,9 @@ func TestAnswers(t *testing.T) {
 					t.Fatalf("want ErrNotFound, got %+v %v", out, err)
 				}
 			case tc.wantErr:
-				if err == nil || adapters.KindOf(err) != tc.wantKind {
-					t.Fatalf("err %v kind %v, want %v", err, adapters.KindOf(err), tc.wantKind)
+				var pe *adapters.Error
+				if !errors.As(err, &pe) || pe.Kind != tc.wantKind || out.Status != "" {
+					t.Fatalf("got %+v, err %v kind %v; want an *adapters.Error of kind %v", out, err, adapters.KindOf(err), tc.wantKind)
 				}
 			default:
 				if err != nil || out.Status != tc.want {
@@ -302,5 +324,14 @@ func TestSecretsNotPrinted(t *testing.T) {
 		if strings.Contains(s, "PRIVATE") || strings.Contains(s, string(key[40:80])) {
 			t.Errorf("key printed: %s", s)
 		}
+	}
+}
+
+// A client that cannot be built for want of a credential is blocked: the
+// configuration must be fixed, nothing about any refund was judged.
+func TestMissingCredentialIsBlocked(t *testing.T) {
+	_, err := New(Options{BaseURL: "http://x"})
+	if adapters.KindOf(err) != adapters.KindBlocked {
+		t.Fatalf("New without credentials: %v (kind %v), want blocked", err, adapters.KindOf(err))
 	}
 }

@@ -3,6 +3,8 @@ package quickpay
 import (
 	"strings"
 	"time"
+
+	"github.com/bulkrefund/bulkrefund/adapters"
 )
 
 // Every fact about QuickPay this client relies on that no public source
@@ -23,14 +25,40 @@ const (
 	defaultOperator = "bulkrefund"
 )
 
-// Assumed: error codes QuickPay uses for a request it refused as a whole
-// (authentication, signature, malformed fields), as opposed to refusing the
-// refund itself. Matched by substring so that vendor spellings
-// (INVALID_SIGN, SIGN_ERROR, AUTH_FAILED, STORE_NOT_EXIST) all land here.
-var requestErrorMarkers = []string{"SIGN", "AUTH", "KEY", "STORE", "PARAM", "UNAUTHORIZED", "FORBIDDEN"}
+// Assumed (QuickPay's error codes are not public): codes naming our
+// credentials or configuration (signature, key, store), matched by substring
+// so that vendor spellings (INVALID_SIGN, SIGN_ERROR, AUTH_FAILED,
+// STORE_NOT_EXIST) all land here: blocked, nothing about the refund judged.
+var blockedMarkers = []string{"SIGN", "AUTH", "KEY", "STORE", "UNAUTHORIZED", "FORBIDDEN"}
+
+// requestErrorMarkers: codes refusing the request as a whole, never a
+// refund's "no record" (see isNotFound).
+var requestErrorMarkers = append([]string{"PARAM"}, blockedMarkers...)
+
+// Assumed: codes saying the refund number was used before (the sandbox's
+// REFUND_NO_CONFLICT: another order or amount). QuickPay documents that a
+// refund_no is unique per merchant and re-submitted unchanged after a
+// failure, so money may have moved under it: already done, for the runner
+// to look up and compare, never "failed".
+var alreadyDoneMarkers = []string{"CONFLICT", "REPEAT", "DUPLICATE"}
 
 // Assumed: codes naming a server-side fault of unknown effect.
 var systemErrorMarkers = []string{"SYSTEM", "BUSY", "INTERNAL", "TIMEOUT", "UNKNOWN_ERROR"}
+
+// codeKind classifies a non-SUCCESS code. Everything not listed above
+// refuses the refund itself (REFUND_AMOUNT_EXCEEDED, ORDER_NOT_EXIST,
+// PARAM_ERROR): final.
+func codeKind(code string) adapters.Kind {
+	switch {
+	case hasMarker(code, systemErrorMarkers):
+		return adapters.KindUnknown
+	case hasMarker(code, blockedMarkers):
+		return adapters.KindBlocked
+	case hasMarker(code, alreadyDoneMarkers):
+		return adapters.KindAlreadyDone
+	}
+	return adapters.KindFinal
+}
 
 // Assumed: codes with which RefundQuery answers a refund (or order) it has
 // no record of.

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -52,7 +51,8 @@ var _ adapters.Provider = (*Client)(nil)
 // New checks o and returns a client.
 func New(o Options) (*Client, error) {
 	if o.BaseURL == "" || o.StoreNo == "" || o.StoreKey == "" {
-		return nil, errors.New("quickpay: base URL, store_no and store key are all required")
+		return nil, &adapters.Error{Provider: adapters.QuickPay, Op: "configure", Kind: adapters.KindBlocked,
+			Message: "base URL, store_no and store key are all required"}
 	}
 	return &Client{
 		base:    strings.TrimRight(o.BaseURL, "/"),
@@ -148,31 +148,31 @@ func (c *Client) Lookup(ctx context.Context, r adapters.Refund) (adapters.Outcom
 	return out, httpx.ReadOnly(err)
 }
 
+// outcome reads an answer. A refusal is an error classified by its code
+// (see codeKind); a refund QuickPay processed and reports FAILED is a final
+// error from Refund and a failed outcome from Lookup.
 func (c *Client) outcome(op string, env *envelope) (adapters.Outcome, error) {
 	if env.Code != "SUCCESS" {
-		switch {
-		case hasMarker(env.Code, systemErrorMarkers):
-			return adapters.Outcome{}, &adapters.Error{Provider: adapters.QuickPay, Op: op, Kind: adapters.KindUnknown,
-				Code: env.Code, Message: env.Msg}
-		case hasMarker(env.Code, requestErrorMarkers) || op == "lookup":
-			return adapters.Outcome{}, &adapters.Error{Provider: adapters.QuickPay, Op: op, Kind: adapters.KindFinal,
-				Code: env.Code, Message: env.Msg}
+		kind := codeKind(env.Code)
+		if op == "lookup" && kind == adapters.KindAlreadyDone {
+			kind = adapters.KindFinal // nothing is "done" by a query
 		}
-		// QuickPay refused this refund (e.g. more than the paid amount).
-		return adapters.Outcome{Status: adapters.StatusFailed, Code: env.Code, Message: env.Msg, NetAmount: -1}, nil
+		return adapters.Outcome{}, &adapters.Error{Provider: adapters.QuickPay, Op: op, Kind: kind, Code: env.Code, Message: env.Msg}
 	}
 	if env.Data == nil {
 		return adapters.Outcome{}, &adapters.Error{Provider: adapters.QuickPay, Op: op, Kind: adapters.KindUnknown,
 			Code: env.Code, Message: "answer has no data"}
 	}
 	d := env.Data
+	// What the answer names; QuickPay answers carry no currency.
 	out := adapters.Outcome{
 		Code:             d.TransactionStatus,
+		RefundNo:         d.RefundOrderNo,
+		OrderNo:          d.OrderNo,
 		Message:          firstNonEmpty(d.TransactionMessage, d.Error, env.Msg),
 		ProviderRefundID: d.RefundTransactionNo,
 		ProviderOrderID:  d.TransactionNo,
 		Amount:           d.RefundAmount,
-		Currency:         money.CNY,
 		OrderTotal:       d.TotalAmount,
 		NetAmount:        -1,
 		Time:             parseTime(d.RefundTransactionTime),
@@ -181,6 +181,10 @@ func (c *Client) outcome(op string, env *envelope) (adapters.Outcome, error) {
 	case "SUCCESSED", "REFUNDED":
 		out.Status = adapters.StatusSucceeded
 	case "FAILED", "REFUNDFAILED":
+		if op == "refund" {
+			return adapters.Outcome{}, &adapters.Error{Provider: adapters.QuickPay, Op: op, Kind: adapters.KindFinal,
+				Code: d.TransactionStatus, Message: firstNonEmpty(out.Message, "QuickPay reports the refund failed")}
+		}
 		out.Status = adapters.StatusFailed
 	case "CREATE", "PAYING", "UNKNOWN":
 		out.Status = adapters.StatusPending
@@ -193,7 +197,9 @@ func (c *Client) outcome(op string, env *envelope) (adapters.Outcome, error) {
 func (c *Client) check(op string, r adapters.Refund) error {
 	switch {
 	case r.Account != "" && r.Account != c.storeNo:
-		return c.bad(op, fmt.Sprintf("refund is for store %q, this client is store %q", r.Account, c.storeNo))
+		// Our wiring sent it to the wrong store's client: configuration.
+		return &adapters.Error{Provider: adapters.QuickPay, Op: op, Kind: adapters.KindBlocked,
+			Message: fmt.Sprintf("refund is for store %q, this client is store %q", r.Account, c.storeNo)}
 	case r.OrderNo == "":
 		return c.bad(op, "order_no is required")
 	case r.RefundNo == "":

@@ -74,6 +74,24 @@ func TestRefundWireFormat(t *testing.T) {
 	if out.Status != adapters.StatusSucceeded || out.Amount != 250 || out.ProviderRefundID != "T9" || out.Time.IsZero() {
 		t.Errorf("outcome %+v", out)
 	}
+	if out.RefundNo != "QR-1" || out.OrderNo != "QP-1" || out.Currency != "" {
+		t.Errorf("echo fields: refund %q order %q currency %q; want QR-1, QP-1 and none (QuickPay answers carry no currency)",
+			out.RefundNo, out.OrderNo, out.Currency)
+	}
+}
+
+// The answer is passed through as QuickPay gave it: an answer naming another
+// refund or amount than was sent is the runner's to judge, not ours to fix.
+func TestAnswerNamingAnotherRefundPassesThrough(t *testing.T) {
+	c, _ := fake(t, 200, `{"code":"SUCCESS","data":{"transaction_status":"SUCCESSED","refund_amount":18778,"order_no":"QP-OLD","refund_order_no":"QR-1"}}`)
+	out, err := c.Refund(context.Background(), adapters.Refund{Account: "SH001", OrderNo: "QP-NEW", RefundNo: "QR-1", Amount: 500})
+	if err != nil || out.Amount != 18778 || out.OrderNo != "QP-OLD" || out.RefundNo != "QR-1" {
+		t.Fatalf("got %+v, %v; want the answer's amount 18778 and order QP-OLD", out, err)
+	}
+	c, _ = fake(t, 200, `{"code":"SUCCESS","data":{"transaction_status":"SUCCESSED"}}`)
+	if out, _ := c.Refund(context.Background(), adapters.Refund{Account: "SH001", OrderNo: "QP-1", RefundNo: "QR-1", Amount: 500}); out.Amount != 0 || out.OrderNo != "" || out.RefundNo != "" {
+		t.Fatalf("an answer naming nothing: %+v; want empty echo fields, never the request's", out)
+	}
 }
 
 func TestAnswers(t *testing.T) {
@@ -91,14 +109,22 @@ func TestAnswers(t *testing.T) {
 		{name: "refund failed", lookup: true, status: 200, answer: `{"code":"SUCCESS","data":{"transaction_status":"REFUNDFAILED"}}`, want: adapters.StatusFailed},
 		{name: "paying", status: 200, answer: `{"code":"SUCCESS","data":{"transaction_status":"PAYING"}}`, want: adapters.StatusPending},
 		{name: "unknown is pending", status: 200, answer: `{"code":"SUCCESS","data":{"transaction_status":"UNKNOWN"}}`, want: adapters.StatusPending},
-		{name: "over refund refused", status: 200, answer: `{"code":"REFUND_AMOUNT_EXCEEDED","msg":"退款金额超过可退金额"}`, want: adapters.StatusFailed},
-		{name: "bad sign", status: 200, answer: `{"code":"INVALID_SIGN","msg":"签名错误"}`, wantErr: true, wantKind: adapters.KindFinal},
-		{name: "http 401", status: 401, answer: `{"code":"UNAUTHORIZED"}`, wantErr: true, wantKind: adapters.KindFinal},
+		{name: "over refund refused: final", status: 200, answer: `{"code":"REFUND_AMOUNT_EXCEEDED","msg":"退款金额超过可退金额"}`, wantErr: true, wantKind: adapters.KindFinal},
+		{name: "order unknown: final", status: 200, answer: `{"code":"ORDER_NOT_EXIST"}`, wantErr: true, wantKind: adapters.KindFinal},
+		{name: "bad params: final", status: 200, answer: `{"code":"PARAM_ERROR"}`, wantErr: true, wantKind: adapters.KindFinal},
+		{name: "number reused: already done", status: 200, answer: `{"code":"REFUND_NO_CONFLICT"}`, wantErr: true, wantKind: adapters.KindAlreadyDone},
+		{name: "refund reported failed: final error, never a failed outcome", status: 200, answer: `{"code":"SUCCESS","data":{"transaction_status":"FAILED"}}`, wantErr: true, wantKind: adapters.KindFinal},
+		{name: "bad sign: blocked", status: 200, answer: `{"code":"INVALID_SIGN","msg":"签名错误"}`, wantErr: true, wantKind: adapters.KindBlocked},
+		{name: "sign error: blocked", status: 200, answer: `{"code":"SIGN_ERROR"}`, wantErr: true, wantKind: adapters.KindBlocked},
+		{name: "unknown store: blocked", status: 200, answer: `{"code":"STORE_NOT_EXIST"}`, wantErr: true, wantKind: adapters.KindBlocked},
+		{name: "http 401: blocked", status: 401, answer: `{"code":"UNAUTHORIZED"}`, wantErr: true, wantKind: adapters.KindBlocked},
+		{name: "http 403: blocked", status: 403, answer: ``, wantErr: true, wantKind: adapters.KindBlocked},
 		{name: "system error", status: 200, answer: `{"code":"SYSTEM_ERROR"}`, wantErr: true, wantKind: adapters.KindUnknown},
 		{name: "http 500", status: 500, answer: `oops`, wantErr: true, wantKind: adapters.KindUnknown},
 		{name: "lookup 500 is retryable", lookup: true, status: 500, answer: `oops`, wantErr: true, wantKind: adapters.KindRetryable},
 		{name: "http 429", status: 429, answer: ``, wantErr: true, wantKind: adapters.KindRetryable},
-		{name: "unknown store is not 'refund not found'", lookup: true, status: 200, answer: `{"code":"STORE_NOT_EXIST"}`, wantErr: true, wantKind: adapters.KindFinal},
+		{name: "unknown store is not 'refund not found'", lookup: true, status: 200, answer: `{"code":"STORE_NOT_EXIST"}`, wantErr: true, wantKind: adapters.KindBlocked},
+		{name: "lookup with a bad sign: blocked", lookup: true, status: 200, answer: `{"code":"SIGN_ERROR"}`, wantErr: true, wantKind: adapters.KindBlocked},
 		{name: "not found", lookup: true, status: 200, answer: `{"code":"REFUND_NOT_EXIST","msg":"无此退款"}`, notFound: true},
 	}
 	for _, tc := range cases {
@@ -121,8 +147,9 @@ func TestAnswers(t *testing.T) {
 					t.Fatalf("want ErrNotFound, got %+v %v", out, err)
 				}
 			case tc.wantErr:
-				if err == nil || adapters.KindOf(err) != tc.wantKind {
-					t.Fatalf("err %v kind %v, want %v", err, adapters.KindOf(err), tc.wantKind)
+				var pe *adapters.Error
+				if !errors.As(err, &pe) || pe.Kind != tc.wantKind || out.Status != "" {
+					t.Fatalf("got %+v, err %v kind %v; want an *adapters.Error of kind %v", out, err, adapters.KindOf(err), tc.wantKind)
 				}
 			default:
 				if err != nil || out.Status != tc.want {
@@ -144,5 +171,14 @@ func TestSecretsNotPrinted(t *testing.T) {
 		if strings.Contains(s, testKey) {
 			t.Errorf("key printed: %s", s)
 		}
+	}
+}
+
+// A client that cannot be built for want of a credential is blocked: the
+// configuration must be fixed, nothing about any refund was judged.
+func TestMissingCredentialIsBlocked(t *testing.T) {
+	_, err := New(Options{BaseURL: "http://x"})
+	if adapters.KindOf(err) != adapters.KindBlocked {
+		t.Fatalf("New without credentials: %v (kind %v), want blocked", err, adapters.KindOf(err))
 	}
 }

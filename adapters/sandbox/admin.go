@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -22,14 +23,38 @@ func (s *Sandbox) routes() *http.ServeMux {
 	m.HandleFunc("POST /icc/refund", s.payease("refund"))
 	m.HandleFunc("POST /icc/refundQuery", s.payease("query"))
 
-	// Admin endpoints: never subject to faults.
-	m.HandleFunc("GET /_sandbox/statement", s.adminStatement)
-	m.HandleFunc("GET /_sandbox/ledger", s.adminLedger)
-	m.HandleFunc("GET /_sandbox/orders", s.adminOrders)
-	m.HandleFunc("GET /_sandbox/faults", s.adminGetFaults)
-	m.HandleFunc("POST /_sandbox/faults", s.adminSetFaults)
-	m.HandleFunc("POST /_sandbox/refunds", s.adminOutOfBand)
+	// Admin endpoints: never subject to faults; off with Config.NoAdmin,
+	// behind a bearer token with Config.AdminToken.
+	if s.noAdmin {
+		return m
+	}
+	admin := func(pattern string, h http.HandlerFunc) { m.HandleFunc(pattern, s.guard(h)) }
+	admin("GET /_sandbox/statement", s.adminStatement)
+	admin("GET /_sandbox/ledger", s.adminLedger)
+	admin("GET /_sandbox/numbers", s.adminNumbers)
+	admin("GET /_sandbox/stats", s.adminStats)
+	admin("GET /_sandbox/orders", s.adminOrders)
+	admin("GET /_sandbox/faults", s.adminGetFaults)
+	admin("POST /_sandbox/faults", s.adminSetFaults)
+	admin("POST /_sandbox/refunds", s.adminOutOfBand)
 	return m
+}
+
+// guard lets a request through when no admin token is set or when it
+// carries "Authorization: Bearer <token>".
+func (s *Sandbox) guard(h http.HandlerFunc) http.HandlerFunc {
+	if s.adminToken == "" {
+		return h
+	}
+	want := []byte("Bearer " + s.adminToken)
+	return func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="bulkrefund sandbox admin"`)
+			adminError(w, http.StatusUnauthorized, errors.New("admin endpoints need Authorization: Bearer <admin token>"))
+			return
+		}
+		h(w, r)
+	}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -68,6 +93,7 @@ type ledgerJSON struct {
 	Status           string    `json:"status"`
 	Created          time.Time `json:"created"`
 	Time             time.Time `json:"time"`
+	Requests         int       `json:"requests"`
 	Applied          int       `json:"applied"`
 	OutOfBand        bool      `json:"out_of_band"`
 }
@@ -75,7 +101,41 @@ type ledgerJSON struct {
 func toJSON(r LedgerRefund) ledgerJSON {
 	return ledgerJSON{r.Provider, r.Account, r.OrderNo, r.ProviderOrderID, r.RefundNo, r.ProviderRefundID,
 		string(r.Type), r.Amount, money.Format(r.Amount, r.Currency), string(r.Currency), string(r.Status),
-		r.Created.UTC(), r.Time.UTC(), r.Applied, r.OutOfBand}
+		r.Created.UTC(), r.Time.UTC(), r.Requests, r.Applied, r.OutOfBand}
+}
+
+func (s *Sandbox) adminNumbers(w http.ResponseWriter, r *http.Request) {
+	type nj struct {
+		Provider string `json:"provider"`
+		Account  string `json:"account"`
+		OrderNo  string `json:"order_no"`
+		RefundNo string `json:"refund_no"`
+		Type     string `json:"type"`
+		Requests int    `json:"requests"`
+		Applied  int    `json:"applied"`
+	}
+	ns := s.Numbers()
+	out := make([]nj, len(ns))
+	for i, n := range ns {
+		out[i] = nj{n.Provider, n.Account, n.OrderNo, n.RefundNo, string(n.Type), n.Requests, n.Applied}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Sandbox) adminStats(w http.ResponseWriter, r *http.Request) {
+	type sj struct {
+		Provider     string `json:"provider"`
+		Account      string `json:"account"`
+		Requests     int64  `json:"requests"`
+		RateLimited  int64  `json:"rate_limited"`
+		MaxPerSecond int    `json:"max_per_second"`
+	}
+	st := s.Stats()
+	out := make([]sj, len(st))
+	for i, a := range st {
+		out[i] = sj{a.Provider, a.Account, a.Requests, a.RateLimited, a.MaxPerSecond}
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Sandbox) adminLedger(w http.ResponseWriter, r *http.Request) {
@@ -123,21 +183,33 @@ type FaultsJSON struct {
 	PendingRate      float64 `json:"pending_rate"`
 	SettleAfter      string  `json:"settle_after"`
 	SettleFailRate   float64 `json:"settle_fail_rate"`
+	NonIdempotent    bool    `json:"non_idempotent"`
+	LenientRepeat    bool    `json:"lenient_repeat"`
+	UpayRepeatNoop   bool    `json:"upay_repeat_noop"`
+	LookupLagRate    float64 `json:"lookup_lag_rate"`
+	LookupLag        string  `json:"lookup_lag"`
 	Seed             int64   `json:"seed"`
 }
 
+// ToJSON is f on the admin API.
+func (f Faults) ToJSON() FaultsJSON {
+	return FaultsJSON{
+		Latency: f.Latency.String(), Jitter: f.Jitter.String(), ErrorRate: f.ErrorRate,
+		LostResponseRate: f.LostResponseRate, TimeoutRate: f.TimeoutRate, RateLimit: f.RateLimit, Burst: f.Burst,
+		PendingRate: f.PendingRate, SettleAfter: f.SettleAfter.String(), SettleFailRate: f.SettleFailRate,
+		NonIdempotent: f.NonIdempotent, LenientRepeat: f.LenientRepeat, UpayRepeatNoop: f.UpayRepeatNoop,
+		LookupLagRate: f.LookupLagRate, LookupLag: f.LookupLag.String(), Seed: f.Seed,
+	}
+}
+
 func (s *Sandbox) adminGetFaults(w http.ResponseWriter, r *http.Request) {
-	f := s.Faults()
-	writeJSON(w, http.StatusOK, FaultsJSON{f.Latency.String(), f.Jitter.String(), f.ErrorRate, f.LostResponseRate,
-		f.TimeoutRate, f.RateLimit, f.Burst, f.PendingRate, f.SettleAfter.String(), f.SettleFailRate, f.Seed})
+	writeJSON(w, http.StatusOK, s.Faults().ToJSON())
 }
 
 // adminSetFaults replaces the faults; fields left out of the JSON keep
 // their current values.
 func (s *Sandbox) adminSetFaults(w http.ResponseWriter, r *http.Request) {
-	f := s.Faults()
-	cur := FaultsJSON{f.Latency.String(), f.Jitter.String(), f.ErrorRate, f.LostResponseRate,
-		f.TimeoutRate, f.RateLimit, f.Burst, f.PendingRate, f.SettleAfter.String(), f.SettleFailRate, f.Seed}
+	cur := s.Faults().ToJSON()
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&cur); err != nil {
@@ -168,8 +240,10 @@ func (j FaultsJSON) Faults() (Faults, error) {
 		return d
 	}
 	f.Latency, f.Jitter, f.SettleAfter = parse("latency", j.Latency), parse("jitter", j.Jitter), parse("settle_after", j.SettleAfter)
+	f.LookupLag = parse("lookup_lag", j.LookupLag)
 	f.ErrorRate, f.LostResponseRate, f.TimeoutRate = j.ErrorRate, j.LostResponseRate, j.TimeoutRate
 	f.RateLimit, f.Burst, f.PendingRate, f.SettleFailRate, f.Seed = j.RateLimit, j.Burst, j.PendingRate, j.SettleFailRate, j.Seed
+	f.NonIdempotent, f.LenientRepeat, f.UpayRepeatNoop, f.LookupLagRate = j.NonIdempotent, j.LenientRepeat, j.UpayRepeatNoop, j.LookupLagRate
 	if err != nil {
 		return Faults{}, err
 	}
@@ -179,12 +253,13 @@ func (j FaultsJSON) Faults() (Faults, error) {
 // Validate checks rates are probabilities and nothing is negative.
 func (f Faults) Validate() error {
 	for name, v := range map[string]float64{"error rate": f.ErrorRate, "lost response rate": f.LostResponseRate,
-		"timeout rate": f.TimeoutRate, "pending rate": f.PendingRate, "settle fail rate": f.SettleFailRate} {
-		if v < 0 || v > 1 {
+		"timeout rate": f.TimeoutRate, "pending rate": f.PendingRate, "settle fail rate": f.SettleFailRate,
+		"lookup lag rate": f.LookupLagRate} {
+		if !(v >= 0 && v <= 1) { // NaN too
 			return errors.New(name + " must be between 0 and 1")
 		}
 	}
-	if f.RateLimit < 0 || f.Burst < 0 || f.Latency < 0 || f.Jitter < 0 || f.SettleAfter < 0 {
+	if f.RateLimit < 0 || f.Burst < 0 || f.Latency < 0 || f.Jitter < 0 || f.SettleAfter < 0 || f.LookupLag < 0 {
 		return errors.New("rate limit, burst and durations must not be negative")
 	}
 	return nil

@@ -47,7 +47,13 @@
 // (or, where numbers are per merchant, another order) is rejected. A business
 // rejection records nothing, so a number that was refused may be re-sent, as
 // QuickPay documents. Refunds never exceed what is left of the order (pending
-// refunds count as taken).
+// refunds count as taken). Faults.NonIdempotent drops the number rule (a
+// repeat is a new refund, as far as the order allows); Faults.LenientRepeat
+// answers any repeat with the refund held, naming its own amount and order.
+//
+// The sandbox counts per refund number (Numbers, and Requests/Applied on
+// every ledger entry) the refund calls it processed and the refunds it
+// accepted: Applied 1 is a refund paid once however often it was asked for.
 //
 //	rule                       Upay (biz FAIL + error_code)        QuickPay code           Nomad 422 message          PayEase code
 //	order unknown              UPAY_ORDER_NOT_EXISTS               ORDER_NOT_EXIST         ORDER_NOT_FOUND            ORDER_NOT_EXIST
@@ -61,8 +67,13 @@
 // Upay only: refunds within 3 months of payment (TRADE_TIMEOUT after);
 // revoke refunds the full amount, only on the payment's calendar day in
 // Asia/Shanghai, only before any refund (UPAY_REFUND_INVALID_ORDER_STATE
-// otherwise); a repeated revoke returns CANCEL_SUCCESS again without moving
-// money; a refund of a revoked order is UPAY_REFUND_INVALID_ORDER_STATE.
+// otherwise); a repeated revoke answers FAIL + UPAY_CANCEL_ORDER_NOOP and
+// moves nothing; a refund of a revoked order is UPAY_REFUND_INVALID_ORDER_STATE;
+// with Faults.UpayRepeatNoop a repeated refund_request_no answers FAIL +
+// UPAY_REFUND_ORDER_NOOP instead of the original outcome. Answers echo the
+// call: Upay operator (a revoke's and a payment's: "cashier", assumed),
+// QuickPay operator and refund_desc, PayEase remark, Nomad refundAccount and
+// fundsAccount.
 // Numbers the sandbox assigns: Upay client_tsn = client_sn-refund_request_no
 // (client_sn-revoke for a revoke), QuickPay refund_transaction_no QPR…,
 // Nomad refundId 503…, PayEase refundId PER…, each a per-provider sequence.
@@ -89,9 +100,10 @@
 // as failed answers REFUND_FAIL, a QuickPay one transaction_status FAILED.
 // The PayEase refund answer is always status SUCCESS = accepted. When
 // a Nomad or PayEase refund becomes final the sandbox POSTs the notify to its
-// notifyUrl — only to loopback hosts, best effort, 5s timeout: PayEase
-// encrypted and signed like its answers, Nomad unsigned JSON {refundOrderRef,
-// status, successTime}.
+// notifyUrl (or Config.NotifyURL) — only to loopback hosts, best effort, 5s
+// timeout: PayEase encrypted and signed like its answers, Nomad unsigned JSON
+// {refundOrderRef, status, successTime}. Sandbox.Notify sends one now and
+// returns the receiver's answer.
 //
 // # Faults
 //
@@ -101,13 +113,24 @@
 // until the client gives up (or Config.TimeoutCap, then 504), nothing
 // applied; then the request is processed; LostResponseRate (refund and
 // revoke only) → the refund IS applied and the connection is closed without
-// an answer. Draws come from one generator seeded with Faults.Seed, so a
-// sequential client sees the same faults on every run.
+// an answer. LookupLagRate/LookupLag make refund queries miss refunds applied
+// less than LookupLag ago, answering each provider's own "no record"
+// (QuickPay REFUND_NOT_EXIST, Nomad 404, PayEase REFUND_NOT_EXIST, the Upay
+// order as before those refunds). Draws come from one generator seeded with
+// Faults.Seed, so a sequential client sees the same faults on every run.
+// Stats reports per account the requests received, the 429s answered and the
+// most requests in any sliding second.
 //
 // # Admin endpoints
 //
+// Open on loopback; with Config.AdminToken they need "Authorization: Bearer
+// <token>", with Config.NoAdmin they are off. StartAt refuses a non-loopback
+// address with neither (ErrAdminExposed).
+//
 //	GET  /_sandbox/statement   the statement CSV (WriteStatement)
-//	GET  /_sandbox/ledger      JSON array of every refund, with applied counts
+//	GET  /_sandbox/ledger      JSON array of every refund, with requests and applied
+//	GET  /_sandbox/numbers     JSON array of every refund number asked for (Numbers)
+//	GET  /_sandbox/stats       JSON per account: requests, rate_limited, max_per_second
 //	GET  /_sandbox/orders      JSON array of orders with refunded and remaining amounts
 //	GET  /_sandbox/faults      JSON faults (durations as "50ms")
 //	POST /_sandbox/faults      change faults; omitted fields keep their value

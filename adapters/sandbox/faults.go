@@ -5,7 +5,9 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
+	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -73,6 +75,8 @@ func (s *Sandbox) limiter(f *Faults, provider, acct string) *rate.Limiter {
 // whether the request may proceed; when it returns false the answer is
 // written (or the client is gone) and nothing was applied.
 func (s *Sandbox) admit(w http.ResponseWriter, r *http.Request, provider, acct string) bool {
+	st := s.stats[acctKey{provider, acct}] // nil for an account the sandbox does not hold
+	st.arrive(time.Now())
 	f := s.faults.Load()
 	if f.Latency > 0 || f.Jitter > 0 {
 		d := f.Latency
@@ -93,6 +97,7 @@ func (s *Sandbox) admit(w http.ResponseWriter, r *http.Request, provider, acct s
 		}
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		writeFault(w, provider, http.StatusTooManyRequests, "TOO_MANY_REQUESTS", "rate limit exceeded")
+		st.limit()
 		return false
 	}
 	if f.ErrorRate > 0 && s.draw() < f.ErrorRate {
@@ -170,4 +175,75 @@ func writeFault(w http.ResponseWriter, provider string, status int, code, msg st
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	w.Write(b)
+}
+
+// acctStats measures the requests one provider account receives, whatever
+// the faults make of them, so that a test can check the rate a client (or
+// several client processes together) actually sent.
+type acctStats struct {
+	mu        sync.Mutex
+	requests  int64
+	limited   int64       // answered 429
+	window    []time.Time // arrivals of the last second, oldest first, from head
+	head      int
+	maxWindow int
+}
+
+// arrive records a request arriving at t (wall clock, monotonic: the rate is
+// real whatever the sandbox clock says). nil-safe.
+func (a *acctStats) arrive(t time.Time) {
+	if a == nil {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.requests++
+	a.window = append(a.window, t)
+	for t.Sub(a.window[a.head]) >= time.Second {
+		a.head++
+	}
+	a.maxWindow = max(a.maxWindow, len(a.window)-a.head)
+	if a.head > 1024 && a.head*2 > len(a.window) {
+		a.window = append(a.window[:0], a.window[a.head:]...)
+		a.head = 0
+	}
+}
+
+func (a *acctStats) limit() {
+	if a == nil {
+		return
+	}
+	a.mu.Lock()
+	a.limited++
+	a.mu.Unlock()
+}
+
+// AccountStats is what one provider account received.
+type AccountStats struct {
+	Provider, Account string
+	Requests          int64 // provider requests (refund, revoke, query), 429s included
+	RateLimited       int64 // of them answered 429 by the rate limit
+	// MaxPerSecond is the most requests that arrived within any one-second
+	// sliding window: the peak rate the clients sent, together.
+	MaxPerSecond int
+}
+
+// Stats returns what each account received since the sandbox started,
+// sorted by provider and account. Admin endpoints are not counted, and
+// neither are requests for accounts the sandbox does not hold.
+func (s *Sandbox) Stats() []AccountStats {
+	out := make([]AccountStats, 0, len(s.stats))
+	for k, a := range s.stats {
+		a.mu.Lock()
+		out = append(out, AccountStats{Provider: k.provider, Account: k.id, Requests: a.requests,
+			RateLimited: a.limited, MaxPerSecond: a.maxWindow})
+		a.mu.Unlock()
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Provider != out[j].Provider {
+			return out[i].Provider < out[j].Provider
+		}
+		return out[i].Account < out[j].Account
+	})
+	return out
 }

@@ -48,6 +48,7 @@ type nomadResp struct {
 	DiscountRefundAmount int64  `json:"discountRefundAmount"`
 	Currency             string `json:"currency"`
 	RefundAccount        string `json:"refundAccount"`
+	FundsAccount         string `json:"fundsAccount,omitempty"`
 }
 
 type nomadError struct {
@@ -133,7 +134,8 @@ func (s *Sandbox) nomadHandle(op string, r *http.Request, merchant string, body 
 		return nomadErr(http.StatusUnprocessableEntity, "VALIDATION_ERROR", "paymentMethod "+q.PaymentMethod+" is not the order's "+o.PaymentMethod)
 	}
 	rf, ord, _, rej := s.apply(refundReq{provider: adapters.Nomad, account: merchant, ord: o, typ: adapters.ActionRefund,
-		refundNo: q.RefundOrderRef, amount: *q.RefundAmount, mayPend: true, notifyURL: q.NotifyURL, remark: q.Reason})
+		refundNo: q.RefundOrderRef, amount: *q.RefundAmount, mayPend: true, notifyURL: q.NotifyURL, remark: q.Reason,
+		refundAccount: q.RefundAccount, fundsAccount: q.FundsAccount})
 	switch rej {
 	case rejConflict:
 		return nomadErr(http.StatusUnprocessableEntity, "REFUND_ORDER_REF_CONFLICT", "refundOrderRef already used for another order or amount")
@@ -157,7 +159,10 @@ func nomadRender(o order, rf LedgerRefund) nomadResp {
 		UserReceivedAccount: "支付用户零钱", CreateTime: rf.Created.In(cst).Format(time.RFC3339),
 		Status: status, RefundAmount: rf.Amount, TotalAmount: o.Total, PayerRefund: rf.Amount, PayerTotal: o.Total,
 		SettlementAmount: rf.Amount, SettlementTotal: o.Total, Currency: string(o.Currency),
-		RefundAccount: "REFUND_SOURCE_SUB_MERCHANT",
+		RefundAccount: rf.refundAccount, FundsAccount: rf.fundsAccount,
+	}
+	if resp.RefundAccount == "" {
+		resp.RefundAccount = "REFUND_SOURCE_SUB_MERCHANT" // the documented default
 	}
 	if rf.Status == adapters.StatusSucceeded {
 		resp.SuccessTime = rf.Time.In(cst).Format(time.RFC3339)

@@ -189,5 +189,8 @@ func peRender(o order, rf LedgerRefund) map[string]any {
 	if rf.Status.Final() {
 		out["refundCompleteTime"] = rf.Time.In(cst).Format(time.DateTime)
 	}
+	if rf.Remark != "" {
+		out["remark"] = rf.Remark
+	}
 	return out
 }

@@ -101,7 +101,7 @@ func (s *Sandbox) quickpayHandle(op string, body []byte, sign string, q quickpay
 		if !ok || rf.OrderNo != q.OrderNo {
 			return qpErr("REFUND_NOT_EXIST", "退款单不存在 (no such refund)")
 		}
-		d := quickpayRender(ord, rf, "")
+		d := quickpayRender(ord, rf)
 		switch rf.Status {
 		case adapters.StatusSucceeded:
 			d.TransactionStatus = "REFUNDED"
@@ -143,7 +143,7 @@ func (s *Sandbox) quickpayHandle(op string, body []byte, sign string, q quickpay
 	case rejFullyRefunded, rejExceeds:
 		return qpErr("REFUND_AMOUNT_EXCEEDED", "退款金额超过可退金额 (refund exceeds the refundable amount "+strconv.FormatInt(ord.remaining(), 10)+")")
 	}
-	d := quickpayRender(ord, rf, q.Operator)
+	d := quickpayRender(ord, rf)
 	msg := "退款成功"
 	switch rf.Status {
 	case adapters.StatusPending:
@@ -154,7 +154,9 @@ func (s *Sandbox) quickpayHandle(op string, body []byte, sign string, q quickpay
 	return quickpayResp{Code: "SUCCESS", Msg: msg, Data: &d}
 }
 
-func quickpayRender(o order, rf LedgerRefund, operator string) quickpayData {
+// quickpayRender is a refund as the refund answer and RefundQuery show it;
+// operator and refund_desc echo the refund call that made it.
+func quickpayRender(o order, rf LedgerRefund) quickpayData {
 	status := "SUCCESSED"
 	switch rf.Status {
 	case adapters.StatusFailed:
@@ -169,7 +171,7 @@ func quickpayRender(o order, rf LedgerRefund, operator string) quickpayData {
 	return quickpayData{
 		TransactionStatus: status, StoreNo: o.Account, PayType: pt,
 		TotalAmount: o.Total, RefundAmount: rf.Amount, SettlementAmount: rf.Amount, CashAmount: rf.Amount,
-		OrderNo: o.OrderNo, RefundOrderNo: rf.RefundNo, Operator: operator,
+		OrderNo: o.OrderNo, RefundOrderNo: rf.RefundNo, Operator: rf.Operator, RefundDesc: rf.Remark,
 		TransactionNo: o.ProviderOrderID, RefundTransactionNo: rf.ProviderRefundID,
 		RefundTime: rf.Time.In(cst).Format(time.DateTime),
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -73,7 +74,28 @@ type Faults struct {
 	PendingRate    float64
 	SettleAfter    time.Duration
 	SettleFailRate float64
-	Seed           int64
+	// NonIdempotent emulates a provider that ignores refund numbers: a
+	// repeated number is a new refund and moves money again, as far as the
+	// business rules allow (what is left of the order, the refund window).
+	// A test can then prove on its own that a client looks a doubtful
+	// refund up before it re-sends it.
+	NonIdempotent bool
+	// LenientRepeat answers a repeated refund number with the refund held
+	// under it even when the repeat names another amount or order
+	// (idempotency on the number alone) instead of refusing it as a
+	// conflict: the answer then names what was refunded, not what was asked.
+	LenientRepeat bool
+	// UpayRepeatNoop answers a repeated Upay refund_request_no with FAIL +
+	// UPAY_REFUND_ORDER_NOOP instead of the original outcome; PROVIDERS.md
+	// allows either.
+	UpayRepeatNoop bool
+	// LookupLagRate is the fraction of refund queries that do not see a
+	// refund yet: the query answers the provider's native "no record" (the
+	// Upay order query shows the order as before the refund). Only refunds
+	// applied less than LookupLag ago lag; LookupLag 0 means any refund.
+	LookupLagRate float64
+	LookupLag     time.Duration
+	Seed          int64
 }
 
 // Config configures a sandbox.
@@ -91,6 +113,17 @@ type Config struct {
 	PlatformPrivateKeyPEM []byte
 	// TimeoutCap bounds how long a TimeoutRate request hangs; 2 minutes when 0.
 	TimeoutCap time.Duration
+	// NotifyURL, when set, receives every notify (Nomad and PayEase refunds
+	// that become final) instead of the notifyUrl the refund call named.
+	// Like those, it is called only on a loopback host.
+	NotifyURL string
+	// AdminToken, when set, guards the /_sandbox/ endpoints: they answer
+	// 401 unless the request carries "Authorization: Bearer <AdminToken>".
+	// NoAdmin turns them off (404). StartAt refuses a non-loopback address
+	// unless one of the two is set: the admin endpoints change faults and
+	// make refunds, and must not be open to the network.
+	AdminToken string
+	NoAdmin    bool
 }
 
 // Errors returned by New, LoadOrders and AddOutOfBand; callers can errors.Is them.
@@ -101,6 +134,12 @@ var (
 	ErrOverRefund     = errors.New("refund exceeds the order's remaining amount")
 	ErrInvalidRefund  = errors.New("invalid refund")
 	ErrInvalidAccount = errors.New("invalid account")
+	// ErrAdminExposed: StartAt on a non-loopback address with the admin
+	// endpoints open (neither Config.AdminToken nor Config.NoAdmin).
+	ErrAdminExposed = errors.New("admin endpoints would be open to the network: set an admin token or turn them off")
+	// ErrNoNotify is returned by Notify for a refund that sends no notify
+	// (pending, or a provider without one).
+	ErrNoNotify = errors.New("no notify for this refund")
 )
 
 // Sandbox emulates Upay, QuickPay, Nomad and PayEase on one HTTP handler.
@@ -112,13 +151,19 @@ type Sandbox struct {
 	mu      sync.Mutex // guards the business state below
 	orders  map[orderKey]*order
 	byPOID  map[orderKey]*order
-	refunds map[refundKey]*refund
+	refunds map[refundKey]*refund // the latest refund under each number
+	counts  map[refundKey]*numberCount
 	all     []*refund
 	seq     map[string]int64 // per provider, for refund ids
 	timers  map[*time.Timer]struct{}
 
-	accounts map[acctKey]*account // read-only after New
+	accounts map[acctKey]*account   // read-only after New
+	stats    map[acctKey]*acctStats // keys read-only after New
 	platform *rsa.PrivateKey
+
+	notifyURL          string
+	adminToken         string
+	noAdmin, onNetwork bool
 
 	faults atomic.Pointer[Faults]
 	fmu    sync.Mutex // guards rng and limiters
@@ -152,6 +197,11 @@ func New(cfg Config) (*Sandbox, error) {
 		orders:     make(map[orderKey]*order, len(cfg.Orders)),
 		byPOID:     make(map[orderKey]*order, len(cfg.Orders)),
 		refunds:    make(map[refundKey]*refund),
+		counts:     make(map[refundKey]*numberCount),
+		stats:      make(map[acctKey]*acctStats),
+		notifyURL:  cfg.NotifyURL,
+		adminToken: cfg.AdminToken,
+		noAdmin:    cfg.NoAdmin,
 		seq:        make(map[string]int64),
 		timers:     make(map[*time.Timer]struct{}),
 		accounts:   make(map[acctKey]*account),
@@ -187,8 +237,18 @@ func New(cfg Config) (*Sandbox, error) {
 			}
 		}
 	}
-	f := cfg.Faults
-	s.setFaults(f)
+	for k := range s.accounts {
+		s.stats[k] = &acctStats{}
+	}
+	if err := cfg.Faults.Validate(); err != nil {
+		return nil, fmt.Errorf("sandbox: faults: %w", err)
+	}
+	if cfg.NotifyURL != "" {
+		if u, err := url.Parse(cfg.NotifyURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || !loopbackHost(u.Hostname()) {
+			return nil, fmt.Errorf("sandbox: notify URL %q: %w", cfg.NotifyURL, errNotLoopback)
+		}
+	}
+	s.setFaults(cfg.Faults)
 	s.mux = s.routes()
 	return s, nil
 }
@@ -260,6 +320,13 @@ func StartAt(cfg Config, addr string) (*Sandbox, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: listen %s: %w", addr, err)
 	}
+	if tcp, ok := ln.Addr().(*net.TCPAddr); !ok || !tcp.IP.IsLoopback() {
+		s.onNetwork = true
+		if s.adminToken == "" && !s.noAdmin {
+			ln.Close()
+			return nil, fmt.Errorf("sandbox: listen %s: %s is not a loopback address: %w", addr, ln.Addr(), ErrAdminExposed)
+		}
+	}
 	s.ln = ln
 	s.url = "http://" + ln.Addr().String()
 	s.srv = &http.Server{
@@ -270,6 +337,10 @@ func StartAt(cfg Config, addr string) (*Sandbox, error) {
 	go s.srv.Serve(ln)
 	return s, nil
 }
+
+// OnNetwork reports whether a started sandbox listens on a non-loopback
+// address, reachable from other machines.
+func (s *Sandbox) OnNetwork() bool { return s.onNetwork }
 
 // URL is the base URL of a started sandbox ("http://127.0.0.1:PORT"); every
 // provider's base URL is this same address.

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"sort"
 	"time"
 
@@ -48,11 +49,22 @@ type LedgerRefund struct {
 	Status                                      adapters.Status // succeeded, failed or pending
 	Created                                     time.Time       // when the provider accepted it
 	Time                                        time.Time       // when it became final; Created while pending
-	// Applied counts how many times money moved for this refund number. Any
-	// value but 1 is a double refund (or a lost one) on the provider side.
+	// Requests counts the refund calls the provider processed for this
+	// refund number (see NumberCount), Applied the refunds it accepted
+	// under it, each moving (or, while pending, reserving) money. Both are
+	// per refund number, not per entry: with Faults.NonIdempotent one number
+	// can have several entries, each showing the same counts. Applied is 1
+	// for a refund paid once; more is a double refund on the provider side.
+	Requests  int
 	Applied   int
 	OutOfBand bool // made "by hand in the dashboard" through AddOutOfBand
 	Seq       int64
+	// Operator and Remark are what the refund call carried (Upay operator,
+	// QuickPay operator and refund_desc, Nomad reason, PayEase remark); the
+	// provider echoes them in its answers.
+	Operator, Remark string
+
+	refundAccount, fundsAccount string // Nomad: echoed in its answers
 }
 
 type refund struct {
@@ -61,8 +73,13 @@ type refund struct {
 	settleAt  time.Time
 	settleTo  adapters.Status
 	notifyURL string
-	operator  string
-	remark    string
+}
+
+// numberCount is what happened to one refund number (refundKey).
+type numberCount struct {
+	requests, applied int
+	orderNo           string // the order the latest call named
+	typ               adapters.Action
 }
 
 // rejection is a provider-neutral business refusal; each provider renders it
@@ -78,6 +95,7 @@ const (
 	rejRevoked                 // Upay: refund of a revoked order
 	rejRevokeDay               // Upay: revoke not on the day of payment
 	rejRevokeAfter             // Upay: revoke after a refund
+	rejRevokeRepeat            // Upay: the order is already revoked
 )
 
 func (s *Sandbox) addOrder(o Order) error {
@@ -176,6 +194,8 @@ type refundReq struct {
 	mayPend           bool // the provider can answer "in progress" and settle later (every refund, no revoke)
 	notifyURL         string
 	operator, remark  string
+	// Nomad's refundAccount and fundsAccount, echoed in its answers.
+	refundAccount, fundsAccount string
 }
 
 func (r refundReq) key() refundKey { return keyFor(r.ord, r.refundNo, r.typ) }
@@ -192,21 +212,37 @@ func keyFor(o *order, refundNo string, typ adapters.Action) refundKey {
 	}
 }
 
-// apply runs the business rules and, when they pass, moves the money once.
-// A repeat of a known refund number returns the original refund (repeat
-// true) and moves nothing. It returns copies safe to read without the lock.
+// apply runs the business rules and, when they pass, moves the money. A
+// repeat of a known refund number returns the refund held under it (repeat
+// true) and moves nothing, unless Faults.NonIdempotent makes it a new refund.
+// It returns copies safe to read without the lock: the refund, and the order
+// it belongs to (for a repeat, the order of the refund held).
 func (s *Sandbox) apply(req refundReq) (rf LedgerRefund, ord order, repeat bool, rej rejection) {
 	now := s.now()
+	f := s.faults.Load()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	o := req.ord
 	k := req.key()
+	c := s.countLocked(k)
+	c.requests++
+	c.orderNo, c.typ = o.OrderNo, req.typ
 	if prev := s.refunds[k]; prev != nil {
 		s.settleLocked(prev, now)
-		if prev.ord != o || (req.typ == adapters.ActionRefund && prev.Amount != req.amount) {
-			return prev.LedgerRefund, o.snapshot(), true, rejConflict
+		switch {
+		case req.typ == adapters.ActionRevoke:
+			// An order is revoked once; whatever the idempotency, a second
+			// revoke has nothing left to move.
+			return s.viewLocked(prev), o.snapshot(), true, rejRevokeRepeat
+		case f.NonIdempotent:
+			// A provider that ignores the number: the rules below decide.
+		case f.LenientRepeat:
+			return s.viewLocked(prev), prev.ord.snapshot(), true, rejNone
+		case prev.ord != o || prev.Amount != req.amount:
+			return s.viewLocked(prev), o.snapshot(), true, rejConflict
+		default:
+			return s.viewLocked(prev), prev.ord.snapshot(), true, rejNone
 		}
-		return prev.LedgerRefund, o.snapshot(), true, rejNone
 	}
 	amount := req.amount
 	if req.typ == adapters.ActionRevoke {
@@ -221,11 +257,11 @@ func (s *Sandbox) apply(req refundReq) (rf LedgerRefund, ord order, repeat bool,
 		return LedgerRefund{}, o.snapshot(), false, rej
 	}
 	r := s.newRefundLocked(o, req.refundNo, req.typ, amount, now)
-	r.notifyURL, r.operator, r.remark = req.notifyURL, req.operator, req.remark
+	r.notifyURL, r.Operator, r.Remark = req.notifyURL, req.operator, req.remark
+	r.refundAccount, r.fundsAccount = req.refundAccount, req.fundsAccount
 	if req.typ == adapters.ActionRevoke {
 		o.revoked = true
 	}
-	f := s.faults.Load()
 	if req.mayPend && f.PendingRate > 0 && s.draw() < f.PendingRate {
 		r.Status = adapters.StatusPending
 		o.pending += r.Amount
@@ -235,10 +271,29 @@ func (s *Sandbox) apply(req refundReq) (rf LedgerRefund, ord order, repeat bool,
 			r.settleTo = adapters.StatusFailed
 		}
 		s.armSettleLocked(r, f.SettleAfter)
-	} else if r.notifyURL != "" {
+	} else {
 		s.notifyLocked(r)
 	}
-	return r.LedgerRefund, o.snapshot(), false, rejNone
+	return s.viewLocked(r), o.snapshot(), false, rejNone
+}
+
+// countLocked returns the counters of refund number k, creating them.
+func (s *Sandbox) countLocked(k refundKey) *numberCount {
+	c := s.counts[k]
+	if c == nil {
+		c = &numberCount{}
+		s.counts[k] = c
+	}
+	return c
+}
+
+// viewLocked is r as the ledger shows it, with its number's counters.
+func (s *Sandbox) viewLocked(r *refund) LedgerRefund {
+	v := r.LedgerRefund
+	if c := s.counts[keyFor(r.ord, r.RefundNo, r.Type)]; c != nil {
+		v.Requests, v.Applied = c.requests, c.applied
+	}
+	return v
 }
 
 func (o *order) snapshot() order {
@@ -289,13 +344,17 @@ func (s *Sandbox) newRefundLocked(o *order, refundNo string, typ adapters.Action
 	r.LedgerRefund = LedgerRefund{
 		Provider: o.Provider, Account: o.Account, OrderNo: o.OrderNo, ProviderOrderID: o.ProviderOrderID,
 		RefundNo: refundNo, Type: typ, Amount: amount, Currency: o.Currency,
-		Status: adapters.StatusSucceeded, Created: now, Time: now, Applied: 1,
+		Status: adapters.StatusSucceeded, Created: now, Time: now,
 		Seq: int64(len(s.all) + 1),
 	}
 	r.ProviderRefundID = providerRefundID(o, refundNo, typ, n)
 	o.refunded += amount
 	o.refunds = append(o.refunds, r)
-	s.refunds[keyFor(o, refundNo, typ)] = r
+	k := keyFor(o, refundNo, typ)
+	c := s.countLocked(k)
+	c.applied++
+	c.orderNo, c.typ = o.OrderNo, typ
+	s.refunds[k] = r // the latest refund under the number answers repeats and queries
 	s.all = append(s.all, r)
 	return r
 }
@@ -331,9 +390,7 @@ func (s *Sandbox) settleLocked(r *refund, now time.Time) bool {
 	if r.Status == adapters.StatusFailed {
 		r.ord.refunded -= r.Amount
 	}
-	if r.notifyURL != "" {
-		s.notifyLocked(r)
-	}
+	s.notifyLocked(r)
 	return true
 }
 
@@ -369,9 +426,12 @@ func (s *Sandbox) armSettleLocked(r *refund, after time.Duration) {
 	s.timers[t] = struct{}{}
 }
 
-// lookup returns the refund known under k, settled as of now.
+// lookup returns the refund known under k, settled as of now, as a
+// provider's refund query sees it: with Faults.LookupLagRate a refund
+// applied within Faults.LookupLag is not there yet.
 func (s *Sandbox) lookup(k refundKey) (LedgerRefund, order, bool) {
 	now := s.now()
+	f := s.faults.Load()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.refunds[k]
@@ -379,23 +439,97 @@ func (s *Sandbox) lookup(k refundKey) (LedgerRefund, order, bool) {
 		return LedgerRefund{}, order{}, false
 	}
 	s.settleLocked(r, now)
-	return r.LedgerRefund, r.ord.snapshot(), true
+	if lagging(f, r, now) && s.draw() < f.LookupLagRate {
+		return LedgerRefund{}, order{}, false
+	}
+	return s.viewLocked(r), r.ord.snapshot(), true
 }
 
-// orderState returns an order with its latest refund, settled as of now.
+// lagging reports whether r is recent enough for the lookup-lag fault.
+func lagging(f *Faults, r *refund, now time.Time) bool {
+	return f.LookupLagRate > 0 && (f.LookupLag == 0 || now.Sub(r.Created) < f.LookupLag)
+}
+
+// orderState returns an order with its latest refund, settled as of now, as
+// the Upay order query sees it. With the lookup-lag fault, refunds applied
+// within Faults.LookupLag are left out of the view as if they had not
+// happened yet (one draw per query decides).
 func (s *Sandbox) orderState(o *order) (order, *LedgerRefund) {
 	now := s.now()
+	f := s.faults.Load()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, r := range o.refunds {
 		s.settleLocked(r, now)
 	}
+	view, visible := o.snapshot(), o.refunds
+	if slices.ContainsFunc(o.refunds, func(r *refund) bool { return lagging(f, r, now) }) && s.draw() < f.LookupLagRate {
+		visible = nil
+		view.refunded, view.pending, view.revoked = 0, 0, false
+		for _, r := range o.refunds {
+			if lagging(f, r, now) {
+				continue
+			}
+			visible = append(visible, r)
+			if r.Status != adapters.StatusFailed {
+				view.refunded += r.Amount
+			}
+			if r.Status == adapters.StatusPending {
+				view.pending += r.Amount
+			}
+			view.revoked = view.revoked || r.Type == adapters.ActionRevoke
+		}
+	}
 	var last *LedgerRefund
-	if n := len(o.refunds); n > 0 {
-		c := o.refunds[n-1].LedgerRefund
+	if n := len(visible); n > 0 {
+		c := s.viewLocked(visible[n-1])
 		last = &c
 	}
-	return o.snapshot(), last
+	return view, last
+}
+
+// NumberCount is what the provider saw of one refund number: the refund
+// calls it processed for it (Requests: authenticated, well-formed, past the
+// injected transport faults, for an order it holds; whether they moved
+// money, repeated, or were refused) and the refunds it accepted under it
+// (Applied; out-of-band refunds included). A number asked for and always
+// refused has Applied 0 and no ledger entry.
+type NumberCount struct {
+	Provider, Account string
+	OrderNo           string // the order the latest call named
+	RefundNo          string // empty for a Upay revoke
+	Type              adapters.Action
+	Requests, Applied int
+}
+
+// Numbers returns the counts of every refund number a refund call or an
+// out-of-band refund named, sorted by provider, account, order, number.
+func (s *Sandbox) Numbers() []NumberCount {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]NumberCount, 0, len(s.counts))
+	for k, c := range s.counts {
+		no := k.no
+		if c.typ == adapters.ActionRevoke {
+			no = ""
+		}
+		out = append(out, NumberCount{Provider: k.provider, Account: k.account, OrderNo: c.orderNo, RefundNo: no,
+			Type: c.typ, Requests: c.requests, Applied: c.applied})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Provider != b.Provider {
+			return a.Provider < b.Provider
+		}
+		if a.Account != b.Account {
+			return a.Account < b.Account
+		}
+		if a.OrderNo != b.OrderNo {
+			return a.OrderNo < b.OrderNo
+		}
+		return a.RefundNo < b.RefundNo
+	})
+	return out
 }
 
 // Ledger returns every refund the provider side holds, in the order they
@@ -407,7 +541,7 @@ func (s *Sandbox) Ledger() []LedgerRefund {
 	s.settleAllLocked(now)
 	out := make([]LedgerRefund, len(s.all))
 	for i, r := range s.all {
-		out[i] = r.LedgerRefund
+		out[i] = s.viewLocked(r)
 	}
 	return out
 }
@@ -505,5 +639,5 @@ func (s *Sandbox) AddOutOfBand(in OutOfBand) (LedgerRefund, error) {
 	if in.Type == adapters.ActionRevoke {
 		o.revoked = true
 	}
-	return r.LedgerRefund, nil
+	return s.viewLocked(r), nil
 }

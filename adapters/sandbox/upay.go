@@ -133,9 +133,14 @@ func (s *Sandbox) upayHandle(op string, body []byte, terminal, sign string) upay
 	if op == "revoke" {
 		req.typ, req.refundNo, req.mayPend = adapters.ActionRevoke, "", false
 	}
-	rf, ord, _, rej := s.apply(req)
+	rf, ord, repeat, rej := s.apply(req)
 	switch rej {
 	case rejNone:
+		if repeat && op == "refund" && s.faults.Load().UpayRepeatNoop {
+			return upayFail("UPAY_REFUND_ORDER_NOOP", "重复的退款请求 (refund_request_no already processed)")
+		}
+	case rejRevokeRepeat:
+		return upayFail("UPAY_CANCEL_ORDER_NOOP", "订单已撤销,重复的撤单请求 (order already revoked)")
 	case rejConflict:
 		return upayFail("REFUND_REQUEST_NO_CONFLICT", "退款序列号已用于其他金额的退款 (refund_request_no already used with another amount)")
 	case rejFullyRefunded:
@@ -197,7 +202,13 @@ type upayOrderData struct {
 	Subject           string `json:"subject"`
 	FinishTime        string `json:"finish_time"`
 	ChannelFinishTime string `json:"channel_finish_time"`
+	Operator          string `json:"operator"`
 }
+
+// upayPaymentOperator is the operator of a payment and of a revoke, which
+// the orders file does not carry and the revoke request has no field for.
+// Assumed: any non-empty text (seeds 000 and 001 mark operator required).
+const upayPaymentOperator = "cashier"
 
 // upayData renders an order and its latest transaction (txn nil: the payment).
 func upayData(terminal string, o order, txn *LedgerRefund) *upayOrderData {
@@ -229,10 +240,13 @@ func upayData(terminal string, o order, txn *LedgerRefund) *upayOrderData {
 		TradeNo: "4200" + o.ProviderOrderID, Status: upayTxnStatus(txn), OrderStatus: status,
 		Payway: payway, PaywayName: paywayName, SubPayway: "1",
 		TotalAmount: strconv.FormatInt(o.Total, 10), NetAmount: strconv.FormatInt(o.Total-paid, 10),
-		Subject: "order " + o.OrderNo, FinishTime: ms, ChannelFinishTime: ms,
+		Subject: "order " + o.OrderNo, FinishTime: ms, ChannelFinishTime: ms, Operator: upayPaymentOperator,
 	}
 	if txn != nil {
 		d.ClientTSN = txn.ProviderRefundID
+		if txn.Operator != "" {
+			d.Operator = txn.Operator
+		}
 		if txn.Type == adapters.ActionRefund {
 			d.RefundAmount = strconv.FormatInt(txn.Amount, 10)
 		}

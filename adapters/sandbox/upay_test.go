@@ -75,7 +75,7 @@ func TestUpayRules(t *testing.T) {
 		}},
 		{"revoke same day, once, then no refund", []step{
 			{"revoke", term2, revoke(term2, "U-TODAY"), "200", "CANCEL_SUCCESS", ""},
-			{"revoke", term2, revoke(term2, "U-TODAY"), "200", "CANCEL_SUCCESS", ""},
+			{"revoke", term2, revoke(term2, "U-TODAY"), "200", "FAIL", "UPAY_CANCEL_ORDER_NOOP"},
 			{"refund", term2, refund(term2, "U-TODAY", "r1", "1"), "200", "FAIL", "UPAY_REFUND_INVALID_ORDER_STATE"},
 		}},
 		{"revoke not on the day of payment", []step{

@@ -12,22 +12,54 @@
 //
 // # Status mapping
 //
+// A refusal of a refund or revoke is never an Outcome: Refund returns it as
+// an *adapters.Error with Upay's code and message and one of three kinds
+// (the refusal contract, adapters/errors.go).
+//
 // Envelope result_code (communication level):
 //
-//	"200"                         read biz_response (below)
-//	"400" (INVALID_PARAMS, ILLEGAL_SIGN, INVALID_TERMINAL, ...)  error, KindFinal
-//	"500" (UNKNOWN_SYSTEM_ERROR)  error, KindUnknown (may have been applied)
+//	"200"                             read biz_response (below)
+//	"400" ILLEGAL_SIGN, INVALID_TERMINAL   error, KindBlocked (our terminal or key)
+//	"400" INVALID_PARAMS and others   error, KindFinal
+//	"500" (UNKNOWN_SYSTEM_ERROR)      error, KindUnknown (may have been applied)
+//	HTTP 401/403                      error, KindBlocked
+//	HTTP 429                          error, KindRetryable with Retry-After
+//	HTTP 5xx, unreadable answer       error, KindUnknown (lookups: KindRetryable)
 //
 // biz_response.result_code of refund and revoke:
 //
 //	REFUND_SUCCESS, CANCEL_SUCCESS          succeeded
-//	REFUND_FAIL, CANCEL_ABORT_*             failed (final)
-//	FAIL + error_code                       failed (final), except:
-//	FAIL + UPAY_REFUND_ORDER_NOOP           a repeat of a refund already done:
-//	                                        confirmed with a query (below);
-//	                                        unknown if the query cannot tell
-//	REFUND_ERROR, CANCEL_ERROR              unknown: confirmed with a query
 //	REFUND_IN_PROGRESS, CANCEL_IN_PROGRESS  pending
+//	REFUND_ERROR, CANCEL_ERROR              unknown: confirmed with a query; a
+//	                                        query showing it failed is a KindFinal error
+//	REFUND_FAIL, CANCEL_ABORT_*,            error, classified by error_code:
+//	FAIL + error_code
+//
+//	UPAY_REFUND_ORDER_NOOP (repeat of a refund)      KindAlreadyDone
+//	UPAY_CANCEL_ORDER_NOOP (repeat of a revoke)      KindAlreadyDone
+//	REFUND_REQUEST_NO_CONFLICT (number used before   KindAlreadyDone: money moved
+//	  for another amount; the sandbox's code)        under it, never "failed"
+//	UPAY_REFUND_INVALID_ORDER_STATE                  the order query decides: fully
+//	                                                 refunded, revoked, or a query that
+//	                                                 cannot say → KindAlreadyDone; a
+//	                                                 refund of an order never paid, a
+//	                                                 revoke of an order not revoked
+//	                                                 (refunded, not paid today) → KindFinal
+//	UPAY_TERMINAL_NOT_EXISTS, ACCOUNT_BALANCE_NOT_ENOUGH  KindBlocked (fix, then resume)
+//	REFUNDABLE_AMOUNT_NOT_ENOUGH, TRADE_TIMEOUT,     KindFinal (about the refund itself)
+//	UPAY_ORDER_NOT_EXISTS, UPAY_TCP_ORDER_NOT_REFUNDABLE,
+//	REFUND_FAIL, CANCEL_ABORT_*, any other code
+//
+// A refund for another terminal than the client's is KindBlocked (our
+// wiring); a client built without its key is KindBlocked (New).
+//
+// # What an outcome names
+//
+// Outcome.OrderNo is the answer's client_sn, Outcome.RefundNo the refund
+// number its client_tsn (client_sn-refund_request_no) names, Outcome.Amount
+// its refund_amount (a revoke: its total_amount); none is copied from the
+// request, and what the answer does not carry stays "" or 0. Upay answers
+// carry no currency: Outcome.Currency is "".
 //
 // # Lookup
 //

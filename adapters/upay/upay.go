@@ -6,7 +6,6 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -53,7 +52,8 @@ var _ adapters.Provider = (*Client)(nil)
 // New checks o and returns a client.
 func New(o Options) (*Client, error) {
 	if o.BaseURL == "" || o.TerminalSN == "" || o.TerminalKey == "" {
-		return nil, errors.New("upay: base URL, terminal_sn and terminal key are all required")
+		return nil, &adapters.Error{Provider: adapters.Upay, Op: "configure", Kind: adapters.KindBlocked,
+			Message: "base URL, terminal_sn and terminal key are all required"}
 	}
 	return &Client{
 		base:       strings.TrimRight(o.BaseURL, "/"),
@@ -165,23 +165,62 @@ func (c *Client) Refund(ctx context.Context, r adapters.Refund) (adapters.Outcom
 		out.Status = adapters.StatusSucceeded
 		out.ProviderRefundID = biz.Data.ClientTSN
 		if revoke && out.Amount == 0 {
-			out.Amount = out.OrderTotal // a revoke is always the full amount
+			out.Amount = out.OrderTotal // the answer's total: a revoke is always the full amount
 		}
 	case rc == "REFUND_IN_PROGRESS" || rc == "CANCEL_IN_PROGRESS":
 		out.Status = adapters.StatusPending
-	case rc == "REFUND_ERROR" || rc == "CANCEL_ERROR" || (rc == "FAIL" && biz.ErrorCode == codeNoop):
-		// The refund may or may not have been applied (or, for NOOP, was
-		// applied by an earlier attempt): only the order query can tell.
+	case rc == "REFUND_ERROR" || rc == "CANCEL_ERROR":
+		// The refund may or may not have been applied: only the order
+		// query can tell.
 		out.Status = adapters.StatusUnknown
 		if confirmed, lerr := c.Lookup(ctx, r); lerr == nil && confirmed.Status != adapters.StatusUnknown {
-			return confirmed, nil
+			out = confirmed
 		}
 	case rc == "REFUND_FAIL" || rc == "FAIL" || strings.HasPrefix(rc, "CANCEL_ABORT"):
-		out.Status = adapters.StatusFailed
+		return adapters.Outcome{}, c.refusal(ctx, op, r, firstNonEmpty(biz.ErrorCode, rc), biz.ErrorMessage)
 	default:
 		out.Status = adapters.StatusUnknown
 	}
+	if revoke {
+		out.RefundNo = "" // a revoke has no refund number; client_tsn names the order
+	}
+	if out.Status == adapters.StatusFailed {
+		// The query found this refund failed (after REFUND_ERROR): still a
+		// refusal, and a refusal is an error.
+		return adapters.Outcome{}, &adapters.Error{Provider: adapters.Upay, Op: op, Kind: adapters.KindFinal,
+			Code: out.Code, Message: firstNonEmpty(out.Message, "the order query shows this refund failed")}
+	}
 	return out, nil
+}
+
+// refusal classifies Upay's refusal of a refund or revoke (see doc.go).
+// UPAY_REFUND_INVALID_ORDER_STATE says only that the order is in the wrong
+// state, so the order query is asked which. It is final only when the query
+// positively shows a reason other than "done": for a refund, an order that
+// was never paid; for a revoke, an order that is not revoked (refunded
+// already, or not paid today). Otherwise — fully refunded, revoked, or a
+// query that cannot say or contradicts the refusal (a lagging query showing
+// a refundable order) — the refusal is taken as already done: the runner
+// then keeps the refund unknown for a person to check, which is safe where
+// "failed" could have someone pay it by hand.
+func (c *Client) refusal(ctx context.Context, op string, r adapters.Refund, code, msg string) error {
+	e := &adapters.Error{Provider: adapters.Upay, Op: op, Kind: refusalKind(code), Code: code, Message: msg}
+	if code != codeInvalidOrderState {
+		return e
+	}
+	e.Kind = adapters.KindAlreadyDone
+	env, err := c.call(ctx, "lookup", "/upay/v2/query",
+		orderRequest{TerminalSN: c.terminalSN, SN: r.ProviderOrderID, ClientSN: r.OrderNo})
+	if err != nil || env.Biz.ResultCode != "SUCCESS" {
+		e.Message += " (the order query could not say why)"
+		return e
+	}
+	d := env.Biz.Data
+	if (op == "revoke" && d.OrderStatus != "CANCELED") || (op == "refund" && neverPaid(d.OrderStatus)) {
+		e.Kind = adapters.KindFinal
+	}
+	e.Message += " (order_status " + d.OrderStatus + ", net_amount " + d.NetAmount + ")"
+	return e
 }
 
 // Lookup reads the refund's outcome from the order query; see the package
@@ -200,7 +239,11 @@ func (c *Client) Lookup(ctx context.Context, r adapters.Refund) (adapters.Outcom
 		if biz.ErrorCode == codeOrderNotExists {
 			return adapters.Outcome{}, httpx.NotFound(adapters.Upay, biz.ErrorCode, biz.ErrorMessage)
 		}
-		return adapters.Outcome{}, &adapters.Error{Provider: adapters.Upay, Op: "lookup", Kind: adapters.KindFinal,
+		kind := adapters.KindFinal
+		if refusalKind(biz.ErrorCode) == adapters.KindBlocked {
+			kind = adapters.KindBlocked
+		}
+		return adapters.Outcome{}, &adapters.Error{Provider: adapters.Upay, Op: "lookup", Kind: kind,
 			Code: firstNonEmpty(biz.ErrorCode, biz.ResultCode), Message: biz.ErrorMessage}
 	}
 	d := biz.Data
@@ -212,7 +255,7 @@ func (c *Client) Lookup(ctx context.Context, r adapters.Refund) (adapters.Outcom
 		switch d.OrderStatus {
 		case "CANCELED":
 			out.Status = adapters.StatusSucceeded
-			out.Amount = out.OrderTotal
+			out.Amount = out.OrderTotal // the answer's total: a revoke is always the full amount
 		case "CANCEL_INPROGRESS":
 			out.Status = adapters.StatusPending
 		case "REFUNDED", "PARTIAL_REFUNDED":
@@ -225,6 +268,7 @@ func (c *Client) Lookup(ctx context.Context, r adapters.Refund) (adapters.Outcom
 		default:
 			out.Status = adapters.StatusUnknown
 		}
+		out.RefundNo = ""
 		return out, nil
 	}
 
@@ -269,7 +313,9 @@ func (c *Client) check(op string, r adapters.Refund) error {
 	}
 	switch {
 	case r.Account != "" && r.Account != c.terminalSN:
-		return bad(fmt.Sprintf("refund is for terminal %q, this client is terminal %q", r.Account, c.terminalSN))
+		// Our wiring sent it to the wrong terminal's client: configuration.
+		return &adapters.Error{Provider: adapters.Upay, Op: op, Kind: adapters.KindBlocked,
+			Message: fmt.Sprintf("refund is for terminal %q, this client is terminal %q", r.Account, c.terminalSN)}
 	case r.OrderNo == "" && r.ProviderOrderID == "":
 		return bad("client_sn (order_no) or sn (provider_order_id) is required")
 	case r.Currency != "" && r.Currency != money.CNY:
@@ -311,7 +357,13 @@ func (c *Client) call(ctx context.Context, op, path string, body any) (*envelope
 		}
 		return &env, nil
 	case "400":
-		return nil, &adapters.Error{Provider: adapters.Upay, Op: op, Kind: adapters.KindFinal, HTTPStatus: resp.Status,
+		// ILLEGAL_SIGN, INVALID_TERMINAL: our credentials (blocked);
+		// INVALID_PARAMS and the rest: the request itself (final).
+		kind := adapters.KindFinal
+		if refusalKind(env.ErrorCode) == adapters.KindBlocked {
+			kind = adapters.KindBlocked
+		}
+		return nil, &adapters.Error{Provider: adapters.Upay, Op: op, Kind: kind, HTTPStatus: resp.Status,
 			Code: firstNonEmpty(env.ErrorCode, "400"), Message: env.ErrorMessage}
 	default: // "500" UNKNOWN_SYSTEM_ERROR, or anything unexpected
 		return nil, &adapters.Error{Provider: adapters.Upay, Op: op, Kind: adapters.KindUnknown, HTTPStatus: resp.Status,
@@ -319,13 +371,20 @@ func (c *Client) call(ctx context.Context, op, path string, body any) (*envelope
 	}
 }
 
+// outcomeFrom reads what the answer names: the order (client_sn, sn), the
+// refund its latest transaction is (client_tsn = client_sn-refund_request_no)
+// and, where the answer carries it, that refund's amount. Upay answers carry
+// no currency: Currency stays empty rather than assumed.
 func outcomeFrom(d orderData) adapters.Outcome {
 	out := adapters.Outcome{
+		OrderNo:         d.ClientSN,
 		ProviderOrderID: d.SN,
-		Currency:        money.CNY,
 		OrderTotal:      fen(d.TotalAmount, 0),
 		NetAmount:       fen(d.NetAmount, -1),
 		Amount:          fen(d.RefundAmount, 0),
+	}
+	if no, ok := strings.CutPrefix(d.ClientTSN, d.ClientSN+"-"); ok && d.ClientSN != "" {
+		out.RefundNo = no
 	}
 	if ms, err := strconv.ParseInt(d.FinishTime, 10, 64); err == nil && ms > 0 {
 		out.Time = time.UnixMilli(ms).UTC()

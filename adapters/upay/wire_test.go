@@ -103,6 +103,11 @@ func TestRefundRequestWireFormat(t *testing.T) {
 		out.OrderTotal != 1000 || out.NetAmount != 750 || out.Time.UnixMilli() != 1449563206776 {
 		t.Errorf("outcome = %+v", out)
 	}
+	// What the answer names, and nothing from the request: it carries no
+	// refund_amount and no currency.
+	if out.RefundNo != "R1" || out.OrderNo != "ORDER-1" || out.Amount != 0 || out.Currency != "" {
+		t.Errorf("echo fields = refund %q order %q amount %d currency %q; want R1 ORDER-1 0 \"\"", out.RefundNo, out.OrderNo, out.Amount, out.Currency)
+	}
 }
 
 func TestRevokeRequestWireFormat(t *testing.T) {
@@ -141,24 +146,66 @@ func TestRefundAnswers(t *testing.T) {
 	}{
 		{name: "success", status: 200, refund: `{"result_code":"200","biz_response":{"result_code":"REFUND_SUCCESS",` + order + `}}`,
 			wantStatus: adapters.StatusSucceeded, wantCode: "REFUND_SUCCESS"},
-		{name: "business refusal", status: 200, refund: `{"result_code":"200","biz_response":{"result_code":"FAIL","error_code":"UPAY_REFUND_INVALID_ORDER_STATE","error_message":"订单已全额退款"}}`,
-			wantStatus: adapters.StatusFailed, wantCode: "UPAY_REFUND_INVALID_ORDER_STATE"},
-		{name: "refund fail", status: 200, refund: `{"result_code":"200","biz_response":{"result_code":"REFUND_FAIL"}}`,
-			wantStatus: adapters.StatusFailed, wantCode: "REFUND_FAIL"},
+		{name: "refused on a fully refunded order: already done", status: 200,
+			refund:  `{"result_code":"200","biz_response":{"result_code":"FAIL","error_code":"UPAY_REFUND_INVALID_ORDER_STATE","error_message":"订单已全额退款"}}`,
+			query:   `{"result_code":"200","biz_response":{"result_code":"SUCCESS","data":{"client_sn":"ORDER-1","client_tsn":"ORDER-1-R9","status":"SUCCESS","order_status":"REFUNDED","total_amount":"1000","net_amount":"0"}}}`,
+			wantErr: true, wantKind: adapters.KindAlreadyDone, wantCode: "UPAY_REFUND_INVALID_ORDER_STATE"},
+		{name: "refused on a revoked order: already done", status: 200,
+			refund:  `{"result_code":"200","biz_response":{"result_code":"FAIL","error_code":"UPAY_REFUND_INVALID_ORDER_STATE"}}`,
+			query:   `{"result_code":"200","biz_response":{"result_code":"SUCCESS","data":{"client_sn":"ORDER-1","order_status":"CANCELED","total_amount":"1000","net_amount":"0"}}}`,
+			wantErr: true, wantKind: adapters.KindAlreadyDone},
+		{name: "invalid order state on an order never paid: final", status: 200,
+			refund:  `{"result_code":"200","biz_response":{"result_code":"FAIL","error_code":"UPAY_REFUND_INVALID_ORDER_STATE"}}`,
+			query:   `{"result_code":"200","biz_response":{"result_code":"SUCCESS","data":{"client_sn":"ORDER-1","order_status":"PAY_CANCELED","total_amount":"1000","net_amount":"1000"}}}`,
+			wantErr: true, wantKind: adapters.KindFinal, wantCode: "UPAY_REFUND_INVALID_ORDER_STATE"},
+		{name: "invalid order state but the query shows a refundable order (lagging): already done", status: 200,
+			refund:  `{"result_code":"200","biz_response":{"result_code":"FAIL","error_code":"UPAY_REFUND_INVALID_ORDER_STATE"}}`,
+			query:   `{"result_code":"200","biz_response":{"result_code":"SUCCESS","data":{"client_sn":"ORDER-1","order_status":"PAID","total_amount":"1000","net_amount":"1000"}}}`,
+			wantErr: true, wantKind: adapters.KindAlreadyDone},
+		{name: "invalid order state, query unreadable: already done (the safe side)", status: 200,
+			refund:  `{"result_code":"200","biz_response":{"result_code":"FAIL","error_code":"UPAY_REFUND_INVALID_ORDER_STATE"}}`,
+			query:   `garbage`,
+			wantErr: true, wantKind: adapters.KindAlreadyDone},
+		{name: "noop repeat: already done", status: 200,
+			refund:  `{"result_code":"200","biz_response":{"result_code":"FAIL","error_code":"UPAY_REFUND_ORDER_NOOP"}}`,
+			wantErr: true, wantKind: adapters.KindAlreadyDone, wantCode: "UPAY_REFUND_ORDER_NOOP"},
+		{name: "number reused for another amount: already done", status: 200,
+			refund:  `{"result_code":"200","biz_response":{"result_code":"FAIL","error_code":"REFUND_REQUEST_NO_CONFLICT"}}`,
+			wantErr: true, wantKind: adapters.KindAlreadyDone},
+		{name: "over-refund: final", status: 200,
+			refund:  `{"result_code":"200","biz_response":{"result_code":"FAIL","error_code":"REFUNDABLE_AMOUNT_NOT_ENOUGH","error_message":"可退金额不足"}}`,
+			wantErr: true, wantKind: adapters.KindFinal, wantCode: "REFUNDABLE_AMOUNT_NOT_ENOUGH"},
+		{name: "refund fail: final", status: 200, refund: `{"result_code":"200","biz_response":{"result_code":"REFUND_FAIL"}}`,
+			wantErr: true, wantKind: adapters.KindFinal, wantCode: "REFUND_FAIL"},
+		{name: "terminal unknown: blocked", status: 200,
+			refund:  `{"result_code":"200","biz_response":{"result_code":"FAIL","error_code":"UPAY_TERMINAL_NOT_EXISTS"}}`,
+			wantErr: true, wantKind: adapters.KindBlocked},
+		{name: "merchant balance: blocked", status: 200,
+			refund:  `{"result_code":"200","biz_response":{"result_code":"FAIL","error_code":"ACCOUNT_BALANCE_NOT_ENOUGH","error_message":"商户余额不足"}}`,
+			wantErr: true, wantKind: adapters.KindBlocked},
 		{name: "in progress", status: 200, refund: `{"result_code":"200","biz_response":{"result_code":"REFUND_IN_PROGRESS"}}`,
 			wantStatus: adapters.StatusPending},
-		{name: "noop repeat confirmed by query", status: 200,
-			refund:     `{"result_code":"200","biz_response":{"result_code":"FAIL","error_code":"UPAY_REFUND_ORDER_NOOP"}}`,
-			query:      `{"result_code":"200","biz_response":{"result_code":"SUCCESS",` + order + `}}`,
-			wantStatus: adapters.StatusSucceeded, wantCode: "SUCCESS"},
 		{name: "refund error, query inconclusive", status: 200,
 			refund:     `{"result_code":"200","biz_response":{"result_code":"REFUND_ERROR"}}`,
 			query:      `{"result_code":"200","biz_response":{"result_code":"SUCCESS","data":{"client_sn":"ORDER-1","client_tsn":"ORDER-1-R9","status":"SUCCESS","order_status":"PARTIAL_REFUNDED","total_amount":"1000","net_amount":"500"}}}`,
 			wantStatus: adapters.StatusUnknown, wantCode: "REFUND_ERROR"},
-		{name: "bad signature", status: 200, refund: `{"result_code":"400","error_code":"ILLEGAL_SIGN","error_message":"签名错误"}`,
+		{name: "refund error, query confirms success", status: 200,
+			refund:     `{"result_code":"200","biz_response":{"result_code":"REFUND_ERROR"}}`,
+			query:      `{"result_code":"200","biz_response":{"result_code":"SUCCESS",` + order + `}}`,
+			wantStatus: adapters.StatusSucceeded, wantCode: "SUCCESS"},
+		{name: "refund error, query shows it failed: a final error, never a failed outcome", status: 200,
+			refund:  `{"result_code":"200","biz_response":{"result_code":"REFUND_ERROR"}}`,
+			query:   `{"result_code":"200","biz_response":{"result_code":"SUCCESS","data":{"client_sn":"ORDER-1","client_tsn":"ORDER-1-R1","status":"FAIL_CANCELED","order_status":"PAID","total_amount":"1000","net_amount":"1000"}}}`,
+			wantErr: true, wantKind: adapters.KindFinal, wantCode: "FAIL_CANCELED"},
+		{name: "bad signature: blocked", status: 200, refund: `{"result_code":"400","error_code":"ILLEGAL_SIGN","error_message":"签名错误"}`,
+			wantErr: true, wantKind: adapters.KindBlocked, wantCode: "ILLEGAL_SIGN"},
+		{name: "unknown terminal: blocked", status: 200, refund: `{"result_code":"400","error_code":"INVALID_TERMINAL"}`,
+			wantErr: true, wantKind: adapters.KindBlocked},
+		{name: "invalid params: final", status: 200, refund: `{"result_code":"400","error_code":"INVALID_PARAMS"}`,
 			wantErr: true, wantKind: adapters.KindFinal},
 		{name: "system error", status: 200, refund: `{"result_code":"500","error_code":"UNKNOWN_SYSTEM_ERROR"}`,
 			wantErr: true, wantKind: adapters.KindUnknown},
+		{name: "http 401: blocked", status: 401, refund: `unauthorized`, wantErr: true, wantKind: adapters.KindBlocked},
 		{name: "http 502", status: 502, refund: `<html>bad gateway</html>`, wantErr: true, wantKind: adapters.KindUnknown},
 		{name: "http 429", status: 429, refund: `{}`, wantErr: true, wantKind: adapters.KindRetryable},
 		{name: "garbage 200", status: 200, refund: `not json`, wantErr: true, wantKind: adapters.KindUnknown},
@@ -174,8 +221,12 @@ func TestRefundAnswers(t *testing.T) {
 			out, err := newTestClient(t, srv.URL).Refund(context.Background(),
 				adapters.Refund{OrderNo: "ORDER-1", RefundNo: "R1", Amount: 250})
 			if tc.wantErr {
-				if err == nil || adapters.KindOf(err) != tc.wantKind {
-					t.Fatalf("err = %v (kind %v), want kind %v", err, adapters.KindOf(err), tc.wantKind)
+				var pe *adapters.Error
+				if !errors.As(err, &pe) || pe.Kind != tc.wantKind {
+					t.Fatalf("outcome %+v, err = %v (kind %v), want an *adapters.Error of kind %v", out, err, adapters.KindOf(err), tc.wantKind)
+				}
+				if tc.wantCode != "" && pe.Code != tc.wantCode {
+					t.Fatalf("code %q, want %q", pe.Code, tc.wantCode)
 				}
 				return
 			}
@@ -249,5 +300,14 @@ func TestSecretsNotPrinted(t *testing.T) {
 		if strings.Contains(s, testKey) {
 			t.Errorf("key printed: %s", s)
 		}
+	}
+}
+
+// A client that cannot be built for want of a credential is blocked: the
+// configuration must be fixed, nothing about any refund was judged.
+func TestMissingCredentialIsBlocked(t *testing.T) {
+	_, err := New(Options{BaseURL: "http://x"})
+	if adapters.KindOf(err) != adapters.KindBlocked {
+		t.Fatalf("New without credentials: %v (kind %v), want blocked", err, adapters.KindOf(err))
 	}
 }

@@ -214,6 +214,25 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 	wg.Wait()
 	err = errors.Join(errs...)
 
+	// Refunds the order's total could not tell apart: their siblings have
+	// settled since, so the same evidence may tell now. Look again while
+	// that makes progress.
+	for round := 0; err == nil && ctx.Err() == nil && round < 3; round++ {
+		w.mu.Lock()
+		again := w.recheck
+		w.recheck = nil
+		w.mu.Unlock()
+		if len(again) == 0 {
+			break
+		}
+		before := c.Unknown.Load()
+		w.second = true
+		err = w.rerun(lanes, again, keepPending)
+		w.second = false
+		if c.Unknown.Load() >= before {
+			break
+		}
+	}
 	if err == nil && opt.Poll > 0 && len(pending) > 0 {
 		byLane := map[[2]string]*lane{}
 		for _, l := range lanes {
@@ -266,6 +285,45 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 		return sum, ErrInterrupted
 	}
 	return sum, nil
+}
+
+// rerun settles recs once more, reading each afresh from the store (its
+// state and version have moved since).
+func (w *worker) rerun(lanes []*lane, recs []store.Record, after func(store.Record, store.State, int64)) error {
+	byLane := map[[2]string]*lane{}
+	for _, l := range lanes {
+		byLane[[2]string{l.provider, l.account}] = l
+	}
+	groups := map[*lane][]store.Record{}
+	for _, rec := range recs {
+		sibs, err := w.r.Store.OrderRefunds(context.WithoutCancel(w.stop), rec.Provider, rec.Account, rec.OrderNo)
+		if err != nil {
+			return err
+		}
+		for _, s := range sibs {
+			if s.Key() == rec.Key() && s.State == store.Unknown {
+				s.Row = rec.Row
+				l := byLane[[2]string{rec.Provider, rec.Account}]
+				groups[l] = append(groups[l], s)
+			}
+		}
+	}
+	var errs []error
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for l, g := range groups {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := w.pool(l, sliceSource(g), func(store.Record) bool { return true }, after); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // summarize reads where the batch stands. If the store cannot answer (a full
@@ -348,9 +406,18 @@ type worker struct {
 	c      *Counter
 	global chan struct{} // the run's Parallel slots, shared by every lane
 	poll   bool          // settling items already counted as pending
+	second bool          // settling items already counted as unknown
+
+	mu      sync.Mutex
+	recheck []store.Record // left unknown because the order's total could not tell yet
 }
 
 func (w *worker) settled(s store.State) {
+	if w.second {
+		w.c.Unknown.Add(-1)
+		w.c.count(s)
+		return
+	}
 	if w.poll {
 		if s != store.Pending {
 			w.c.Pending.Add(-1)
@@ -662,6 +729,13 @@ func (w *worker) settle(l *lane, rec store.Record, marked bool) (store.State, in
 				// (Upay's query shows only an order's latest transaction):
 				// weigh the order's refunded total against the ledger.
 				s, why = w.orderEvidence(rec, o)
+				if s == store.Unknown && why != "" {
+					// Another doubtful refund of the order may settle in this
+					// run and make the total tell: look again at the end.
+					w.mu.Lock()
+					w.recheck = append(w.recheck, rec)
+					w.mu.Unlock()
+				}
 				// What the answer names is another transaction of the
 				// order: keep none of its ids or amounts for this refund.
 				o = adapters.Outcome{Status: o.Status, Code: o.Code, Message: o.Message, OrderTotal: o.OrderTotal, NetAmount: o.NetAmount}

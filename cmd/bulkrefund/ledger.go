@@ -2,44 +2,50 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
+
+	"github.com/spf13/cobra"
 
 	"github.com/bulkrefund/bulkrefund/app"
 	"github.com/bulkrefund/bulkrefund/batch/store"
+	"github.com/bulkrefund/bulkrefund/internal/cli"
 )
 
-// cmdLedger manages the ledger itself: `ledger import STATE.db…` adopts
-// per-batch state files of earlier versions; `ledger backup FILE` writes a
-// consistent copy while runs may be going on.
-func cmdLedger(e env, args []string) int {
-	usage := func() {
-		fmt.Fprintln(e.stderr, "usage: bulkrefund ledger import [--ledger PATH] STATE.db...\n"+
-			"       bulkrefund ledger backup [--ledger PATH] FILE")
+func newLedgerCmd(e env) *cobra.Command {
+	var ledger string
+	cmd := &cobra.Command{
+		Use:   "ledger",
+		Short: "Import earlier state files into the ledger; back it up",
+		Long: `The ledger holds every refund ever planned (docs/ledger.md).
+
+  import STATE.db...  adopt per-batch state files of earlier versions
+  backup FILE         write a consistent copy, one file, while runs go on`,
 	}
-	if len(args) == 0 {
-		usage()
-		return exitUsage
-	}
-	fs := flag.NewFlagSet("ledger "+args[0], flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	ledgerFlag := fs.String("ledger", "", "the ledger `PATH` (default: $BULKREFUND_LEDGER, else the user's state directory)")
-	files, err := parseInterspersed(fs, args[1:])
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
+	cmd.PersistentFlags().StringVar(&ledger, "ledger", "", "the ledger `PATH` (default: $BULKREFUND_LEDGER, else ~/.local/state/bulkrefund/ledger.db)")
+	cmd.AddCommand(&cobra.Command{
+		Use:   "import STATE.db...",
+		Short: "Adopt per-batch state files of earlier versions into the ledger",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			return cli.Exit(cmdLedger(e, "import", ledger, args))
+		},
+	}, &cobra.Command{
+		Use:   "backup FILE",
+		Short: "Write a consistent copy of the ledger to FILE (which must not exist)",
+		Args:  cli.OneFile,
+		RunE: func(_ *cobra.Command, args []string) error {
+			return cli.Exit(cmdLedger(e, "backup", ledger, args))
+		},
+	})
+	return cmd
+}
+
+// cmdLedger runs `ledger import` and `ledger backup`.
+func cmdLedger(e env, sub, ledgerFlag string, files []string) int {
 	ctx := context.Background()
-	switch args[0] {
+	switch sub {
 	case "import":
-		if len(files) == 0 {
-			usage()
-			return exitUsage
-		}
-		l, err := app.OpenLedger(ctx, app.LedgerSpec(*ledgerFlag), false)
+		l, err := app.OpenLedger(ctx, app.LedgerSpec(ledgerFlag), false)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "bulkrefund ledger import: %v\n", err)
 			return exitUsage
@@ -63,11 +69,7 @@ func cmdLedger(e env, args []string) int {
 		fmt.Fprintf(e.stdout, "Ledger: %s\n", l.Where())
 		return code
 	case "backup":
-		if len(files) != 1 {
-			usage()
-			return exitUsage
-		}
-		l, err := app.OpenLedgerExisting(ctx, app.LedgerSpec(*ledgerFlag))
+		l, err := app.OpenLedgerExisting(ctx, app.LedgerSpec(ledgerFlag))
 		if err != nil {
 			fmt.Fprintf(e.stderr, "bulkrefund ledger backup: %v\n", err)
 			return exitUsage
@@ -80,6 +82,5 @@ func cmdLedger(e env, args []string) int {
 		fmt.Fprintf(e.stdout, "Backed up %s to %s\n", l.Where(), files[0])
 		return exitOK
 	}
-	usage()
 	return exitUsage
 }

@@ -1,12 +1,16 @@
 // Command bulkrefund validates refund sheets, runs them against the payment
-// providers with durable checkpoints, reports where a batch stands, and
-// serves the sandbox providers.
+// providers with durable checkpoints, reports where a batch stands,
+// reconciles it, and serves the sandbox providers.
 package main
 
 import (
-	"fmt"
+	"context"
 	"io"
 	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bulkrefund/bulkrefund/internal/cli"
 )
 
 // Exit codes shared by every subcommand (and by cmd/reconcile).
@@ -24,48 +28,27 @@ type env struct {
 	stdout, stderr io.Writer
 }
 
-type command struct {
-	name, summary string
-	run           func(e env, args []string) int
-}
-
-func commands() []command {
-	return []command{
-		{"validate", "check a refund sheet and list every invalid row", cmdValidate},
-		{"run", "send a sheet's refunds to the providers, resumably", cmdRun},
-		{"status", "show where a run's refunds stand", cmdStatus},
-		{"sandbox", "serve emulators of all four providers on loopback", cmdSandbox},
-		{"ledger", "import earlier state files into the ledger; back it up", cmdLedger},
-	}
-}
-
 func main() {
 	os.Exit(dispatch(env{os.Stdin, os.Stdout, os.Stderr}, os.Args[1:]))
 }
 
 func dispatch(e env, args []string) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(e.stderr)
-		if len(args) == 0 {
-			return exitUsage
-		}
-		return exitOK
-	}
-	for _, c := range commands() {
-		if c.name == args[0] {
-			return c.run(e, args[1:])
-		}
-	}
-	fmt.Fprintf(e.stderr, "bulkrefund: unknown command %q\n\n", args[0])
-	usage(e.stderr)
-	return exitUsage
+	return cli.Execute(context.Background(), newRootCmd(e), args, e.stdout, e.stderr)
 }
 
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: bulkrefund COMMAND [flags]")
-	fmt.Fprintln(w)
-	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+func newRootCmd(e env) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "bulkrefund",
+		Short: "Validate refund sheets, send them to the payment providers resumably, reconcile them",
+		Long: `bulkrefund checks a refund sheet (CSV or XLSX), sends its refunds to Upay,
+QuickPay, Samarkand Nomad and PayEase with checkpoints that survive any crash,
+and reconciles what was sent against what the providers record.
+
+Exit codes: 0 all clean, 1 invalid rows, failures, exceptions or pending
+refunds, 2 bad usage or unreadable input (nothing sent), 130 interrupted.`,
 	}
-	fmt.Fprintln(w, "\nRun 'bulkrefund COMMAND -h' for a command's flags.")
+	cli.RequireCommand(root)
+	root.AddCommand(newValidateCmd(e), newRunCmd(e), newStatusCmd(e), newSandboxCmd(e), newLedgerCmd(e), cli.NewReconcileCmd("reconcile"))
+	cli.Setup(root, "bulkrefund")
+	return root
 }

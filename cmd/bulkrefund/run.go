@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/bulkrefund/bulkrefund/adapters"
@@ -23,6 +22,7 @@ import (
 	"github.com/bulkrefund/bulkrefund/batch/runner"
 	"github.com/bulkrefund/bulkrefund/batch/sheet"
 	"github.com/bulkrefund/bulkrefund/batch/store"
+	"github.com/bulkrefund/bulkrefund/internal/cli"
 	"github.com/bulkrefund/bulkrefund/money"
 )
 
@@ -36,52 +36,82 @@ type runFlags struct {
 	poll, callTimeout, drain, maxRetryAfter                          time.Duration
 }
 
-// cmdRun sends a sheet's refunds with durable checkpoints. Exit 0: every
-// refund succeeded; 1: invalid rows, or some refunds failed, pending or
-// unknown; 2: bad usage, unusable input or configuration, or a state that
-// belongs to another sheet; 130: interrupted (the same command resumes).
-func cmdRun(e env, args []string) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+func newRunCmd(e env) *cobra.Command {
 	var f runFlags
-	fs.StringVar(&f.config, "config", "", "provider config `FILE` (JSON)")
-	fs.BoolVar(&f.sandbox, "sandbox", false, "start the sandbox providers in-process and run against them")
-	fs.StringVar(&f.sandboxOrders, "sandbox-orders", "samples/orders.csv", "orders `FILE` the in-process sandbox holds")
-	fs.StringVar(&f.sheet, "sheet", "", "XLSX sheet to read (default: the first visible sheet)")
-	fs.StringVar(&f.ledger, "ledger", "", "the ledger `PATH` (default: $BULKREFUND_LEDGER, else ~/.local/state/bulkrefund/ledger.db; see docs/run.md)")
-	fs.BoolVar(&f.newLedger, "new-ledger", false, "accept an empty (0-byte) file at the ledger path as a new ledger")
-	fs.DurationVar(&f.maxRetryAfter, "max-retry-after", 60*time.Second, "honour a provider's Retry-After up to `DURATION`; an account asking for longer is paused for this run")
-	fs.BoolVar(&f.yes, "yes", false, "send without asking (required without a terminal)")
-	fs.BoolVar(&f.dryRun, "dry-run", false, "show what would happen to each row; send nothing")
-	fs.BoolVar(&f.skipInvalid, "skip-invalid", false, "run the valid rows even if some rows are invalid (they are listed)")
-	fs.IntVar(&f.parallel, "parallel", 16, "refunds in flight at once")
-	fs.DurationVar(&f.poll, "poll", 0, "keep looking up pending refunds for up to `DURATION`")
-	fs.StringVar(&f.results, "results", "", "write every row's outcome to `OUT.csv|OUT.xlsx`")
-	fs.StringVar(&f.report, "report", "", "after the run, reconcile it against the providers and write the report to `FILE.xlsx|FILE.json`")
-	fs.BoolVar(&f.quiet, "quiet", false, "no progress output")
-	fs.StringVar(&f.logFormat, "log-format", "text", "progress and log format: text or json (log/slog, for cron)")
-	fs.IntVar(&f.maxAttempts, "max-attempts", 8, "provider calls per refund per run before it is left unknown")
-	fs.DurationVar(&f.callTimeout, "call-timeout", 30*time.Second, "timeout of each provider call")
-	fs.DurationVar(&f.drain, "drain", 0, "after a signal, how long in-flight calls may take (default: --call-timeout)")
-	fs.IntVar(&f.maxErrors, "max-errors", 20, "print at most `N` invalid-row lines")
-	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: bulkrefund run FILE (--config FILE | --sandbox) [flags]")
-		fs.PrintDefaults()
+	cmd := &cobra.Command{
+		Use:   "run FILE",
+		Short: "Send a sheet's refunds to the providers, resumably",
+		Long: `Validate the sheet, show the plan (rows and amounts per provider, a total per
+currency), ask for yes, and send its refunds with durable checkpoints. Running
+the same command again resumes. With --dry-run, FILE may be - (standard input).
+
+The provider config is --config FILE, else the file $BULKREFUND_CONFIG names,
+else $XDG_CONFIG_HOME/bulkrefund/config.json if it exists; --sandbox runs
+against the sandbox providers in-process instead.
+
+Exit: 0 every refund succeeded, 1 invalid rows or refunds failed, pending or
+unknown, 2 bad usage or unusable input (nothing sent), 130 interrupted (the
+same command resumes).`,
+		Example: `  bulkrefund run refunds.xlsx --config providers.json --results results.xlsx
+  bulkrefund run samples/refunds.xlsx --sandbox --yes --poll 10s --report report.xlsx
+  bulkrefund run refunds.xlsx --dry-run`,
+		Args:              cli.OneFile,
+		ValidArgsFunction: sheetFiles,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return cli.Exit(cmdRun(e, args[0], f))
+		},
 	}
-	files, err := parseInterspersed(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
+	fl := cmd.Flags()
+	fl.StringVarP(&f.config, "config", "c", "", "provider config `FILE` (JSON; default: $BULKREFUND_CONFIG, else the user config directory's bulkrefund/config.json)")
+	fl.BoolVar(&f.sandbox, "sandbox", false, "start the sandbox providers in-process and run against them")
+	fl.StringVar(&f.sandboxOrders, "sandbox-orders", "samples/orders.csv", "orders `FILE` the in-process sandbox holds")
+	fl.StringVar(&f.sheet, "sheet", "", "XLSX sheet to read (default: the first visible sheet)")
+	fl.StringVar(&f.ledger, "ledger", "", "the ledger `PATH` (default: $BULKREFUND_LEDGER, else ~/.local/state/bulkrefund/ledger.db; see docs/ledger.md)")
+	fl.BoolVar(&f.newLedger, "new-ledger", false, "accept an empty (0-byte) file at the ledger's path as a new ledger")
+	fl.DurationVar(&f.maxRetryAfter, "max-retry-after", 60*time.Second, "honour a provider's Retry-After up to `DURATION`; an account asking for longer is paused for this run")
+	fl.BoolVarP(&f.yes, "yes", "y", false, "send without asking (required without a terminal)")
+	fl.BoolVarP(&f.dryRun, "dry-run", "n", false, "show what would happen to each row; send nothing")
+	fl.BoolVar(&f.skipInvalid, "skip-invalid", false, "run the valid rows even if some rows are invalid (they are listed)")
+	fl.IntVarP(&f.parallel, "parallel", "j", 16, "refunds in flight at once")
+	fl.DurationVar(&f.poll, "poll", 0, "keep looking up pending refunds for up to `DURATION` (e.g. 10m)")
+	fl.StringVar(&f.results, "results", "", "write every row's outcome to `OUT.csv|OUT.xlsx`")
+	fl.StringVar(&f.report, "report", "", "after the run, reconcile it against the providers and write the report to `FILE.xlsx|FILE.json`")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
+	fl.StringVar(&f.logFormat, "log-format", "text", "progress and log `FORMAT`: text or json (log/slog, for cron)")
+	fl.IntVar(&f.maxAttempts, "max-attempts", 8, "provider calls per refund per run before it is left unknown")
+	fl.DurationVar(&f.callTimeout, "call-timeout", 30*time.Second, "timeout of each provider call")
+	fl.DurationVar(&f.drain, "drain", 0, "after a signal, how long in-flight calls may take (default: --call-timeout)")
+	fl.IntVar(&f.maxErrors, "max-errors", 20, "print at most `N` invalid-row lines")
+	for name, exts := range map[string][]string{"config": {"json"}, "sandbox-orders": {"csv", "xlsx"}, "ledger": {"db"},
+		"results": {"csv", "xlsx"}, "report": {"xlsx", "json"}} {
+		cmd.MarkFlagFilename(name, exts...)
+	}
+	cmd.RegisterFlagCompletionFunc("log-format", cobra.FixedCompletions([]cobra.Completion{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+// cmdRun checks the flags, finds the provider config and sends a sheet's
+// refunds with durable checkpoints. Exit 0: every refund succeeded; 1:
+// invalid rows, or some refunds failed, pending or unknown; 2: bad usage,
+// unusable input or configuration, or a state that belongs to another sheet;
+// 130: interrupted (the same command resumes).
+func cmdRun(e env, path string, f runFlags) int {
+	if path == "-" && !f.dryRun {
+		fmt.Fprintln(e.stderr, "bulkrefund run: a sheet from standard input (-) works with --dry-run only: a run records its sheet's path and hash to resume from and for the audit; save the sheet to a file")
+		return exitUsage
+	}
+	cfg := cli.Config{Path: f.config, Source: "--config"}
+	if f.config == "" && !f.sandbox && !f.dryRun {
+		var err error
+		if cfg, err = cli.FindConfig(""); err != nil {
+			fmt.Fprintf(e.stderr, "bulkrefund run: %v\n", err)
+			return exitUsage
 		}
-		return exitUsage
-	}
-	if len(files) != 1 {
-		fs.Usage()
-		return exitUsage
+		f.config = cfg.Path
 	}
 	switch {
 	case f.config == "" && !f.sandbox && !f.dryRun:
-		fmt.Fprintln(e.stderr, "bulkrefund run: give --config FILE or --sandbox")
+		fmt.Fprintln(e.stderr, "bulkrefund run: give --config FILE or --sandbox (or set $"+cli.ConfigEnv+", or create $XDG_CONFIG_HOME/bulkrefund/config.json)")
 		return exitUsage
 	case f.config != "" && f.sandbox:
 		fmt.Fprintln(e.stderr, "bulkrefund run: --config and --sandbox exclude each other")
@@ -105,7 +135,10 @@ func cmdRun(e env, args []string) int {
 			return exitUsage
 		}
 	}
-	return runSheet(e, files[0], f)
+	if f.config != "" && !f.dryRun {
+		fmt.Fprintf(e.stdout, "Config: %s\n", cfg)
+	}
+	return withSheet(e, "run", path, func(e env, path string) int { return runSheet(e, path, f) })
 }
 
 func fileExt(p string) string {
@@ -202,9 +235,8 @@ func runSheet(e env, path string, f runFlags) int {
 			return exitUsage
 		}
 		fmt.Fprintf(e.stdout, "Send these %d refunds? Type yes to continue: ", len(p.Items))
-		line, _ := bufio.NewReader(in).ReadString('\n')
-		if strings.TrimSpace(line) != "yes" {
-			fmt.Fprintln(e.stdout, "Nothing sent.")
+		if !confirmed(in) {
+			fmt.Fprintln(e.stdout, "Nothing sent (only the word yes sends).")
 			return exitUsage
 		}
 	}
@@ -332,12 +364,7 @@ func runSheet(e env, path string, f runFlags) int {
 
 func printPlan(w io.Writer, p *planned, where string) {
 	fmt.Fprintf(w, "Plan: %d refunds from %s (batch %.16s)\n", len(p.Items), p.Meta.SourcePath, p.Meta.BatchID)
-	for _, t := range app.Totals(p.Items) {
-		fmt.Fprintf(w, "  %-9s %-20s %7s rows  %18s %s\n", t.Provider, t.Account, money.Group(int64(t.Rows)), money.FormatGrouped(t.Amount, t.Currency), t.Currency)
-	}
-	for _, t := range app.CurrencyTotals(p.Items) {
-		fmt.Fprintf(w, "  %-9s %-20s %7s rows  %18s %s\n", "total", "", money.Group(int64(t.Rows)), money.FormatGrouped(t.Amount, t.Currency), t.Currency)
-	}
+	writePlanTable(w, app.Totals(p.Items), app.CurrencyTotals(p.Items))
 	fmt.Fprintf(w, "Ledger: %s\n", where)
 }
 

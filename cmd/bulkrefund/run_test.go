@@ -27,7 +27,7 @@ func TestRunUsage(t *testing.T) {
 		code   int
 		stderr string
 	}{
-		{"no file", []string{"run", "--sandbox"}, exitUsage, "usage: bulkrefund run"},
+		{"no file", []string{"run", "--sandbox"}, exitUsage, "bulkrefund run: give the sheet FILE"},
 		{"no providers", []string{"run", sheet, "--yes"}, exitUsage, "give --config FILE or --sandbox"},
 		{"both providers", []string{"run", sheet, "--sandbox", "--config", "x.json"}, exitUsage, "exclude each other"},
 		{"bad results ext", []string{"run", sheet, "--sandbox", "--results", "out.txt"}, exitUsage, ".csv or .xlsx"},

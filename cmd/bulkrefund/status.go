@@ -3,17 +3,65 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/bulkrefund/bulkrefund/app"
 	"github.com/bulkrefund/bulkrefund/batch/store"
+	"github.com/bulkrefund/bulkrefund/internal/cli"
 	"github.com/bulkrefund/bulkrefund/money"
 )
+
+type statusFlags struct {
+	ledger, batch, refund, sheet string
+	maxRows                      int
+}
+
+func newStatusCmd(e env) *cobra.Command {
+	var f statusFlags
+	cmd := &cobra.Command{
+		Use:   "status [FILE | --batch ID | --refund NO]",
+		Short: "Show where refunds stand in the ledger",
+		Long: `Show where refunds stand in the ledger. With no argument: every batch with
+its counts by state. With a sheet FILE (its batch is found from its content;
+- reads it from standard input) or --batch ID: counts and amounts by provider,
+account, currency and state, then every failed, unknown, pending and blocked
+row. With --refund NO: every refund numbered NO, in any batch.
+
+Exit: 0 every refund shown succeeded, 1 some are failed, unknown, pending,
+blocked or not yet sent, 2 bad usage, no ledger or no such batch.`,
+		Example: `  bulkrefund status
+  bulkrefund status refunds.xlsx
+  bulkrefund status --batch 0123456789ab
+  bulkrefund status --refund R20261100001-1`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return cli.Usagef("one sheet FILE at a time, got %d", len(args))
+			}
+			return nil
+		},
+		ValidArgsFunction: sheetFiles,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				return cli.Exit(withSheet(e, "status", args[0], func(e env, path string) int { return cmdStatus(e, []string{path}, f) }))
+			}
+			return cli.Exit(cmdStatus(e, nil, f))
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.ledger, "ledger", "", "the ledger `PATH` (default: $BULKREFUND_LEDGER, else ~/.local/state/bulkrefund/ledger.db)")
+	fl.StringVar(&f.batch, "batch", "", "show one batch: its `ID` or a unique prefix")
+	fl.StringVar(&f.refund, "refund", "", "show every refund numbered `NO`, in any batch")
+	fl.StringVar(&f.sheet, "sheet", "", "XLSX sheet of FILE")
+	fl.IntVar(&f.maxRows, "max-rows", 200, "list at most `N` failed, unknown, pending and blocked rows (0: all)")
+	cmd.MarkFlagFilename("ledger", "db")
+	return cmd
+}
 
 // cmdStatus shows where a run's refunds stand: counts and amounts by
 // provider, account, currency and state, then every failed, unknown and
@@ -21,27 +69,10 @@ import (
 // (its content decides the default state path). Exit 0: every refund
 // succeeded; 1: some are failed, unknown, pending or not yet sent; 2: bad
 // usage or no state.
-func cmdStatus(e env, args []string) int {
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	ledgerFlag := fs.String("ledger", "", "the ledger `PATH` (default: $BULKREFUND_LEDGER, else the user's state directory)")
-	batchID := fs.String("batch", "", "show one batch: its `ID` or a unique prefix")
-	refundNo := fs.String("refund", "", "show every refund numbered `NO`, in any batch")
-	sheetName := fs.String("sheet", "", "XLSX sheet of FILE")
-	maxRows := fs.Int("max-rows", 200, "list at most `N` failed, unknown, pending and blocked rows (0: all)")
-	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: bulkrefund status [--ledger PATH] [FILE | --batch ID | --refund NO] [--max-rows N]")
-		fs.PrintDefaults()
-	}
-	files, err := parseInterspersed(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
-	if len(files) > 1 || (len(files) == 1 && (*batchID != "" || *refundNo != "")) || (*batchID != "" && *refundNo != "") {
-		fs.Usage()
+func cmdStatus(e env, files []string, f statusFlags) int {
+	ledgerFlag, batchID, refundNo, sheetName, maxRows := &f.ledger, &f.batch, &f.refund, &f.sheet, &f.maxRows
+	if (len(files) == 1 && (*batchID != "" || *refundNo != "")) || (*batchID != "" && *refundNo != "") {
+		fmt.Fprintln(e.stderr, "bulkrefund status: give one of the sheet FILE, --batch ID or --refund NO (see 'bulkrefund status --help')")
 		return exitUsage
 	}
 	ctx := context.Background()

@@ -1,43 +1,55 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"os"
 
+	"github.com/spf13/cobra"
+
 	"github.com/bulkrefund/bulkrefund/batch"
 	"github.com/bulkrefund/bulkrefund/batch/sheet"
+	"github.com/bulkrefund/bulkrefund/internal/cli"
 )
+
+type validateFlags struct {
+	sheet, errors string
+	maxErrors     int
+}
+
+func newValidateCmd(e env) *cobra.Command {
+	var f validateFlags
+	cmd := &cobra.Command{
+		Use:   "validate FILE",
+		Short: "Check a refund sheet and list every invalid row; send nothing",
+		Long: `Check a refund sheet (CSV or XLSX; - reads it from standard input) and list
+every invalid row with its row, column, value and reason. Nothing is sent.
+
+Exit: 0 every row valid, 1 some rows invalid, 2 bad usage or a file that
+cannot be used.`,
+		Example: `  bulkrefund validate refunds.xlsx --errors errors.xlsx
+  some-export | bulkrefund validate -`,
+		Args:              cli.OneFile,
+		ValidArgsFunction: sheetFiles,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return cli.Exit(withSheet(e, "validate", args[0], func(e env, path string) int { return cmdValidate(e, path, f) }))
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.sheet, "sheet", "", "XLSX sheet to read (default: the first visible sheet)")
+	fl.StringVar(&f.errors, "errors", "", "write every invalid row, with row and error columns, to `OUT` (.xlsx, else CSV)")
+	fl.IntVar(&f.maxErrors, "max-errors", 20, "print at most `N` error lines on stderr")
+	cmd.MarkFlagFilename("errors", "csv", "xlsx")
+	return cmd
+}
 
 // cmdValidate checks a refund sheet and lists every invalid row. Exit 0: all
 // rows valid; 1: some rows invalid; 2: bad usage or an unusable file.
-func cmdValidate(e env, args []string) int {
-	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	sheetName := fs.String("sheet", "", "XLSX sheet to read (default: the first visible sheet)")
-	errorsOut := fs.String("errors", "", "write every invalid row, with row and error columns, to `OUT` (.xlsx, else CSV)")
-	maxErrors := fs.Int("max-errors", 20, "print at most `N` error lines on stderr")
-	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: bulkrefund validate FILE [--sheet NAME] [--errors OUT.csv|OUT.xlsx] [--max-errors N]")
-		fs.PrintDefaults()
-	}
-	files, err := parseInterspersed(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
-	if len(files) != 1 {
-		fs.Usage()
-		return exitUsage
-	}
+func cmdValidate(e env, path string, f validateFlags) int {
+	sheetName, errorsOut, maxErrors := &f.sheet, &f.errors, &f.maxErrors
 	if *maxErrors < 0 {
 		fmt.Fprintln(e.stderr, "bulkrefund validate: --max-errors must be 0 or more")
 		return exitUsage
 	}
-	path := files[0]
 	if *errorsOut != "" && sameFile(path, *errorsOut) {
 		fmt.Fprintf(e.stderr, "bulkrefund validate: --errors %s would overwrite the sheet being checked\n", *errorsOut)
 		return exitUsage
@@ -81,27 +93,6 @@ func cmdValidate(e env, args []string) int {
 		return exitFailures
 	}
 	return exitOK
-}
-
-// parseInterspersed lets flags follow the file name, as users type them
-// ("validate refunds.xlsx --errors out.xlsx"); flag.Parse alone stops at the
-// first non-flag argument.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		if args[0] == "--" {
-			return append(pos, args[1:]...), nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
 }
 
 // sameFile reports whether a and b name one existing file.

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -43,10 +42,10 @@ func TestValidateExitCodes(t *testing.T) {
 		{"truncated", []string{fixtures + "truncated.xlsx"}, exitUsage, "", "damaged or truncated"},
 		{"missing column", []string{fixtures + "missing_column.csv"}, exitUsage, "", "missing required column: refund_no"},
 		{"missing file", []string{"nope.csv"}, exitUsage, "", "no such file"},
-		{"no file", nil, exitUsage, "", "usage: bulkrefund validate"},
-		{"two files", []string{"a.csv", "b.csv"}, exitUsage, "", "usage"},
-		{"bad flag", []string{"--nope", "a.csv"}, exitUsage, "", "flag provided but not defined"},
-		{"help", []string{"-h"}, exitOK, "", "-errors"},
+		{"no file", nil, exitUsage, "", "bulkrefund validate: give the sheet FILE"},
+		{"two files", []string{"a.csv", "b.csv"}, exitUsage, "", "one sheet FILE at a time"},
+		{"bad flag", []string{"--nope", "a.csv"}, exitUsage, "", "bulkrefund validate: unknown flag: --nope (see 'bulkrefund validate --help')\n"},
+		{"help", []string{"-h"}, exitOK, "--errors OUT", ""},
 		{"errors over input", []string{fixtures + "bom.csv", "--errors", fixtures + "bom.csv"}, exitUsage, "", "would overwrite"},
 	}
 	for _, tt := range tests {
@@ -146,11 +145,7 @@ func TestValidateProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "bulkrefund")
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if out, err := exec.Command(gobin, "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := binary(t)
 	for _, tt := range []struct {
 		args []string
 		code int

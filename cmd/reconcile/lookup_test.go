@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -39,15 +41,7 @@ func TestLookupProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sb.Close()
-	cfgPath := writeSandboxConfig(t, dir, sb)
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clients, err := cfg.Providers()
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfgPath, clients := sandboxClients(t, dir, sb)
 	var items []batch.Item
 	for i, o := range orders {
 		it := batch.Item{Row: i + 2, Refund: adapters.Refund{Provider: o.Provider, Account: o.Account, OrderNo: o.OrderNo,
@@ -97,6 +91,37 @@ func TestLookupProcess(t *testing.T) {
 	code, stdout, stderr = runProcess(t, "--ledger", statePath, "--lookup", "--config", cfgPath, "--json", out)
 	if code != 1 || !strings.Contains(stdout, "STATUS_MISMATCH=1") {
 		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
+	}
+}
+
+// sandboxClients writes the sandbox's provider config into dir and returns
+// it with the adapters it configures, keyed by config.Key.
+func sandboxClients(t *testing.T, dir string, sb *sandbox.Sandbox) (string, map[string]adapters.Provider) {
+	t.Helper()
+	cfgPath := writeSandboxConfig(t, dir, sb)
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clients, err := cfg.Providers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfgPath, clients
+}
+
+// writeResults writes a results file as a run writes it, with these rows.
+func writeResults(t *testing.T, path string, rows [][]string) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := csv.NewWriter(f)
+	w.Write([]string{"row", "provider", "account", "order_no", "provider_order_id", "refund_no", "action", "amount", "currency", "state", "provider_refund_id", "provider_code", "provider_message", "attempts", "first_attempt", "last_attempt", "error"})
+	w.WriteAll(rows)
+	if err := errors.Join(w.Error(), f.Close()); err != nil {
+		t.Fatal(err)
 	}
 }
 

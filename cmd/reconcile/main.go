@@ -1,8 +1,9 @@
 // Command reconcile matches the refunds a run sent against what the providers
-// record, and writes the reconciliation report.
+// record, and writes the reconciliation report. It is the cron binary of
+// `bulkrefund reconcile`: the same command (internal/cli), without the rest.
 //
 //	reconcile [--state PATH]... [--results FILE]... [--statement FILE]...
-//	          [--lookup --config FILE] [--orders FILE]... [--from DATE --to DATE]
+//	          [--lookup [--config FILE]] [--orders FILE]... [--from DATE --to DATE]
 //	          [--amount-tolerance N] [--operator NAME] [--csv DIR] [--json FILE]
 //	          -o report.xlsx
 //
@@ -12,27 +13,18 @@ package main
 
 import (
 	"context"
+	"io"
 	"os"
-	"os/signal"
-	"runtime/debug"
-	"syscall"
+
+	"github.com/bulkrefund/bulkrefund/internal/cli"
 )
 
 func main() {
-	// A million-row reconciliation holds both sides in memory; a soft limit
-	// makes the collector work harder instead of letting the heap double.
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(1280 << 20)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	// The first signal cancels the work (lookups stop, nothing more is
-	// written, exit 130); reading a large input does not watch for it, so a
-	// second signal must still stop the process at once.
-	go func() {
-		<-ctx.Done()
-		stop()
-	}()
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root := cli.NewReconcileCmd("reconcile")
+	cli.Setup(root, "reconcile")
+	return cli.Execute(ctx, root, args, stdout, stderr)
 }

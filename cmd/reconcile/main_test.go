@@ -12,15 +12,22 @@ import (
 	"testing"
 
 	"github.com/xuri/excelize/v2"
+
+	"github.com/bulkrefund/bulkrefund/internal/clitest"
 )
 
-// TestMain lets the tests run the real command as a child process.
+// exitInterrupted is what reconcile exits with after a signal.
+const exitInterrupted = 130
+
+// TestMain lets the tests run the real command as a child process: this test
+// binary as main (runProcess), and the command built by go build
+// (clitest.Run).
 func TestMain(m *testing.M) {
 	if os.Getenv("RECONCILE_TEST_MAIN") == "1" {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	os.Exit(clitest.Main(m, "reconcile"))
 }
 
 func sample(name string) string {
@@ -62,7 +69,7 @@ func TestExitCodes(t *testing.T) {
 		{"bad amount in statement", []string{"--results", "testdata/clean-results.csv", "--statement", "testdata/bad-statement.csv", "-o", filepath.Join(dir, "c.xlsx")}, 2, `bad-statement.csv:2: column "Amount": value "100.001": invalid amount`},
 		{"negative amount in statement", []string{"--results", "testdata/clean-results.csv", "--statement", "testdata/negative-statement.csv", "-o", filepath.Join(dir, "c.xlsx")}, 2, `negative-statement.csv:2: column "amount": value "-100.00": invalid amount: negative amount: a statement gives each refund's amount as a positive number`},
 		{"missing file", []string{"--results", "testdata/nope.csv", "--statement", "testdata/clean-statement.csv", "-o", filepath.Join(dir, "c.xlsx")}, 2, "nope.csv"},
-		{"bad flag", []string{"--frobnicate"}, 2, "flag provided but not defined"},
+		{"bad flag", []string{"--frobnicate"}, 2, "unknown flag: --frobnicate"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -54,15 +54,7 @@ func TestLookupRevokeProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sb.Close()
-	cfgPath := writeSandboxConfig(t, dir, sb)
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clients, err := cfg.Providers()
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfgPath, clients := sandboxClients(t, dir, sb)
 	upay := clients[config.Key(adapters.Upay, term)]
 	pid := map[string]string{}
 	for _, o := range sb.Orders() {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"net/http"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/bulkrefund/bulkrefund/adapters"
 	"github.com/bulkrefund/bulkrefund/adapters/sandbox"
+	"github.com/bulkrefund/bulkrefund/internal/clitest"
 	"github.com/bulkrefund/bulkrefund/money"
 )
 
@@ -34,15 +34,8 @@ func TestSignalInterrupts(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("no SIGINT to send on Windows")
 	}
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("go tool not on PATH")
-	}
+	bin := clitest.Binary(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "reconcile")
-	if out, err := exec.Command(gobin, "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 
 	now := time.Now()
 	var orders []sandbox.Order
@@ -72,21 +65,13 @@ func TestSignalInterrupts(t *testing.T) {
 	cfgPath := writeConfig(t, dir, srv.URL, sb.Accounts())
 
 	results := filepath.Join(dir, "results.csv")
-	f, err := os.Create(results)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := csv.NewWriter(f)
-	w.Write([]string{"row", "provider", "account", "order_no", "provider_order_id", "refund_no", "action", "amount", "currency", "state", "provider_refund_id", "provider_code", "provider_message", "attempts", "first_attempt", "last_attempt", "error"})
 	at := now.UTC().Format(time.RFC3339)
+	var rows [][]string
 	for i, o := range orders {
-		w.Write([]string{fmt.Sprint(i + 2), o.Provider, o.Account, o.OrderNo, o.ProviderOrderID, fmt.Sprintf("SIG%03d", i), "refund",
+		rows = append(rows, []string{fmt.Sprint(i + 2), o.Provider, o.Account, o.OrderNo, o.ProviderOrderID, fmt.Sprintf("SIG%03d", i), "refund",
 			money.Format(max(1, o.Total/2), o.Currency), string(o.Currency), "succeeded", "", "", "", "1", at, at, ""})
 	}
-	w.Flush()
-	if err := errors.Join(w.Error(), f.Close()); err != nil {
-		t.Fatal(err)
-	}
+	writeResults(t, results, rows)
 
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {

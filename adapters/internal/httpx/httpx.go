@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -165,9 +166,10 @@ func scrub(err error) error {
 }
 
 // StatusError classifies an HTTP status the adapter has no specific reading
-// for: 429 is retryable with its Retry-After, 5xx is of unknown outcome, 401
-// and 403 are final (bad credentials), other 4xx are final. It returns nil
-// for 2xx.
+// for: 429 is retryable, 5xx is of unknown outcome, 401 and 403 are blocked
+// (our credentials or configuration were refused: nothing about the refund
+// was judged), other 4xx are final. A Retry-After on the answer is carried
+// whatever the status. It returns nil for 2xx.
 func StatusError(provider, op string, r *Response, code, msg string) *adapters.Error {
 	e := &adapters.Error{Provider: provider, Op: op, HTTPStatus: r.Status, Code: code, Message: msg}
 	switch {
@@ -175,37 +177,55 @@ func StatusError(provider, op string, r *Response, code, msg string) *adapters.E
 		return nil
 	case r.Status == http.StatusTooManyRequests:
 		e.Kind = adapters.KindRetryable
-		e.RetryAfter = RetryAfter(r.Header.Get("Retry-After"), time.Now())
 	case r.Status >= 500:
 		e.Kind = adapters.KindUnknown
+	case r.Status == http.StatusUnauthorized || r.Status == http.StatusForbidden:
+		e.Kind = adapters.KindBlocked
 	default:
 		e.Kind = adapters.KindFinal
 	}
+	e.RetryAfter = RetryAfter(r.Header.Get("Retry-After"), time.Now())
 	if e.Message == "" {
 		e.Message = Snippet(r.Body)
 	}
 	return e
 }
 
-// RetryAfter parses a Retry-After value, either delay-seconds or an HTTP
-// date; it returns 0 when the header is absent or unreadable.
+// maxDelaySeconds is the largest delay-seconds a time.Duration holds.
+const maxDelaySeconds = int64(math.MaxInt64 / time.Second)
+
+// RetryAfter parses a Retry-After value, delay-seconds (digits only, RFC
+// 9110) or an HTTP date, exactly and without a cap: capping is the caller's
+// policy. A delay too long for a time.Duration saturates at the largest one
+// rather than wrapping around. It returns 0 when the header is absent,
+// malformed, or a date already past.
 func RetryAfter(v string, now time.Time) time.Duration {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0
 	}
-	if n, err := strconv.Atoi(v); err == nil {
-		if n < 0 {
-			return 0
+	if isDigits(v) {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n > maxDelaySeconds { // only ErrRange: the value is all digits
+			return time.Duration(math.MaxInt64)
 		}
 		return time.Duration(n) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
+		if d := t.Sub(now); d > 0 { // Sub saturates too
 			return d
 		}
 	}
 	return 0
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // Snippet is a short, printable excerpt of an answer body for error messages.
