@@ -228,17 +228,22 @@ func runSheet(e env, path string, f runFlags) int {
 	if check.Known > 0 {
 		printKnown(e.stdout, ctx, l, p)
 	}
-	if !f.yes {
-		in, ok := e.stdin.(*os.File)
-		if !ok || !term.IsTerminal(int(in.Fd())) {
-			errf("refusing to send refunds without a terminal to confirm on; pass --yes (e.g. from cron)")
-			return exitUsage
+	// The controls of the provider config (limits, maker-checker, typed
+	// totals; submit.go): refused before any call and any confirmation.
+	ctl, err := app.ReadControls(f.config)
+	if err != nil {
+		errf("%v", err)
+		return exitUsage
+	}
+	approval, ok := gateRun(e, ctx, l, p, ctl)
+	if !ok {
+		return exitUsage
+	}
+	if ok, why := confirmRun(e, p, ctl, approval, f.yes); !ok {
+		if why != "" {
+			errf("%s", why)
 		}
-		fmt.Fprintf(e.stdout, "Send these %d refunds? Type yes to continue: ", len(p.Items))
-		if !confirmed(in) {
-			fmt.Fprintln(e.stdout, "Nothing sent (only the word yes sends).")
-			return exitUsage
-		}
+		return exitUsage
 	}
 
 	// 6. Record the batch in the ledger, then run it.
