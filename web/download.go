@@ -10,8 +10,8 @@ import (
 	"github.com/bulkrefund/bulkrefund/adapters"
 	"github.com/bulkrefund/bulkrefund/app"
 	"github.com/bulkrefund/bulkrefund/batch/results"
-	"github.com/bulkrefund/bulkrefund/report"
 	"github.com/bulkrefund/bulkrefund/batch/store"
+	"github.com/bulkrefund/bulkrefund/report"
 )
 
 // Downloads are made on request into the data directory's tmp/, sent, and

@@ -296,4 +296,3 @@ func (s *Server) progressEvents(w http.ResponseWriter, r *http.Request, sess *se
 		}
 	}
 }
-
