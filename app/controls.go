@@ -281,7 +281,7 @@ type LimitCheck struct {
 	Account  AccountRef
 	Currency money.Currency
 	Limit    int64
-	Actual   int64
+	Actual   int64 // the batch's total or rows; for max_refund its largest refund
 	OK       bool
 }
 
@@ -302,6 +302,7 @@ func (c *Controls) CheckLimits(items []batch.Item) ([]LimitCheck, error) {
 		cur  money.Currency
 	}
 	totals := map[scopeCur]int64{}
+	largest := map[scopeCur]int64{}
 	rows := map[AccountRef]int{}
 	over := map[scopeCur]*Breach{}
 	var order []scopeCur
@@ -323,6 +324,8 @@ func (c *Controls) CheckLimits(items []batch.Item) ([]LimitCheck, error) {
 		all := scopeCur{cur: it.Currency}
 		totals[all] += it.Amount
 		totals[scopeCur{acct, it.Currency}] += it.Amount
+		largest[all] = max(largest[all], it.Amount)
+		largest[scopeCur{acct, it.Currency}] = max(largest[scopeCur{acct, it.Currency}], it.Amount)
 		rows[acct]++
 		if l.MaxRefund != nil {
 			if lim, ok := l.MaxRefund[it.Currency]; !ok {
@@ -343,11 +346,7 @@ func (c *Controls) CheckLimits(items []batch.Item) ([]LimitCheck, error) {
 		for _, t := range curs {
 			lim, ok := l.MaxRefund[t.Currency]
 			b := over[scopeCur{cur: t.Currency}]
-			ch := LimitCheck{Rule: "max_refund", Currency: t.Currency, Limit: lim, OK: b == nil && ok}
-			if b != nil {
-				ch.Actual = b.Actual
-			}
-			checks = append(checks, ch)
+			checks = append(checks, LimitCheck{Rule: "max_refund", Currency: t.Currency, Limit: lim, Actual: largest[scopeCur{cur: t.Currency}], OK: b == nil && ok})
 		}
 	}
 	if l.MaxBatchTotal != nil {
@@ -385,11 +384,7 @@ func (c *Controls) CheckLimits(items []batch.Item) ([]LimitCheck, error) {
 				continue
 			}
 			if lim, ok := al.MaxRefund[t.Currency]; ok {
-				ch := LimitCheck{Rule: "max_refund", Account: a, Currency: t.Currency, Limit: lim, OK: over[k] == nil}
-				if b := over[k]; b != nil {
-					ch.Actual = b.Actual
-				}
-				checks = append(checks, ch)
+				checks = append(checks, LimitCheck{Rule: "max_refund", Account: a, Currency: t.Currency, Limit: lim, Actual: largest[k], OK: over[k] == nil})
 			}
 			if lim, ok := al.MaxBatchTotal[t.Currency]; ok {
 				checks = append(checks, LimitCheck{Rule: "max_batch_total", Account: a, Currency: t.Currency, Limit: lim, Actual: tot, OK: tot <= lim})

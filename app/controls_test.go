@@ -70,6 +70,9 @@ func TestCheckLimits(t *testing.T) {
 		if !ch.OK {
 			t.Errorf("check %+v not OK", ch)
 		}
+		if ch.Rule == "max_refund" && ch.Account == (app.AccountRef{}) && ch.Currency == money.CNY && ch.Actual != 100000 {
+			t.Errorf("max_refund check shows %d, want the largest refund 100000", ch.Actual)
+		}
 	}
 	if len(checks) < 7 {
 		t.Errorf("checks: %d, want every limit that applies", len(checks))

@@ -194,6 +194,10 @@ func (s *Server) loadBatchPage(r *http.Request, sess *session) (*batchPage, erro
 	bp.TypedConfirm = s.ctl.TypedConfirmation(bp.Plan.ByCur)
 	_, runErr := app.MayRun(ctx, s.l, m.BatchID, bp.Plan.ByCur, s.ctl)
 	switch {
+	case errors.Is(runErr, app.ErrRejected):
+		bp.RunBlocked = "It was rejected; it never runs."
+	case errors.Is(runErr, app.ErrNeedsApproval):
+		bp.RunBlocked = "It waits for a checker's approval (someone other than " + bp.Approval.Submitter() + ")."
 	case runErr != nil:
 		bp.RunBlocked = runErr.Error()
 	case len(bp.Breaches) > 0:

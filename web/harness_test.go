@@ -54,6 +54,7 @@ type envOptions struct {
 	controls string // the config's "controls" section, JSON
 	poll     time.Duration
 	noNotify bool // PayEase's notifyUrl goes nowhere (refunds stay pending)
+	faults   sandbox.Faults
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -78,7 +79,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sb, err := sandbox.Start(sandbox.Config{Orders: orders})
+	sb, err := sandbox.Start(sandbox.Config{Orders: orders, Faults: o.faults})
 	if err != nil {
 		t.Fatal(err)
 	}
