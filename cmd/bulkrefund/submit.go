@@ -78,6 +78,11 @@ func cmdSubmit(e env, path string, f submitFlags) int {
 		errf("%d invalid rows: nothing was submitted (fix them and submit again)", p.Validation.Invalid)
 		return exitFailures
 	}
+	// The limits before the ledger: a refused sheet leaves nothing behind.
+	if _, err := ctl.CheckLimits(p.Items); err != nil {
+		errf("%v", err)
+		return exitUsage
+	}
 	l, err := app.OpenLedger(ctx, app.LedgerSpec(f.ledger), false)
 	if err != nil {
 		errf("%v", err)
