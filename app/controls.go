@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/bulkrefund/bulkrefund/adapters/config"
 	"github.com/bulkrefund/bulkrefund/batch"
+	"github.com/bulkrefund/bulkrefund/batch/store"
 	"github.com/bulkrefund/bulkrefund/money"
 )
 
@@ -414,6 +416,26 @@ func (c *Controls) CheckLimits(items []batch.Item) ([]LimitCheck, error) {
 		return checks, &LimitError{Source: c.Source, Breaches: breaches}
 	}
 	return checks, nil
+}
+
+// ErrTypedTotalRequired: the batch is above the typed-confirmation
+// threshold and was neither confirmed by typing its total nor approved.
+var ErrTypedTotalRequired = errors.New("above the typed-confirmation threshold: type the total at a terminal, or have the batch approved before running it unattended")
+
+// Gate applies the controls to a sheet about to run, before any call: the
+// limits, then maker-checker (a rejected batch never runs, with or without
+// controls; one that needs approval runs only with one bound to its
+// content). l may be nil (no ledger yet: nothing is approved). It returns
+// the approval in force, if any.
+func (c *Controls) Gate(ctx context.Context, l *store.SQL, p *Planned) (*Decision, error) {
+	if _, err := c.CheckLimits(p.Items); err != nil {
+		return nil, err
+	}
+	var ledger store.Ledger
+	if l != nil {
+		ledger = l
+	}
+	return MayRun(ctx, ledger, p.Meta.BatchID, CurrencyTotals(p.Items), c)
 }
 
 // NeedsApproval reports whether a batch of these totals (CurrencyTotals)

@@ -1,10 +1,6 @@
 package app
 
 import (
-	"encoding/json"
-	"fmt"
-	"os"
-
 	"github.com/bulkrefund/bulkrefund/adapters"
 	"github.com/bulkrefund/bulkrefund/adapters/config"
 	"github.com/bulkrefund/bulkrefund/batch/runner"
@@ -48,15 +44,9 @@ func ReadControls(path string) (*Controls, error) {
 	if path == "" {
 		return &Controls{}, nil
 	}
-	b, err := os.ReadFile(path)
+	cfg, err := config.Parse(path)
 	if err != nil {
 		return nil, err
 	}
-	var f struct {
-		Controls json.RawMessage `json:"controls"`
-	}
-	if err := json.Unmarshal(b, &f); err != nil {
-		return nil, fmt.Errorf("%s: %w: %v", path, ErrControls, err)
-	}
-	return ParseControls(f.Controls, path)
+	return LoadControls(cfg)
 }

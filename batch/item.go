@@ -21,8 +21,15 @@ type Item struct {
 // Key identifies an item across runs, sheets and batches: the provider's
 // own refund identity, in the scope the provider's documents make a refund
 // number unique (per order for Upay, per account for the others).
+//
+// A Upay refund identified by the provider's order id (sn) alone is keyed
+// by that sn, so that refunds of different orders never share a key.
 func (it Item) Key() string {
-	return registry.Key(it.Provider, it.Account, it.OrderNo, it.RefundNo)
+	order := it.OrderNo
+	if order == "" && it.ProviderOrderID != "" {
+		order = "sn:" + it.ProviderOrderID
+	}
+	return registry.Key(it.Provider, it.Account, order, it.RefundNo)
 }
 
 // Identity is the batch's identity: a SHA-256 over the validated content of

@@ -263,7 +263,7 @@ func (s *Server) examine(ctx context.Context, rec uploadRecord) (uploadSummary, 
 	bw := bufio.NewWriter(inv)
 	enc := json.NewEncoder(bw)
 	spec := app.SheetSpec{Path: s.uploadPath(rec.File), MaxErrors: 0,
-		Options: sheet.Options{OnHeader: func(header []string) error {
+		Options: sheet.Options{Defaults: s.defaults(), OnHeader: func(header []string) error {
 			var err error
 			ew, err = sheet.NewErrorsWriter(s.uploadPath(rec.ID+".errors.xlsx"), header)
 			return err
@@ -305,6 +305,16 @@ func (s *Server) examine(ctx context.Context, rec uploadRecord) (uploadSummary, 
 	}
 	s.plan(ctx, p, &sum)
 	return sum, uploadValid
+}
+
+// defaults fills a sheet's blank cells from the provider config (PayEase's
+// notify_url) before validation, as a CLI run does, so that the batch
+// records what is sent.
+func (s *Server) defaults() func(provider, account string) map[string]string {
+	if s.o.Providers == nil {
+		return nil
+	}
+	return s.o.Providers.Defaults
 }
 
 // plainReason is a row error in words, without the row number (the page
@@ -532,7 +542,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request, sess *session) e
 	if rec.Status != uploadValid || !rec.Summary.Submittable() {
 		return errorf(http.StatusConflict, "This sheet cannot be submitted: fix what its page lists and upload it again.")
 	}
-	p, err := app.Load(app.SheetSpec{Path: s.uploadPath(rec.File)}, sess.User.Name)
+	p, err := app.Load(app.SheetSpec{Path: s.uploadPath(rec.File), Options: sheet.Options{Defaults: s.defaults()}}, sess.User.Name)
 	if err != nil {
 		return err
 	}

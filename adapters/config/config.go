@@ -1,5 +1,7 @@
 package config
 
+//go:generate go test -run TestDocTable -update
+
 import (
 	"bytes"
 	"encoding/json"
@@ -17,10 +19,8 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/bulkrefund/bulkrefund/adapters"
-	"github.com/bulkrefund/bulkrefund/adapters/nomad"
 	"github.com/bulkrefund/bulkrefund/adapters/payease"
-	"github.com/bulkrefund/bulkrefund/adapters/quickpay"
-	"github.com/bulkrefund/bulkrefund/adapters/upay"
+	"github.com/bulkrefund/bulkrefund/adapters/registry"
 )
 
 // Sentinel errors wrapped by *Error; callers can errors.Is them.
@@ -96,12 +96,54 @@ type Account struct {
 	PrivateKeyFile        string `json:"private_key_file,omitempty"`
 	PlatformPublicKeyFile string `json:"platform_public_key_file,omitempty"`
 
-	NotifyURL string `json:"notify_url,omitempty"` // PayEase: default notifyUrl
+	// NotifyURL fills a sheet's blank notify_url, for providers whose
+	// descriptor takes it from the config (PayEase).
+	NotifyURL string `json:"notify_url,omitempty"`
 	Limits
 
-	secret        Secret // Upay terminal key, QuickPay store key, Nomad API key
-	privateKeyPEM Secret // PayEase merchant private key
-	publicKeyPEM  []byte // PayEase platform public key (not secret)
+	secret        Secret // shared-secret kinds: terminal key, store key, API key
+	privateKeyPEM Secret // key-pair kinds: the merchant's private key
+	publicKeyPEM  []byte // key-pair kinds: the platform's public key (not secret)
+}
+
+// credentialKind is what the file must give for one adapters.Credential*
+// kind: one secret (secret_env or secret_file), or two key files.
+type credentialKind struct {
+	secret  string // for messages: "terminal key"
+	keyPair bool
+	// checkPrivate and checkPublic parse a key pair's files, so that a
+	// wrong file stops Load rather than the first refund.
+	checkPrivate, checkPublic func([]byte) error
+}
+
+// credentialKinds lists every kind a descriptor may name; a test checks
+// that each registered provider's kind is here.
+var credentialKinds = map[string]credentialKind{
+	adapters.CredentialTerminalKey: {secret: "terminal key"},
+	adapters.CredentialStoreKey:    {secret: "store key"},
+	adapters.CredentialAPIKey:      {secret: "API key"},
+	// The RSA PEM readers live in the payease package, today the one
+	// provider of this kind.
+	adapters.CredentialRSAKeyPair: {keyPair: true,
+		checkPrivate: func(b []byte) error { _, err := payease.ParsePrivateKey(b); return err },
+		checkPublic:  func(b []byte) error { _, err := payease.ParsePublicKey(b); return err }},
+}
+
+// configFields are the sheet fields an account of the file can supply
+// (adapters.FieldLimit.FromConfig), with the account's value for each.
+var configFields = map[string]func(Account) string{
+	adapters.FieldNotifyURL: func(a Account) string { return a.NotifyURL },
+}
+
+// fromConfig lists the sheet fields d takes from an account's config.
+func fromConfig(d adapters.Descriptor) []string {
+	var fs []string
+	for _, l := range d.Limits {
+		if l.FromConfig {
+			fs = append(fs, l.Field)
+		}
+	}
+	return fs
 }
 
 // Key is the account's key in Providers' map.
@@ -171,7 +213,16 @@ var secretFields = []string{"secret", "key", "api_key", "apikey", "terminal_key"
 
 // Load reads and validates the config file at path, resolving every
 // credential reference (relative files are relative to the config file).
-func Load(path string) (*Config, error) {
+func Load(path string) (*Config, error) { return load(path, true) }
+
+// Parse reads and validates the config file at path as Load does but
+// resolves no credential: no environment variable or key file is read, and
+// the accounts cannot build clients. It is for commands that send nothing
+// (validate --config reads the accounts' defaults) on a machine that may
+// not hold the keys.
+func Parse(path string) (*Config, error) { return load(path, false) }
+
+func load(path string, resolve bool) (*Config, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, &Error{Path: path, Err: err}
@@ -219,8 +270,10 @@ func Load(path string) (*Config, error) {
 			return nil, fail("account", fmt.Errorf("%w: %s is already accounts[%d]", ErrDuplicateAccount, a.Key(), prev))
 		}
 		seen[a.Key()] = n
-		if field, err := a.resolve(dir); err != nil {
-			return nil, fail(field, err)
+		if resolve {
+			if field, err := a.resolve(dir); err != nil {
+				return nil, fail(field, err)
+			}
 		}
 		cfg.Accounts = append(cfg.Accounts, a)
 	}
@@ -239,11 +292,12 @@ func checkLimits(l Limits) (field string, err error) {
 
 // validate checks what can be checked without touching the environment.
 func (a *Account) validate() (field string, err error) {
-	a.Provider = strings.ToLower(strings.TrimSpace(a.Provider))
-	a.ID = strings.TrimSpace(a.ID)
-	if !slices.Contains(adapters.Providers, a.Provider) {
-		return "provider", fmt.Errorf("%w %q (want one of %s)", ErrUnknownProvider, a.Provider, strings.Join(adapters.Providers, ", "))
+	d, ok := registry.Get(a.Provider)
+	if !ok {
+		return "provider", fmt.Errorf("%w %q (want one of %s)", ErrUnknownProvider, a.Provider, strings.Join(registry.Names(), ", "))
 	}
+	a.Provider = d.Name
+	a.ID = strings.TrimSpace(a.ID)
 	if a.ID == "" {
 		return "account", fmt.Errorf("%w: account is required", ErrInvalid)
 	}
@@ -263,28 +317,46 @@ func (a *Account) validate() (field string, err error) {
 	if a.Timeout == 0 {
 		a.Timeout = Duration(DefaultTimeout)
 	}
-	if a.Provider == adapters.PayEase {
+	if a.NotifyURL != "" && !slices.Contains(fromConfig(d), adapters.FieldNotifyURL) {
+		return "notify_url", fmt.Errorf("%w: %s takes no notify_url (only %s accounts do)", ErrInvalid, d.Name, providersTaking(adapters.FieldNotifyURL))
+	}
+	kind, ok := credentialKinds[d.Credential]
+	if !ok {
+		return "provider", fmt.Errorf("%w: %s has credential kind %q, which config does not know", ErrInvalid, d.Name, d.Credential)
+	}
+	if kind.keyPair {
 		if a.SecretEnv != "" || a.SecretFile != "" {
-			return "secret_env", fmt.Errorf("%w: PayEase uses private_key_file and platform_public_key_file", ErrInvalid)
+			return "secret_env", fmt.Errorf("%w: %s uses private_key_file and platform_public_key_file", ErrInvalid, d.Name)
 		}
 		if a.PrivateKeyFile == "" {
-			return "private_key_file", fmt.Errorf("%w: PayEase needs the merchant private key file", ErrMissingSecret)
+			return "private_key_file", fmt.Errorf("%w: %s needs the merchant private key file", ErrMissingSecret, d.Name)
 		}
 		if a.PlatformPublicKeyFile == "" {
-			return "platform_public_key_file", fmt.Errorf("%w: PayEase needs the platform public key file", ErrMissingSecret)
+			return "platform_public_key_file", fmt.Errorf("%w: %s needs the platform public key file", ErrMissingSecret, d.Name)
 		}
 		return "", nil
 	}
 	if a.PrivateKeyFile != "" || a.PlatformPublicKeyFile != "" {
-		return "private_key_file", fmt.Errorf("%w: only PayEase accounts take key files", ErrInvalid)
+		return "private_key_file", fmt.Errorf("%w: %s takes its %s from secret_env or secret_file; only key-pair providers take key files", ErrInvalid, d.Name, kind.secret)
 	}
 	switch {
 	case a.SecretEnv == "" && a.SecretFile == "":
-		return "secret_env", fmt.Errorf("%w: set secret_env or secret_file", ErrMissingSecret)
+		return "secret_env", fmt.Errorf("%w: set secret_env or secret_file to the %s %s", ErrMissingSecret, d.Name, kind.secret)
 	case a.SecretEnv != "" && a.SecretFile != "":
 		return "secret_env", fmt.Errorf("%w: set secret_env or secret_file, not both", ErrInvalid)
 	}
 	return "", nil
+}
+
+// providersTaking lists the providers that take field from the config.
+func providersTaking(field string) string {
+	var names []string
+	for _, d := range registry.All() {
+		if slices.Contains(fromConfig(d), field) {
+			names = append(names, d.Name)
+		}
+	}
+	return strings.Join(names, ", ")
 }
 
 // resolve reads the credentials the account references.
@@ -300,20 +372,21 @@ func (a *Account) resolve(dir string) (field string, err error) {
 		}
 		return b, nil
 	}
-	switch {
-	case a.Provider == adapters.PayEase:
+	d, _ := registry.Get(a.Provider) // validate checked it
+	switch kind := credentialKinds[d.Credential]; {
+	case kind.keyPair:
 		priv, err := read(a.PrivateKeyFile)
 		if err != nil {
 			return "private_key_file", err
 		}
-		if _, err := payease.ParsePrivateKey(priv); err != nil {
+		if err := kind.checkPrivate(priv); err != nil {
 			return "private_key_file", fmt.Errorf("%w: %s: %v", ErrInvalid, a.PrivateKeyFile, err)
 		}
 		pub, err := read(a.PlatformPublicKeyFile)
 		if err != nil {
 			return "platform_public_key_file", err
 		}
-		if _, err := payease.ParsePublicKey(pub); err != nil {
+		if err := kind.checkPublic(pub); err != nil {
 			return "platform_public_key_file", fmt.Errorf("%w: %s: %v", ErrInvalid, a.PlatformPublicKeyFile, err)
 		}
 		a.privateKeyPEM, a.publicKeyPEM = NewSecret(string(priv)), pub
@@ -373,18 +446,32 @@ func (c *Config) Providers() (map[string]adapters.Provider, error) {
 
 // Client builds the account's provider client.
 func (a Account) Client() (adapters.Provider, error) {
-	timeout := time.Duration(a.Timeout)
-	switch a.Provider {
-	case adapters.Upay:
-		return upay.New(upay.Options{BaseURL: a.BaseURL, TerminalSN: a.ID, TerminalKey: a.secret.Reveal(), Timeout: timeout})
-	case adapters.QuickPay:
-		return quickpay.New(quickpay.Options{BaseURL: a.BaseURL, StoreNo: a.ID, StoreKey: a.secret.Reveal(), Timeout: timeout})
-	case adapters.Nomad:
-		return nomad.New(nomad.Options{BaseURL: a.BaseURL, Merchant: a.ID, APIKey: a.secret.Reveal(), Timeout: timeout})
-	case adapters.PayEase:
-		return payease.New(payease.Options{BaseURL: a.BaseURL, MerchantID: a.ID,
-			MerchantPrivateKeyPEM: []byte(a.privateKeyPEM.Reveal()), PlatformPublicKeyPEM: a.publicKeyPEM,
-			NotifyURL: a.NotifyURL, Timeout: timeout})
+	d, ok := registry.Get(a.Provider)
+	if !ok {
+		return nil, fmt.Errorf("%w %q", ErrUnknownProvider, a.Provider)
 	}
-	return nil, fmt.Errorf("%w %q", ErrUnknownProvider, a.Provider)
+	return d.New(adapters.Connection{BaseURL: a.BaseURL, Account: a.ID, Secret: a.secret.Reveal(),
+		PrivateKeyPEM: []byte(a.privateKeyPEM.Reveal()), PublicKeyPEM: a.publicKeyPEM,
+		NotifyURL: a.NotifyURL, Timeout: time.Duration(a.Timeout)})
+}
+
+// Defaults gives the values the account's configuration supplies for a
+// sheet's blank cells, by sheet field: sheet.Options.Defaults. It is nil for
+// an account the config does not have.
+func (c *Config) Defaults(provider, account string) map[string]string {
+	a, ok := c.Account(provider, account)
+	if !ok {
+		return nil
+	}
+	d, _ := registry.Get(a.Provider)
+	var m map[string]string
+	for _, f := range fromConfig(d) {
+		if get := configFields[f]; get != nil && get(a) != "" {
+			if m == nil {
+				m = map[string]string{}
+			}
+			m[f] = get(a)
+		}
+	}
+	return m
 }

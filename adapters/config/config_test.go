@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/bulkrefund/bulkrefund/adapters"
+	"github.com/bulkrefund/bulkrefund/adapters/registry"
 )
 
 const (
@@ -121,6 +122,10 @@ func TestLoadErrors(t *testing.T) {
 		{"unknown field", `{"accounts":[{"provider":"upay","account":"T1","base_url":"https://u.example","secret_env":"BR_TEST_UPAY_KEY","rat":5}]}`,
 			ErrInvalid, []string{"rat"}},
 		{"no accounts", `{"accounts":[]}`, ErrInvalid, []string{"accounts"}},
+		{"notify_url on a provider that takes none", `{"accounts":[{"provider":"upay","account":"T1","base_url":"https://u.example","secret_env":"BR_TEST_UPAY_KEY","notify_url":"https://m.example/n"}]}`,
+			ErrInvalid, []string{"accounts[1]", "notify_url", "upay takes no notify_url", "only payease"}},
+		{"key files on a shared-secret provider", `{"accounts":[{"provider":"nomad","account":"m","base_url":"https://n.example","secret_env":"BR_TEST_NOMAD_KEY","private_key_file":"payease_merchant_key.pem"}]}`,
+			ErrInvalid, []string{"private_key_file", "nomad takes its API key from secret_env or secret_file"}},
 		{"not JSON", `accounts: []`, ErrInvalid, []string{"providers.json"}},
 	}
 	for _, tc := range cases {
@@ -227,5 +232,74 @@ func TestExampleConfig(t *testing.T) {
 	pe, _ := cfg.Account(adapters.PayEase, "890000593")
 	if pe.Rate != 5 || pe.Burst != 5 || time.Duration(pe.Timeout) != 30*time.Second {
 		t.Errorf("payease limits %+v", pe.Limits)
+	}
+}
+
+// Every registered provider can be configured: config knows its credential
+// kind and can supply every field it takes from the config.
+func TestRegistryCovered(t *testing.T) {
+	for _, d := range registry.All() {
+		if _, ok := credentialKinds[d.Credential]; !ok {
+			t.Errorf("%s: credential kind %q unknown to config", d.Name, d.Credential)
+		}
+		for _, f := range fromConfig(d) {
+			if configFields[f] == nil {
+				t.Errorf("%s takes %s from the config, which has no such field", d.Name, f)
+			}
+		}
+	}
+}
+
+// Defaults is what validate --config and run --config fill blank cells
+// with: the account's notify_url, for the providers that take it.
+func TestDefaults(t *testing.T) {
+	setKeys(t)
+	dir := t.TempDir()
+	for _, f := range []string{"good.json", "payease_merchant_key.pem", "payease_platform_pub.pem", "quickpay_SH002.key"} {
+		b, err := os.ReadFile(filepath.Join("testdata", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f == "good.json" {
+			// A provider alias is read as its canonical name.
+			b = bytes.Replace(b, []byte(`"provider": "payease"`), []byte(`"provider": "5upay"`), 1)
+		}
+		os.WriteFile(filepath.Join(dir, f), b, 0o600)
+	}
+	cfg, err := Load(filepath.Join(dir, "good.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Defaults(adapters.PayEase, "890000593"); len(got) != 1 || got["notify_url"] != "https://merchant.example/payease/notify" {
+		t.Errorf("payease defaults %v", got)
+	}
+	if got := cfg.Defaults(adapters.Upay, "100000330000000001"); got != nil {
+		t.Errorf("upay defaults %v, want none", got)
+	}
+	if got := cfg.Defaults(adapters.PayEase, "890000594"); got != nil {
+		t.Errorf("an account the config lacks has defaults %v", got)
+	}
+}
+
+// Parse reads what Load reads, but no credential: validate --config works
+// where the keys are not.
+func TestParseResolvesNothing(t *testing.T) {
+	// No BR_TEST_* variables are set, and the key files are absent.
+	p := writeConfig(t, `{"accounts":[
+		{"provider":"upay","account":"T1","base_url":"https://u.example","secret_env":"BR_TEST_NOT_SET_ANYWHERE"},
+		{"provider":"payease","account":"890000593","base_url":"https://p.example","private_key_file":"nope.pem","platform_public_key_file":"nope.pem","notify_url":"https://m.example/n"}]}`)
+	cfg, err := Parse(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Defaults(adapters.PayEase, "890000593")["notify_url"]; got != "https://m.example/n" {
+		t.Errorf("notify_url default %q", got)
+	}
+	if _, err := Load(p); !errors.Is(err, ErrMissingSecret) {
+		t.Errorf("Load of the same file: %v, want ErrMissingSecret", err)
+	}
+	// The file itself is still checked.
+	if _, err := Parse(writeConfig(t, `{"accounts":[{"provider":"alipay","account":"A","base_url":"https://a.example","secret_env":"X"}]}`)); !errors.Is(err, ErrUnknownProvider) {
+		t.Errorf("Parse of an unknown provider: %v", err)
 	}
 }

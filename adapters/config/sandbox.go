@@ -1,11 +1,15 @@
 package config
 
 import (
+	"slices"
+
 	"github.com/bulkrefund/bulkrefund/adapters"
+	"github.com/bulkrefund/bulkrefund/adapters/registry"
 	"github.com/bulkrefund/bulkrefund/adapters/sandbox"
 )
 
-// SandboxNotifyURL is the PayEase notifyUrl of sandbox accounts. The sandbox
+// SandboxNotifyURL is the notify_url of sandbox accounts whose provider
+// takes one from the config (PayEase). The sandbox
 // only calls loopback notify URLs, and .invalid never resolves, so nothing is
 // notified; the runner learns outcomes by querying.
 const SandboxNotifyURL = "https://notify.invalid/payease"
@@ -23,12 +27,15 @@ func ForSandbox(baseURL string, accounts []sandbox.Account) *Config {
 			BaseURL:  baseURL,
 			Limits:   Limits{Timeout: Duration(DefaultTimeout)},
 		}
-		if sa.Provider == adapters.PayEase {
+		d, _ := registry.Get(sa.Provider)
+		if credentialKinds[d.Credential].keyPair {
 			a.privateKeyPEM = NewSecret(string(sa.MerchantPrivateKeyPEM))
 			a.publicKeyPEM = sa.PlatformPublicKeyPEM
-			a.NotifyURL = SandboxNotifyURL
 		} else {
 			a.secret = NewSecret(sa.Secret)
+		}
+		if slices.Contains(fromConfig(d), adapters.FieldNotifyURL) {
+			a.NotifyURL = SandboxNotifyURL
 		}
 		cfg.Accounts = append(cfg.Accounts, a)
 	}

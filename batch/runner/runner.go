@@ -296,7 +296,7 @@ func (w *worker) rerun(lanes []*lane, recs []store.Record, after func(store.Reco
 	}
 	groups := map[*lane][]store.Record{}
 	for _, rec := range recs {
-		sibs, err := w.r.Store.OrderRefunds(context.WithoutCancel(w.stop), rec.Provider, rec.Account, rec.OrderNo)
+		sibs, err := w.r.Store.OrderRefunds(context.WithoutCancel(w.stop), rec.Item)
 		if err != nil {
 			return err
 		}
@@ -816,7 +816,7 @@ func (w *worker) settle(l *lane, rec store.Record, marked bool) (store.State, in
 			}
 		case adapters.KindAlreadyDone:
 			reason = "provider answered that this is already done, which may be this refund's earlier attempt; " +
-				"left unknown until a lookup or the order's refunded total confirms it: " + reason
+				"left unknown until a lookup or the order's refunded total confirms it; check it at the provider before doing anything by hand: " + reason
 		case adapters.KindBlocked:
 			next = store.Blocked
 			if uncertain {
@@ -920,7 +920,7 @@ func (w *worker) orderEvidence(rec store.Record, o adapters.Outcome) (store.Stat
 		return store.Unknown, ""
 	}
 	refunded := o.OrderTotal - o.NetAmount
-	sibs, err := w.r.Store.OrderRefunds(context.WithoutCancel(w.stop), rec.Provider, rec.Account, rec.OrderNo)
+	sibs, err := w.r.Store.OrderRefunds(context.WithoutCancel(w.stop), rec.Item)
 	if err != nil {
 		return store.Unknown, ""
 	}

@@ -29,7 +29,7 @@ var (
 	ErrPrecisionLost     = errors.New("precision lost")
 	ErrUnknownProvider   = errors.New("unknown provider")
 	ErrBadAction         = errors.New("unknown action")
-	ErrRevokeNotAllowed  = errors.New("revoke is only supported by upay")
+	ErrRevokeNotAllowed  = errors.New("the provider has no revoke")
 	ErrRevokeNotFull     = errors.New("a revoke must be for the full order amount")
 	ErrRevokeNotAlone    = errors.New("a revoke must be alone on its order")
 	ErrDuplicateRefundNo = errors.New("refund number used twice")

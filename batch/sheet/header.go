@@ -3,7 +3,9 @@ package sheet
 import (
 	"fmt"
 	"strings"
-	"unicode"
+
+	"github.com/bulkrefund/bulkrefund/adapters"
+	"github.com/bulkrefund/bulkrefund/adapters/registry"
 )
 
 // field is a column of the input sheet as DESIGN.md (Input sheet) defines it.
@@ -35,47 +37,76 @@ var fieldNames = [numFields]string{
 // provider and checked per row.
 var required = []field{fProvider, fAccount, fOrderNo, fRefundNo, fRefundAmount}
 
-// aliases are matched after normalizeHeader (lower case; spaces, '_', '-'
-// and '.' dropped; full-width forms folded), so "Refund Amount",
-// "refund_amount" and "refundAmount" are one name.
-var aliases = map[string]field{}
+// genericAliases are the header names that belong to no one provider; each
+// provider's own names come from its descriptor (adapters/registry). All
+// are matched after normalizeHeader (lower case; spaces, '_', '-' and '.'
+// dropped; full-width forms folded), so "Refund Amount", "refund_amount"
+// and "refundAmount" are one name.
+var genericAliases = [numFields][]string{
+	fProvider:        {"provider", "channel", "渠道", "支付渠道", "通道"},
+	fAccount:         {"account", "商户号"},
+	fOrderNo:         {"order_no", "订单号", "商户订单号", "原订单号"},
+	fProviderOrderID: {"provider_order_id", "trade_no", "交易号", "流水号", "渠道订单号"},
+	fRefundNo:        {"refund_no", "退款单号", "退款流水号"},
+	fRefundAmount:    {"refund_amount", "退款金额"},
+	fTotalAmount:     {"total_amount", "order_amount", "订单金额", "订单总额", "交易金额"},
+	fCurrency:        {"currency", "币种", "货币"},
+	fAction:          {"action", "type", "类型", "退款类型", "操作"},
+	fOperator:        {"operator", "操作员", "经办人"},
+	fReason:          {"reason", "退款原因", "备注"},
+	fPaymentMethod:   {"payment_method", "pay_method", "支付方式"},
+	fNotifyURL:       {"notify_url", "通知地址", "回调地址"},
+}
+
+// aliases maps a normalized header name to its field; fieldAliases lists
+// each field's names as written, generic ones first, then each provider's
+// in registry order (the docs' column table).
+var (
+	aliases      = map[string]field{}
+	fieldAliases [numFields][]string
+)
 
 func init() {
-	add := func(f field, names ...string) {
-		for _, n := range names {
-			aliases[normalizeHeader(n)] = f
+	for f, names := range genericAliases {
+		addAliases(field(f), "", names)
+	}
+	for _, d := range registry.All() {
+		for _, name := range adapters.Fields {
+			if names := d.Columns[name]; len(names) > 0 {
+				addAliases(fieldByName[name], d.Name, names)
+			}
 		}
 	}
-	add(fProvider, "provider", "channel", "渠道", "支付渠道", "通道")
-	add(fAccount, "account", "terminal_sn", "store_no", "merchant", "merchantId", "merchant_id",
-		"终端号", "门店编码", "门店编号", "商户号")
-	add(fOrderNo, "order_no", "client_sn", "orderRef", "orderRequestId", "订单号", "商户订单号", "原订单号")
-	add(fProviderOrderID, "provider_order_id", "sn", "transactionId", "transaction_id", "trade_no",
-		"交易号", "流水号", "渠道订单号")
-	add(fRefundNo, "refund_no", "refund_request_no", "refundOrderRef", "requestId", "退款单号", "退款单据号", "退款流水号")
-	add(fRefundAmount, "refund_amount", "refundAmount", "退款金额")
-	add(fTotalAmount, "total_amount", "amount", "totalAmount", "order_amount", "订单金额", "订单总额", "交易金额")
-	add(fCurrency, "currency", "币种", "货币")
-	add(fAction, "action", "type", "类型", "退款类型", "操作")
-	add(fOperator, "operator", "操作员", "经办人")
-	add(fReason, "reason", "refund_desc", "remark", "退款原因", "备注")
-	add(fPaymentMethod, "payment_method", "paymentMethod", "pay_method", "支付方式")
-	add(fNotifyURL, "notify_url", "notifyUrl", "通知地址", "回调地址")
 }
 
-// normalizeHeader folds a header cell for matching.
-func normalizeHeader(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		r = foldRune(r)
-		switch {
-		case r == ' ' || r == '_' || r == '-' || r == '.' || r == '\ufeff' || unicode.IsSpace(r):
+// addAliases records names for f. A name already meaning another field is
+// a programming error in a descriptor or above: the program stops at start.
+func addAliases(f field, provider string, names []string) {
+	for _, n := range names {
+		k := normalizeHeader(n)
+		if g, ok := aliases[k]; ok {
+			if g != f {
+				panic(fmt.Sprintf("sheet: column name %q of %s means %s and %s", n, provider, fieldNames[g], fieldNames[f]))
+			}
 			continue
 		}
-		b.WriteRune(unicode.ToLower(r))
+		aliases[k] = f
+		fieldAliases[f] = append(fieldAliases[f], n)
 	}
-	return b.String()
 }
+
+// fieldByName maps the descriptors' field names to fields.
+var fieldByName = func() map[string]field {
+	m := make(map[string]field, numFields)
+	for f, n := range fieldNames {
+		m[n] = field(f)
+	}
+	return m
+}()
+
+// normalizeHeader folds a header cell or a provider or action value for
+// matching, as the registry folds provider names.
+func normalizeHeader(s string) string { return registry.Fold(s) }
 
 // foldRune maps full-width ASCII variants to ASCII and odd spaces to ' '.
 func foldRune(r rune) rune {

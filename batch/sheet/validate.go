@@ -1,5 +1,7 @@
 package sheet
 
+//go:generate go test -run TestDocTables -update
+
 import (
 	"fmt"
 	"hash/maphash"
@@ -20,6 +22,17 @@ type Options struct {
 	// before any data row: the place to open an errors file, whose columns
 	// are the header's. An error it returns stops Validate.
 	OnHeader func(header []string) error
+	// Defaults, if set, gives the values a provider account's configuration
+	// supplies for blank cells, keyed by sheet field ("notify_url"), for
+	// the fields whose descriptor rule says FromConfig. A blank such field
+	// the map leaves empty is an error; with Defaults nil it is a warning
+	// (a run with a config may still fill it). The filled value is checked
+	// like a written one and goes into the item. provider is the canonical
+	// name. Defaults is called from another goroutine than Validate's
+	// caller, only for rows with such a blank, and must not block.
+	Defaults func(provider, account string) map[string]string
+
+	providers *providerTable // nil: the registry's; tests set their own
 }
 
 // Summary counts what Validate saw. Read = Valid + Invalid + Blank: the rows
@@ -101,7 +114,7 @@ func Validate(path string, opts Options, onItem func(batch.Item) error, onInvali
 
 	// Rows are read and checked on their own on a second goroutine (see
 	// pipeline); the cross-row rules and the callbacks run here, in order.
-	v := newValidator(cols, src.stored())
+	v := newValidator(cols, src.stored(), opts)
 	p := startPipeline(src, v)
 	defer p.stop()
 	for {
@@ -124,6 +137,9 @@ func Validate(path string, opts Options, onItem func(batch.Item) error, onInvali
 		}
 		if r.errs == nil {
 			sum.Valid++
+			if v.defaults == nil {
+				v.unfilled.note(v.providers.lookup(r.item.Provider), &r.item)
+			}
 			if err := onItem(r.item); err != nil {
 				return sum, err
 			}
@@ -141,6 +157,7 @@ func Validate(path string, opts Options, onItem func(batch.Item) error, onInvali
 	if sum.Read == sum.Blank {
 		return sum, fmt.Errorf("%w: %s has a header on row %d and nothing below it", ErrNoRows, path, sum.HeaderRow)
 	}
+	sum.Warnings = append(sum.Warnings, v.unfilled.warnings()...)
 	return sum, nil
 }
 
@@ -210,6 +227,9 @@ type orderState struct {
 type validator struct {
 	cols       columns
 	stored     bool
+	providers  *providerTable
+	defaults   func(provider, account string) map[string]string
+	unfilled   unfilled
 	h          maphash.Hash
 	refunds    map[key]int32
 	orders     map[key]orderState
@@ -226,8 +246,12 @@ func (v *validator) currencyIndex(c money.Currency) uint16 {
 	return uint16(len(v.currencies) - 1)
 }
 
-func newValidator(cols columns, stored bool) *validator {
-	v := &validator{cols: cols, stored: stored, refunds: map[key]int32{}, orders: map[key]orderState{}}
+func newValidator(cols columns, stored bool, opts Options) *validator {
+	v := &validator{cols: cols, stored: stored, providers: opts.providers, defaults: opts.Defaults,
+		refunds: map[key]int32{}, orders: map[key]orderState{}}
+	if v.providers == nil {
+		v.providers = defaultProviders
+	}
 	v.h.SetSeed(maphash.MakeSeed())
 	return v
 }
@@ -271,19 +295,6 @@ func (c *rowCtx) add(f field, value string, err error) {
 
 func (c *rowCtx) addf(f field, value string, sentinel error, format string, args ...any) {
 	c.add(f, value, fmt.Errorf("%w: "+format, append([]any{sentinel}, args...)...))
-}
-
-// text checks a text field's presence and length (in characters).
-func (c *rowCtx) text(f field, s string, req bool, max int, what string) {
-	if s == "" {
-		if req {
-			c.addf(f, s, ErrRequired, "%s is empty", what)
-		}
-		return
-	}
-	if max > 0 && len(s) > max && utf8.RuneCountInString(s) > max {
-		c.addf(f, s, ErrTooLong, "%s is at most %d characters, this is %d", what, max, utf8.RuneCountInString(s))
-	}
 }
 
 // id cleans an id cell: a number the spreadsheet stored in exponent form is
@@ -330,22 +341,6 @@ func (c *rowCtx) amount(f field, s string, cur money.Currency, req bool) int64 {
 	return a
 }
 
-// maxFen is the String(10) / 1–9999999999 limit of Upay and QuickPay amounts.
-const maxFen = 9999999999
-
-func (c *rowCtx) maxAmount(f field, s string, a, max int64, provider string) {
-	if a > max {
-		c.addf(f, s, ErrOutOfRange, "%s allows at most %s", provider, money.Format(max, money.CNY))
-	}
-}
-
-var providerNames = map[string]string{
-	"upay": adapters.Upay, "shouqianba": adapters.Upay, "收钱吧": adapters.Upay,
-	"quickpay": adapters.QuickPay,
-	"nomad":    adapters.Nomad, "samarkand": adapters.Nomad, "samarkandnomad": adapters.Nomad,
-	"payease": adapters.PayEase, "5upay": adapters.PayEase, "首信易": adapters.PayEase,
-}
-
 var actionNames = map[string]adapters.Action{
 	"refund": adapters.ActionRefund, "退款": adapters.ActionRefund,
 	"revoke": adapters.ActionRevoke, "撤单": adapters.ActionRevoke, "撤销": adapters.ActionRevoke,
@@ -359,16 +354,14 @@ func (v *validator) row(res *rowResult) {
 	var r adapters.Refund
 
 	raw := v.cell(cells, fProvider)
-	switch raw { // the canonical names skip the alias lookup
-	case adapters.Upay, adapters.QuickPay, adapters.Nomad, adapters.PayEase:
-		r.Provider = raw
+	p := v.providers.lookup(raw)
+	switch {
+	case raw == "":
+		c.addf(fProvider, raw, ErrRequired, "provider is empty (%s)", v.providers.names)
+	case p == nil:
+		c.addf(fProvider, raw, ErrUnknownProvider, "%q is not %s", raw, v.providers.names)
 	default:
-		r.Provider = providerNames[normalizeHeader(raw)]
-	}
-	if raw == "" {
-		c.addf(fProvider, raw, ErrRequired, "provider is empty (upay, quickpay, nomad or payease)")
-	} else if r.Provider == "" {
-		c.addf(fProvider, raw, ErrUnknownProvider, "%q is not upay, quickpay, nomad or payease", raw)
+		r.Provider = p.d.Name
 	}
 
 	r.Currency = money.CNY
@@ -381,8 +374,8 @@ func (v *validator) row(res *rowResult) {
 			r.Currency = cur
 		}
 	}
-	if r.Currency != "" && r.Currency != money.CNY && r.Provider != "" && r.Provider != adapters.PayEase {
-		c.addf(fCurrency, string(r.Currency), ErrCurrency, "%s refunds are in CNY only", r.Provider)
+	if r.Currency != "" && p != nil && !p.d.Accepts(r.Currency) {
+		c.addf(fCurrency, string(r.Currency), ErrCurrency, "%s refunds are in %s only", r.Provider, p.currencies)
 	}
 
 	r.Action = adapters.ActionRefund
@@ -410,69 +403,23 @@ func (v *validator) row(res *rowResult) {
 		cur = money.CNY // still report amount errors against the default
 	}
 	r.Amount = c.amount(fRefundAmount, amountText, cur, true)
-	totalRequired := r.Provider == adapters.Nomad || r.Action == adapters.ActionRevoke
+	totalRequired := r.Action == adapters.ActionRevoke || (p != nil && p.totalRequired)
 	r.Total = c.amount(fTotalAmount, totalText, cur, totalRequired)
 	if r.Amount > 0 && r.Total > 0 && r.Amount > r.Total {
 		c.addf(fRefundAmount, amountText, ErrOverRefund, "refund %s is more than the order total %s", money.Format(r.Amount, cur), money.Format(r.Total, cur))
 	}
 
 	if r.Action == adapters.ActionRevoke {
-		if r.Provider != "" && r.Provider != adapters.Upay {
+		if p != nil && !p.d.Revoke {
 			c.addf(fAction, v.cell(cells, fAction), ErrRevokeNotAllowed, "%s has no revoke; use a refund", r.Provider)
 		} else if r.Amount > 0 && r.Total > 0 && r.Amount != r.Total {
 			c.addf(fRefundAmount, amountText, ErrRevokeNotFull, "revoke %s but the order total is %s", money.Format(r.Amount, cur), money.Format(r.Total, cur))
 		}
 	}
 
-	switch r.Provider {
-	case adapters.Upay:
-		// Seeds 000/001: terminal_sn String(32), client_sn String(32), sn
-		// String(16), one of sn/client_sn, refund_request_no String(20),
-		// operator String(32) required, refund_amount String(10) fen.
-		c.text(fAccount, r.Account, true, 32, "terminal_sn")
-		c.text(fOrderNo, r.OrderNo, r.ProviderOrderID == "", 32, "client_sn (or sn)")
-		c.text(fProviderOrderID, r.ProviderOrderID, false, 16, "sn")
-		c.text(fRefundNo, r.RefundNo, true, 20, "refund_request_no")
-		c.text(fOperator, r.Operator, true, 32, "operator")
-		c.maxAmount(fRefundAmount, amountText, r.Amount, maxFen, "upay")
-	case adapters.QuickPay:
-		// Seed 002: store_no 1–32, operator 1–16, amounts 1–9999999999 fen,
-		// order_no and refund_no required.
-		c.text(fAccount, r.Account, true, 32, "store_no")
-		c.text(fOrderNo, r.OrderNo, true, 0, "order_no")
-		c.text(fRefundNo, r.RefundNo, true, 0, "refund_no")
-		c.text(fOperator, r.Operator, true, 16, "operator")
-		c.maxAmount(fRefundAmount, amountText, r.Amount, maxFen, "quickpay")
-		c.maxAmount(fTotalAmount, totalText, r.Total, maxFen, "quickpay")
-	case adapters.Nomad:
-		// Seed 003: merchant in the path, paymentMethod wechatpay|alipay,
-		// orderRef, refundOrderRef, refundAmount, totalAmount required, CNY.
-		c.text(fAccount, r.Account, true, 0, "merchant")
-		c.text(fOrderNo, r.OrderNo, true, 0, "orderRef")
-		c.text(fRefundNo, r.RefundNo, true, 0, "refundOrderRef")
-		pm := strings.ToLower(r.PaymentMethod)
-		switch {
-		case pm == "":
-			c.addf(fPaymentMethod, r.PaymentMethod, ErrRequired, "nomad needs payment_method wechatpay or alipay")
-		case pm != "wechatpay" && pm != "alipay":
-			c.addf(fPaymentMethod, r.PaymentMethod, ErrBadFormat, "nomad payment_method is wechatpay or alipay")
-		default:
-			r.PaymentMethod = pm
-		}
-	case adapters.PayEase:
-		// Seed 004: merchantId varchar(9), orderRequestId varchar(80)
-		// yyyymmdd-merchantId-flow, requestId varchar(50), notifyUrl
-		// varchar(200) mandatory, remark varchar(300).
-		c.text(fAccount, r.Account, true, 9, "merchantId")
-		c.text(fOrderNo, r.OrderNo, true, 80, "orderRequestId")
-		if r.OrderNo != "" && r.Account != "" {
-			if msg := checkOrderRequestID(r.OrderNo, r.Account); msg != "" {
-				c.addf(fOrderNo, r.OrderNo, ErrBadFormat, "orderRequestId must be yyyymmdd-merchantId-flow: %s", msg)
-			}
-		}
-		c.text(fRefundNo, r.RefundNo, true, 50, "requestId")
-		c.text(fNotifyURL, r.NotifyURL, true, 200, "notifyUrl")
-		c.text(fReason, r.Reason, false, 300, "remark")
+	if p != nil {
+		c.maxAmount(fRefundAmount, amountText, r.Amount, p.d.MaxAmount, cur, r.Provider)
+		p.apply(&c, &r, totalText, cur)
 	}
 
 	if len(c.errs) > 0 {
@@ -489,43 +436,10 @@ func (v *validator) row(res *rowResult) {
 	res.orderKey = v.hash(r.Provider, r.Account, order)
 }
 
-// checkOrderRequestID checks PayEase's yyyymmdd-merchantId-flow, where flow
-// is digits and '-'. It returns "" when s is well formed.
-func checkOrderRequestID(s, merchant string) string {
-	i := strings.IndexByte(s, '-')
-	j := -1
-	if i >= 0 {
-		j = strings.IndexByte(s[i+1:], '-')
+func (c *rowCtx) maxAmount(f field, s string, a, max int64, cur money.Currency, provider string) {
+	if max > 0 && a > max {
+		c.addf(f, s, ErrOutOfRange, "%s allows at most %s", provider, money.Format(max, cur))
 	}
-	if j < 0 {
-		return "it has fewer than three '-'-separated parts"
-	}
-	parts := [3]string{s[:i], s[i+1 : i+1+j], s[i+2+j:]}
-	d := parts[0]
-	if len(d) != 8 || !allDigits(d) {
-		return "it does not start with an 8-digit date"
-	}
-	mm, dd := (d[4]-'0')*10+d[5]-'0', (d[6]-'0')*10+d[7]-'0'
-	if mm < 1 || mm > 12 || dd < 1 || dd > 31 {
-		return "its date " + d + " is not a valid yyyymmdd"
-	}
-	if parts[1] != merchant {
-		return "its merchant part " + parts[1] + " is not the row's merchantId " + merchant
-	}
-	flow := parts[2]
-	if flow == "" || strings.Trim(flow, "0123456789-") != "" || !strings.ContainsAny(flow, "0123456789") {
-		return "its flow number " + flow + " must be digits (and '-')"
-	}
-	return ""
-}
-
-func allDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return s != ""
 }
 
 // crossRow applies the rules across rows and, when the row passes, records
@@ -646,4 +560,13 @@ func hasFullWidth(s string) bool {
 		}
 	}
 	return false
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }

@@ -765,22 +765,24 @@ func (v *view) each(ctx context.Context, provider, account string, fn func(Recor
 	}
 }
 
-func (v *view) OrderRefunds(ctx context.Context, provider, account, orderNo string) ([]Record, error) {
-	return v.l.OrderRefunds(ctx, provider, account, orderNo)
+func (v *view) OrderRefunds(ctx context.Context, it batch.Item) ([]Record, error) {
+	return v.l.OrderRefunds(ctx, it)
 }
 
-// OrderRefunds returns every refund of one order of a provider account.
-func (l *SQL) OrderRefunds(ctx context.Context, provider, account, orderNo string) ([]Record, error) {
+// OrderRefunds returns every refund of the order of refund it.
+func (l *SQL) OrderRefunds(ctx context.Context, it batch.Item) ([]Record, error) {
 	if err := l.sync(ctx); err != nil {
 		return nil, err
 	}
 	// Where the provider scopes refund numbers per order, the order's
-	// refunds share the prefix of their key: the key's own index finds them,
-	// and the ledger keeps no index of its own for orders.
-	q, args := `SELECT `+refundCols+` FROM refunds r WHERE r.provider=? AND r.account=? AND r.order_no=? ORDER BY r.id`, []any{provider, account, orderNo}
-	if d, ok := registry.Get(provider); ok && d.RefundNoScope == adapters.ScopeOrder {
-		prefix := d.Key(account, orderNo, "")
-		q, args = `SELECT `+refundCols+` FROM refunds r WHERE r.rkey>=? AND r.rkey<? AND r.order_no=? ORDER BY r.id`, []any{prefix, prefix + "\U0010FFFF", orderNo}
+	// refunds share the key up to the refund number (the order, or for a
+	// Upay refund known by its sn alone, that sn): the key's own index finds
+	// them, and the ledger keeps no index of its own for orders.
+	q, args := `SELECT `+refundCols+` FROM refunds r WHERE r.provider=? AND r.account=? AND r.order_no=? ORDER BY r.id`, []any{it.Provider, it.Account, it.OrderNo}
+	if d, ok := registry.Get(it.Provider); ok && d.RefundNoScope == adapters.ScopeOrder {
+		key := it.Key()
+		prefix := key[:strings.LastIndex(key, adapters.KeySep)+len(adapters.KeySep)]
+		q, args = `SELECT `+refundCols+` FROM refunds r WHERE r.rkey>=? AND r.rkey<? ORDER BY r.id`, []any{prefix, prefix + "\U0010FFFF"}
 	}
 	rows, err := l.query(ctx, q, args...)
 	if err != nil {

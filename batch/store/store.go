@@ -259,7 +259,7 @@ type Store interface {
 	// OrderRefunds returns every refund the ledger holds on one order of a
 	// provider account, from any batch: the evidence a lookup that shows only
 	// an order's refunded total is weighed against.
-	OrderRefunds(ctx context.Context, provider, account, orderNo string) ([]Record, error)
+	OrderRefunds(ctx context.Context, it batch.Item) ([]Record, error)
 	// Counts sums the batch's refunds by provider, account, currency and state.
 	Counts(ctx context.Context) ([]Count, error)
 	// Apply moves refund key from (from, version) by event ev, as one

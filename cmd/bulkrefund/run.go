@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/bulkrefund/bulkrefund/adapters"
+	"github.com/bulkrefund/bulkrefund/adapters/config"
 	"github.com/bulkrefund/bulkrefund/app"
 	"github.com/bulkrefund/bulkrefund/batch/results"
 	"github.com/bulkrefund/bulkrefund/batch/runner"
@@ -34,7 +36,15 @@ type runFlags struct {
 	sandbox, yes, dryRun, skipInvalid, quiet, newLedger              bool
 	parallel, maxAttempts, maxErrors                                 int
 	poll, callTimeout, drain, maxRetryAfter                          time.Duration
+	pollGiven                                                        bool
 }
+
+// defaultAsyncPoll is how long a run keeps looking up pending refunds when
+// the batch holds providers that settle later and --poll was not given:
+// long enough for a provider's usual settlement, bounded so that a cron job
+// ends. What is still pending then is picked up by the next run or by
+// `reconcile --lookup`.
+const defaultAsyncPoll = 10 * time.Minute
 
 func newRunCmd(e env) *cobra.Command {
 	var f runFlags
@@ -58,6 +68,7 @@ same command resumes).`,
 		Args:              cli.OneFile,
 		ValidArgsFunction: sheetFiles,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			f.pollGiven = cmd.Flags().Changed("poll")
 			return cli.Exit(cmdRun(e, args[0], f))
 		},
 	}
@@ -73,7 +84,7 @@ same command resumes).`,
 	fl.BoolVarP(&f.dryRun, "dry-run", "n", false, "show what would happen to each row; send nothing")
 	fl.BoolVar(&f.skipInvalid, "skip-invalid", false, "run the valid rows even if some rows are invalid (they are listed)")
 	fl.IntVarP(&f.parallel, "parallel", "j", 16, "refunds in flight at once")
-	fl.DurationVar(&f.poll, "poll", 0, "keep looking up pending refunds for up to `DURATION` (e.g. 10m)")
+	fl.DurationVar(&f.poll, "poll", 0, "keep looking up pending refunds for up to `DURATION` (e.g. 10m; default 10m when the batch holds providers that settle later, else 0)")
 	fl.StringVar(&f.results, "results", "", "write every row's outcome to `OUT.csv|OUT.xlsx`")
 	fl.StringVar(&f.report, "report", "", "after the run, reconcile it against the providers and write the report to `FILE.xlsx|FILE.json`")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
@@ -152,118 +163,43 @@ func runSheet(e env, path string, f runFlags) int {
 	errf := func(format string, a ...any) { fmt.Fprintf(e.stderr, "bulkrefund run: "+format+"\n", a...) }
 	ctx := context.Background()
 
-	// 1. Validate. Nothing is sent unless every row is valid (or --skip-invalid).
-	p, err := app.Load(app.SheetSpec{Path: path, Sheet: f.sheet, MaxErrors: f.maxErrors}, "")
-	if err != nil {
-		errf("%v", err)
-		return exitUsage
-	}
-	if inv := p.Validation.Invalid; inv > 0 {
-		sheet.PrintReport(e.stdout, e.stderr, path, p.Validation, p.Errors)
-		if !f.skipInvalid {
-			errf("%d invalid rows: nothing was sent (fix them, or --skip-invalid to run the %d valid rows)", inv, p.Validation.Valid)
-			return exitFailures
+	// Blank cells the config's accounts fill (PayEase notify_url) are filled
+	// before validation, so that the batch records what is sent.
+	var opts sheet.Options
+	switch {
+	case f.sandbox:
+		opts.Defaults = func(provider, _ string) map[string]string {
+			if provider == adapters.PayEase {
+				return map[string]string{adapters.FieldNotifyURL: config.SandboxNotifyURL}
+			}
+			return nil
+		}
+	case f.config != "":
+		// Parse reads no credential; an unreadable config is reported
+		// when the providers are loaded.
+		if cfg, err := config.Parse(f.config); err == nil {
+			opts.Defaults = cfg.Defaults
 		}
 	}
-	if len(p.Items) == 0 {
-		errf("no valid rows to run")
-		return exitFailures
-	}
-	invalid := p.Validation.Invalid
-
-	// 2. The ledger. A sandbox run gets a ledger of its own (the in-process
-	// sandbox forgets everything when the process ends).
+	sheetSpec := app.SheetSpec{Path: path, Sheet: f.sheet, MaxErrors: f.maxErrors, Options: opts}
+	// A sandbox run gets a ledger of its own (the in-process sandbox
+	// forgets everything when the process ends).
 	ledgerSpec := app.LedgerSpec(f.ledger)
 	if f.sandbox && f.ledger == "" {
 		ledgerSpec = app.SandboxLedger(time.Now())
 	}
 	if f.dryRun {
-		return dryRun(e, p, ledgerSpec)
+		return dryRun(e, sheetSpec, ledgerSpec, f.skipInvalid)
 	}
 
-	// 3. Providers, before asking: a config that cannot serve the sheet
-	// fails now, not after the confirmation.
-	provs, err := loadProviders(e, f)
-	if err != nil {
-		errf("%v", err)
-		return exitUsage
-	}
-	defer provs.Close()
-	if it, missing := app.MissingRoute(p.Items, provs.route); missing {
-		errf("row %d: %v: %s account %q (configured: %s)", it.Row, runner.ErrNoRoute, it.Provider, it.Account, provs.keys())
-		return exitUsage
-	}
-
-	// 4. The ledger's word on this sheet: refunds it holds already, and any
-	// refund number it holds for another refund (refused before any call).
-	// Nothing is created before the confirmation: a missing ledger is
-	// created once the operator said yes.
-	l, err := app.OpenLedgerExisting(ctx, ledgerSpec)
-	if errors.Is(err, os.ErrNotExist) {
-		l, err = nil, nil
-	} else if errors.Is(err, store.ErrNotLedger) && f.newLedger {
-		l, err = app.OpenLedger(ctx, ledgerSpec, true)
-	}
-	if err != nil {
-		errf("%v", err)
-		return exitUsage
-	}
-	var check store.PlanResult
-	if l != nil {
-		defer l.Close()
-		check, err = app.Check(ctx, l, p)
-	}
-	if err != nil {
-		errf("%v", err)
-		if errors.Is(err, store.ErrConflict) {
-			fmt.Fprintln(e.stderr, "  A refund number is the provider's idempotency key: the same number with another amount, order or account\n"+
-				"  is another refund to us but the same one to the provider. Give these rows new refund numbers, or\n"+
-				"  put the earlier values back if the sheet was edited by mistake.")
+	// The providers are started once the sheet is valid; a config that
+	// cannot serve the sheet fails before anything is asked.
+	var provs *providerSet
+	defer func() {
+		if provs != nil {
+			provs.Close()
 		}
-		return exitUsage
-	}
-
-	// 5. Plan and confirmation.
-	printPlan(e.stdout, p, ledgerSpec)
-	if check.Known > 0 {
-		printKnown(e.stdout, ctx, l, p)
-	}
-	// The controls of the provider config (limits, maker-checker, typed
-	// totals; submit.go): refused before any call and any confirmation.
-	ctl, err := app.ReadControls(f.config)
-	if err != nil {
-		errf("%v", err)
-		return exitUsage
-	}
-	approval, ok := gateRun(e, ctx, l, p, ctl)
-	if !ok {
-		return exitUsage
-	}
-	if ok, why := confirmRun(e, p, ctl, approval, f.yes); !ok {
-		if why != "" {
-			errf("%s", why)
-		}
-		return exitUsage
-	}
-
-	// 6. Record the batch in the ledger, then run it.
-	if l == nil {
-		if l, err = app.OpenLedger(ctx, ledgerSpec, false); err != nil {
-			errf("%v", err)
-			return exitUsage
-		}
-		defer l.Close()
-	}
-	planned, err := l.Plan(ctx, p.Meta, p.Items)
-	if err != nil {
-		// A conflict here means another process planned the same refund
-		// numbers since the check: still refused before any call.
-		errf("%v", err)
-		return exitUsage
-	}
-	batchID := planned.Meta.BatchID
-	nItems := len(p.Items)
-	p.Items = nil // the ledger has them now; a 200k-row sheet need not stay in memory twice
+	}()
 
 	// Signals: the first stops starting new refunds; the second exits at once.
 	runCtx, stop := context.WithCancel(ctx)
@@ -273,6 +209,7 @@ func runSheet(e env, path string, f runFlags) int {
 	defer signal.Stop(sigs)
 	finished := make(chan struct{})
 	defer close(finished)
+	var where string
 	go func() {
 		select {
 		case s := <-sigs:
@@ -283,14 +220,173 @@ func runSheet(e env, path string, f runFlags) int {
 		}
 		select {
 		case <-sigs:
-			fmt.Fprintf(e.stderr, "bulkrefund run: exiting now; the next run looks up the refunds that were in flight (ledger: %s)\n", l.Where())
+			fmt.Fprintf(e.stderr, "bulkrefund run: exiting now; the next run looks up the refunds that were in flight (ledger: %s)\n", where)
 			os.Exit(exitInterrupted)
 		case <-finished:
 		}
 	}()
 
-	// Progress and logging.
+	// The controls of the provider config (limits, maker-checker, typed
+	// totals): app.Run applies them before any confirmation and any call.
+	ctl, err := app.ReadControls(f.config)
+	if err != nil {
+		errf("%v", err)
+		return exitUsage
+	}
+
 	counter := &runner.Counter{}
+	logger, printer, every := progressOutput(e, f)
+	var stopProgress func()
+	var asyncPoll time.Duration
+	if !f.pollGiven {
+		asyncPoll = defaultAsyncPoll
+	}
+	spec := app.Spec{
+		AsyncPoll: asyncPoll,
+		Sheet:     sheetSpec, Ledger: ledgerSpec, NewLedger: f.newLedger, SkipInvalid: f.skipInvalid,
+		Connect: func() (app.Routes, error) {
+			var err error
+			if provs, err = loadProviders(e, f); err != nil {
+				return nil, err
+			}
+			return provs.route, nil
+		},
+		Progress: counter, Results: f.results, Controls: ctl,
+		Options: runner.Options{Parallel: f.parallel, MaxAttempts: f.maxAttempts, CallTimeout: f.callTimeout,
+			DrainTimeout: f.drain, Poll: f.poll, Logger: logger, MaxRetryAfter: f.maxRetryAfter},
+	}
+	if f.report != "" {
+		spec.Report = func(ctx context.Context, l store.Ledger, batchID string) (bool, error) {
+			return writeRunReport(ctx, e, f, l, batchID, provs)
+		}
+	}
+	var confirmTotals func(p *app.Planned, typed []app.Total) bool
+	if !f.yes {
+		confirmTotals = func(p *app.Planned, typed []app.Total) bool {
+			in, ok := e.stdin.(*os.File)
+			if !ok || !term.IsTerminal(int(in.Fd())) {
+				errf("refusing to send refunds without a terminal to confirm on; pass --yes (e.g. from cron) for an approved batch")
+				return false
+			}
+			return typedTotals(bufio.NewReader(in), e.stdout, typed)
+		}
+	}
+	out, runErr := app.Run(runCtx, spec, app.Hooks{
+		ConfirmTotals: confirmTotals,
+		Planned: func(p *app.Planned, check store.PlanResult, known app.Known) {
+			if p.Validation.Invalid > 0 {
+				sheet.PrintReport(e.stdout, e.stderr, path, p.Validation, p.Errors)
+			}
+			printPlan(e.stdout, p, ledgerSpec)
+			if check.Known > 0 {
+				printKnown(e.stdout, p, known)
+			}
+			if !f.pollGiven {
+				if async := app.AsyncProviders(p.Items); len(async) > 0 {
+					fmt.Fprintf(e.stdout, "%s settle refunds later: pending refunds are looked up for up to %s (--poll changes it; Ctrl-C stops safely).\n",
+						strings.Join(async, " and "), defaultAsyncPoll)
+				}
+			}
+			if printer == nil {
+				printer = runner.NewBarPrinter(e.stderr, int64(len(p.Items)))
+			}
+		},
+		Confirm: func(p *app.Planned, _ store.PlanResult) bool {
+			if f.yes {
+				return true
+			}
+			in, ok := e.stdin.(*os.File)
+			if !ok || !term.IsTerminal(int(in.Fd())) {
+				errf("refusing to send refunds without a terminal to confirm on; pass --yes (e.g. from cron)")
+				return false
+			}
+			fmt.Fprintf(e.stdout, "Send these %d refunds? Type yes to continue: ", len(p.Items))
+			if !confirmed(in) {
+				fmt.Fprintln(e.stdout, "Nothing sent (only the word yes sends).")
+				return false
+			}
+			return true
+		},
+		Started: func(l *store.SQL, batchID string) {
+			where = l.Where()
+			stopProgress = runner.Watch(counter, printer, every)
+		},
+	})
+	if stopProgress != nil {
+		stopProgress()
+	}
+	p := out.Planned
+	if d := out.Approval; d != nil && out.BatchID != "" {
+		fmt.Fprintf(e.stdout, "Approved by %s on %s (content sha256 %.16s…)\n", d.Actor, d.At.Local().Format("2006-01-02 15:04"), d.Hash)
+	}
+
+	var invalid *app.InvalidRowsError
+	var conflict *store.ConflictError
+	switch {
+	case errors.As(runErr, &invalid):
+		sheet.PrintReport(e.stdout, e.stderr, path, p.Validation, p.Errors)
+		errf("%d invalid rows: nothing was sent (fix them, or --skip-invalid to run the %d valid rows)", p.Validation.Invalid, p.Validation.Valid)
+		return exitFailures
+	case errors.Is(runErr, app.ErrNoRows):
+		errf("%v", runErr)
+		return exitFailures
+	case errors.Is(runErr, runner.ErrNoRoute):
+		errf("%v (configured: %s)", strings.TrimPrefix(runErr.Error(), app.ErrUnusable.Error()+": "), provs.keys())
+		return exitUsage
+	case errors.Is(runErr, app.ErrUnusable):
+		errf("%v", strings.TrimPrefix(runErr.Error(), app.ErrUnusable.Error()+": "))
+		return exitUsage
+	case errors.As(runErr, &conflict):
+		errf("%v", runErr)
+		fmt.Fprintln(e.stderr, "  A refund number is the provider's idempotency key: the same number with another amount, order or account\n"+
+			"  is another refund to us but the same one to the provider. Give these rows new refund numbers, or\n"+
+			"  put the earlier values back if the sheet was edited by mistake.")
+		return exitUsage
+	case errors.Is(runErr, app.ErrOverLimit), errors.Is(runErr, app.ErrNeedsApproval), errors.Is(runErr, app.ErrRejected),
+		errors.Is(runErr, app.ErrTypedTotalRequired):
+		errf("%v", runErr)
+		return exitUsage
+	case errors.Is(runErr, app.ErrNotConfirmed):
+		return exitUsage
+	case errors.Is(runErr, store.ErrInUse):
+		errf("%v", runErr)
+		return exitUsage
+	case out.BatchID == "":
+		errf("%v", runErr)
+		return exitUsage
+	}
+
+	rsum := out.Run.Summary
+	if f.results != "" {
+		if out.Run.ResultsErr != nil {
+			errf("writing results %s: %v", f.results, out.Run.ResultsErr)
+		} else {
+			fmt.Fprintf(e.stdout, "Results written to %s\n", f.results)
+		}
+	}
+	printSummary(e.stdout, out, runErr)
+	if out.ReportErr != nil {
+		errf("report %s: %v", f.report, out.ReportErr)
+	}
+	switch {
+	case errors.Is(runErr, runner.ErrInterrupted):
+		fmt.Fprintf(e.stderr, "bulkrefund run: interrupted; %d of %d rows still to settle. Run the same command again to resume (ledger: %s).\n",
+			app.Resumable(rsum), rsum.Items, out.Ledger)
+		return exitInterrupted
+	case runErr != nil:
+		errf("%v", runErr)
+		return exitFailures
+	}
+	if !out.Clean() {
+		return exitFailures
+	}
+	return exitOK
+}
+
+// progressOutput chooses how progress is shown: a bar on a terminal (made
+// once the batch size is known), plain lines for cron, JSON with
+// --log-format json, nothing with --quiet.
+func progressOutput(e env, f runFlags) (*slog.Logger, runner.Printer, time.Duration) {
 	var logger *slog.Logger
 	var printer runner.Printer
 	every := 10 * time.Second
@@ -301,8 +397,7 @@ func runSheet(e env, path string, f runFlags) int {
 		logger = slog.New(slog.NewJSONHandler(e.stderr, nil))
 		printer = runner.JSONPrinter{L: logger}
 	case isTerminal(e.stderr):
-		printer = runner.NewBarPrinter(e.stderr, int64(nItems))
-		every = 200 * time.Millisecond
+		every = 200 * time.Millisecond // the bar is made when the batch size is known
 	default:
 		printer = runner.LinePrinter{W: e.stderr}
 	}
@@ -312,59 +407,7 @@ func runSheet(e env, path string, f runFlags) int {
 	if d, err := time.ParseDuration(os.Getenv("BULKREFUND_PROGRESS_EVERY")); err == nil && d > 0 {
 		every = d
 	}
-
-	stopProgress := runner.Watch(counter, printer, every)
-	res, runErr := app.Execute(runCtx, l, batchID, p.Meta.Operator, app.RunSpec{
-		Route: provs.route, Progress: counter, Results: f.results,
-		Options: runner.Options{Parallel: f.parallel, MaxAttempts: f.maxAttempts, CallTimeout: f.callTimeout,
-			DrainTimeout: f.drain, Poll: f.poll, Logger: logger, MaxRetryAfter: f.maxRetryAfter},
-	})
-	stopProgress()
-	rsum := res.Summary
-
-	if errors.Is(runErr, store.ErrInUse) {
-		errf("%v", runErr)
-		return exitUsage
-	}
-	if f.results != "" {
-		if res.ResultsErr != nil {
-			errf("writing results %s: %v", f.results, res.ResultsErr)
-			if runErr == nil {
-				runErr = res.ResultsErr
-			}
-		} else {
-			fmt.Fprintf(e.stdout, "Results written to %s\n", f.results)
-		}
-	}
-	printSummary(e.stdout, ctx, l, batchID, rsum, runErr)
-	reportClean := true
-	if f.report != "" && !errors.Is(runErr, runner.ErrInterrupted) && rsum.CountsErr == nil {
-		clean, err := writeRunReport(runCtx, e, f, l, batchID, provs)
-		if err != nil {
-			errf("report %s: %v", f.report, err)
-			if runErr == nil {
-				runErr = err
-			}
-		}
-		reportClean = clean
-	}
-
-	switch {
-	case errors.Is(runErr, runner.ErrInterrupted):
-		fmt.Fprintf(e.stderr, "bulkrefund run: interrupted; %d of %d rows still to settle. Run the same command again to resume (ledger: %s).\n",
-			app.Resumable(rsum), rsum.Items, l.Where())
-		return exitInterrupted
-	case runErr != nil:
-		errf("%v", runErr)
-		if errors.Is(runErr, runner.ErrNoRoute) {
-			return exitUsage
-		}
-		return exitFailures
-	}
-	if invalid > 0 || rsum.States[store.Succeeded] != rsum.Items || !reportClean || len(rsum.Paused) > 0 {
-		return exitFailures
-	}
-	return exitOK
+	return logger, printer, every
 }
 
 func printPlan(w io.Writer, p *planned, where string) {
@@ -377,79 +420,46 @@ type planned = app.Planned
 
 // printKnown tells, before the confirmation, what the ledger already holds
 // of this sheet's refunds: they are not sent again.
-func printKnown(w io.Writer, ctx context.Context, l *store.SQL, p *planned) {
-	by := map[store.State]int{}
-	batches := map[string]bool{}
-	for _, it := range p.Items {
-		r, ok, err := l.ByKey(ctx, it.Key())
-		if err != nil || !ok {
-			continue
-		}
-		by[r.State]++
-		batches[r.FirstBatch] = true
-	}
+func printKnown(w io.Writer, p *planned, k app.Known) {
 	fmt.Fprintf(w, "The ledger already holds")
 	n := 0
 	for _, s := range store.States {
-		if by[s] > 0 {
-			fmt.Fprintf(w, " %s %d", s, by[s])
-			n += by[s]
+		if k.States[s] > 0 {
+			fmt.Fprintf(w, " %s %d", s, k.States[s])
+			n += k.States[s]
 		}
 	}
-	fmt.Fprintf(w, " of these refunds (from %d earlier batch(es)).\n", len(batches))
+	fmt.Fprintf(w, " of these refunds (from %d earlier batch(es)).\n", k.Batches)
 	fmt.Fprintf(w, "This run sends the %d new or planned, looks up the %d submitting, unknown or pending first, retries the %d blocked, and leaves the final ones alone.\n",
-		len(p.Items)-n+by[store.Planned], by[store.Submitting]+by[store.Unknown]+by[store.Pending], by[store.Blocked])
+		len(p.Items)-n+k.States[store.Planned], k.States[store.Submitting]+k.States[store.Unknown]+k.States[store.Pending], k.States[store.Blocked])
 }
 
 // dryRun prints what a run would do to each row, reading the ledger
 // without creating or changing it, and sends nothing.
-func dryRun(e env, p *planned, ledgerSpec string) int {
-	ctx := context.Background()
-	printPlan(e.stdout, p, ledgerSpec)
-	l, err := app.OpenLedgerExisting(ctx, ledgerSpec)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		l = nil
-	case err != nil:
+func dryRun(e env, s app.SheetSpec, ledgerSpec string, skipInvalid bool) int {
+	p, err := app.Load(s, "")
+	if err != nil {
 		fmt.Fprintf(e.stderr, "bulkrefund run: %v\n", err)
 		return exitUsage
-	default:
-		defer l.Close()
-		if _, err := app.Check(ctx, l, p); err != nil {
-			fmt.Fprintf(e.stderr, "bulkrefund run: %v\n", err)
-			return exitUsage
+	}
+	if p.Validation.Invalid > 0 {
+		sheet.PrintReport(e.stdout, e.stderr, s.Path, p.Validation, p.Errors)
+		if !skipInvalid {
+			fmt.Fprintf(e.stderr, "bulkrefund run: %d invalid rows: a run would send nothing (fix them, or --skip-invalid)\n", p.Validation.Invalid)
+			return exitFailures
 		}
 	}
-	counts := map[string]int{}
+	printPlan(e.stdout, p, ledgerSpec)
 	fmt.Fprintln(e.stdout, "Dry run, nothing is sent:")
-	for _, it := range p.Items {
-		what := "send"
-		if it.Action == adapters.ActionRevoke {
-			what = "send revoke"
-		}
-		if l != nil {
-			r, ok, err := l.ByKey(ctx, it.Key())
-			if err != nil {
-				fmt.Fprintf(e.stderr, "bulkrefund run: %v\n", err)
-				return exitUsage
-			}
-			if ok {
-				switch r.State {
-				case store.Succeeded, store.Failed:
-					what = "done earlier: " + string(r.State)
-					if r.ProviderCode != "" {
-						what += " (" + r.ProviderCode + ")"
-					}
-				case store.Submitting, store.Unknown, store.Pending:
-					what = "look up first (was " + string(r.State) + "); sent again only if the provider has no record"
-				case store.Blocked:
-					what = "send (was blocked: credentials or configuration refused)"
-				}
-			}
-		}
-		counts[strings.SplitN(what, " (", 2)[0]]++
-		fmt.Fprintf(e.stdout, "  row %-6d %-9s %-20s order %-24s refund %-22s %12s %s  → %s\n", it.Row, it.Provider, it.Account, it.OrderNo, it.RefundNo,
-			money.Format(it.Amount, it.Currency), it.Currency, what)
+	counts := map[string]int{}
+	err = app.DryRun(context.Background(), ledgerSpec, p, func(a app.RowAction) {
+		counts[a.Kind]++
+		fmt.Fprintf(e.stdout, "  row %-6d %-9s %-20s order %-24s refund %-22s %12s %s  → %s\n", a.Row, a.Provider, a.Account, a.OrderNo, a.RefundNo,
+			money.Format(a.Amount, money.Currency(a.Currency)), a.Currency, a.What)
+	})
+	if err != nil {
+		fmt.Fprintf(e.stderr, "bulkrefund run: %v\n", err)
+		return exitUsage
 	}
 	keys := make([]string, 0, len(counts))
 	for k := range counts {
@@ -462,20 +472,29 @@ func dryRun(e env, p *planned, ledgerSpec string) int {
 	return exitOK
 }
 
-func printSummary(w io.Writer, ctx context.Context, l *store.SQL, batchID string, s runner.Summary, runErr error) {
+func printSummary(w io.Writer, out app.Outcome, runErr error) {
+	s := out.Run.Summary
 	if s.CountsErr != nil {
 		// The ledger cannot be read (a full disk): say what this run saw.
-		fmt.Fprintf(w, "Summary (from this run's own counts; the ledger could not be read: %v):\n", s.CountsErr)
+		fmt.Fprintf(w, "The ledger could not be written or read (%v); the summary is this run's own count.\n", s.CountsErr)
 	}
 	fmt.Fprintf(w, "Summary: %d rows:", s.Items)
 	for _, state := range store.States {
 		if n := s.States[state]; n > 0 {
-			fmt.Fprintf(w, " %s %d", state, n)
+			label := string(state)
+			if state == store.Planned && s.CountsErr != nil {
+				label = "not done" // not sent, or in flight when the ledger failed
+			}
+			fmt.Fprintf(w, " %s %d", label, n)
 		}
 	}
 	fmt.Fprintf(w, " (%d provider calls this run)\n", s.Calls)
 	for _, p := range s.Paused {
 		fmt.Fprintf(w, "  paused %s account %s for this run: %s. Its rows not yet done stay resumable: run the same command again.\n", p.Provider, p.Account, p.Reason)
+	}
+	if n := s.States[store.Pending]; n > 0 && s.CountsErr == nil {
+		fmt.Fprintf(w, "%d refunds are still pending at their provider: run the same command again later (it only looks them up),\n"+
+			"or let the nightly `reconcile --ledger LEDGER --lookup` record their outcome.\n", n)
 	}
 	if s.CountsErr != nil || (runErr != nil && !errors.Is(runErr, runner.ErrInterrupted)) {
 		fmt.Fprintf(w, "Not done: %d rows. Nothing is lost: every refund that left is marked in the ledger before it left.\n"+
@@ -483,23 +502,26 @@ func printSummary(w io.Writer, ctx context.Context, l *store.SQL, batchID string
 			"in doubt first and sends the rest.\n", app.Resumable(s))
 	}
 	if s.CountsErr == nil {
-		shown := 0
-		if v, err := l.View(ctx, batchID); err == nil {
-			v.Each(ctx, func(r store.Record) error {
-				if r.State == store.Succeeded || r.State == store.Planned {
+		if l, err := app.OpenLedgerExisting(context.Background(), out.Ledger); err == nil {
+			if v, err := l.View(context.Background(), out.BatchID); err == nil {
+				shown := 0
+				v.Each(context.Background(), func(r store.Record) error {
+					if r.State == store.Succeeded || r.State == store.Planned {
+						return nil
+					}
+					if shown == 20 {
+						fmt.Fprintf(w, "  ... see `bulkrefund status --batch %.16s` for all\n", out.BatchID)
+						return errStop
+					}
+					shown++
+					fmt.Fprintf(w, "  row %d %s refund %s %s %s: %s %s\n", r.Row, r.Provider, r.RefundNo, money.Format(r.Amount, r.Currency), r.Currency, r.State, reasonOf(r))
 					return nil
-				}
-				if shown == 20 {
-					fmt.Fprintf(w, "  ... see `bulkrefund status --batch %.16s` for all\n", batchID)
-					return errStop
-				}
-				shown++
-				fmt.Fprintf(w, "  row %d %s refund %s %s %s: %s %s\n", r.Row, r.Provider, r.RefundNo, money.Format(r.Amount, r.Currency), r.Currency, r.State, reasonOf(r))
-				return nil
-			})
+				})
+			}
+			l.Close()
 		}
 	}
-	fmt.Fprintf(w, "Batch %.16s in ledger %s\n", batchID, l.Where())
+	fmt.Fprintf(w, "Batch %.16s in ledger %s\n", out.BatchID, out.Ledger)
 }
 
 var errStop = errors.New("stop")

@@ -270,3 +270,15 @@ func TestRunReusedRefundNumberRefused(t *testing.T) {
 		t.Errorf("reused refund number: exit %d\n%s\n%s", code, stdout, stderr)
 	}
 }
+
+// TestRunPollsAsyncProvidersByDefault: a batch with PayEase and Nomad rows
+// (they settle later) keeps looking pending refunds up without --poll, and
+// says so.
+func TestRunPollsAsyncProvidersByDefault(t *testing.T) {
+	ledger := filepath.Join(t.TempDir(), "ledger.db")
+	code, stdout, stderr := runCmd(t, "run", "testdata/run/small.csv", "--sandbox", "--sandbox-orders", sampleOrders, "--yes", "--quiet", "--ledger", ledger)
+	if code != exitOK || !strings.Contains(stdout, "nomad and payease settle refunds later: pending refunds are looked up for up to 10m0s") ||
+		!strings.Contains(stdout, "Summary: 13 rows: succeeded 13") {
+		t.Errorf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+}

@@ -6,11 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/bulkrefund/bulkrefund/app"
 	"github.com/bulkrefund/bulkrefund/batch/sheet"
@@ -105,61 +103,6 @@ func cmdSubmit(e env, path string, f submitFlags) int {
 	}
 	fmt.Fprintf(e.stdout, "Ledger: %s\n", l.Where())
 	return exitOK
-}
-
-// gateRun applies the controls to a sheet about to run, before any call and
-// before the confirmation: the limits, then maker-checker (a rejected
-// batch never runs; one that needs approval runs only with one bound to
-// its content). l may be nil (no ledger yet: nothing is approved). It
-// returns the approval in force, if any.
-func gateRun(e env, ctx context.Context, l *store.SQL, p *app.Planned, ctl *app.Controls) (*app.Decision, bool) {
-	if _, err := ctl.CheckLimits(p.Items); err != nil {
-		fmt.Fprintf(e.stderr, "bulkrefund run: %v\n", err)
-		return nil, false
-	}
-	var ledger store.Ledger
-	if l != nil {
-		ledger = l
-	}
-	d, err := app.MayRun(ctx, ledger, p.Meta.BatchID, app.CurrencyTotals(p.Items), ctl)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "bulkrefund run: %v\n", err)
-		return nil, false
-	}
-	if d != nil {
-		fmt.Fprintf(e.stdout, "Approved by %s on %s (content sha256 %.16s…)\n", d.Actor, d.At.Local().Format("2006-01-02 15:04"), d.Hash)
-	}
-	return d, true
-}
-
-// confirmRun asks the operator before anything is sent: "yes", or, for a
-// batch above the controls' typed-confirmation threshold, its total in each
-// such currency typed out. --yes stands in for the typing only for a batch
-// a second person approved.
-func confirmRun(e env, p *app.Planned, ctl *app.Controls, approval *app.Decision, yes bool) (bool, string) {
-	typed := ctl.TypedConfirmation(app.CurrencyTotals(p.Items))
-	if yes {
-		if len(typed) > 0 && approval == nil {
-			return false, fmt.Sprintf("the batch's %s total is above the typed-confirmation threshold: run it at a terminal and type the total, or have it approved (bulkrefund submit, then approve) before running it with --yes", typed[0].Currency)
-		}
-		return true, ""
-	}
-	in, ok := e.stdin.(*os.File)
-	if !ok || !term.IsTerminal(int(in.Fd())) {
-		return false, "refusing to send refunds without a terminal to confirm on; pass --yes (e.g. from cron)"
-	}
-	if len(typed) == 0 {
-		fmt.Fprintf(e.stdout, "Send these %d refunds? Type yes to continue: ", len(p.Items))
-		if !confirmed(in) {
-			fmt.Fprintln(e.stdout, "Nothing sent (only the word yes sends).")
-			return false, ""
-		}
-		return true, ""
-	}
-	if !typedTotals(bufio.NewReader(in), e.stdout, typed) {
-		return false, ""
-	}
-	return true, ""
 }
 
 // typedTotals asks for each total in turn; one that does not match sends

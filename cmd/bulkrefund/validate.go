@@ -6,14 +6,15 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/bulkrefund/bulkrefund/adapters/config"
 	"github.com/bulkrefund/bulkrefund/batch"
 	"github.com/bulkrefund/bulkrefund/batch/sheet"
 	"github.com/bulkrefund/bulkrefund/internal/cli"
 )
 
 type validateFlags struct {
-	sheet, errors string
-	maxErrors     int
+	sheet, errors, config string
+	maxErrors             int
 }
 
 func newValidateCmd(e env) *cobra.Command {
@@ -38,14 +39,16 @@ cannot be used.`,
 	fl.StringVar(&f.sheet, "sheet", "", "XLSX sheet to read (default: the first visible sheet)")
 	fl.StringVar(&f.errors, "errors", "", "write every invalid row, with row and error columns, to `OUT` (.xlsx, else CSV)")
 	fl.IntVar(&f.maxErrors, "max-errors", 20, "print at most `N` error lines on stderr")
+	fl.StringVarP(&f.config, "config", "c", "", "provider config `FILE`: fill blank cells from its accounts (PayEase notify_url); no credential is read")
 	cmd.MarkFlagFilename("errors", "csv", "xlsx")
+	cmd.MarkFlagFilename("config", "json")
 	return cmd
 }
 
 // cmdValidate checks a refund sheet and lists every invalid row. Exit 0: all
 // rows valid; 1: some rows invalid; 2: bad usage or an unusable file.
 func cmdValidate(e env, path string, f validateFlags) int {
-	sheetName, errorsOut, maxErrors := &f.sheet, &f.errors, &f.maxErrors
+	sheetName, errorsOut, maxErrors, configPath := &f.sheet, &f.errors, &f.maxErrors, &f.config
 	if *maxErrors < 0 {
 		fmt.Fprintln(e.stderr, "bulkrefund validate: --max-errors must be 0 or more")
 		return exitUsage
@@ -58,6 +61,14 @@ func cmdValidate(e env, path string, f validateFlags) int {
 	log := sheet.NewErrorLog(*maxErrors)
 	var ew *sheet.ErrorsWriter
 	opts := sheet.Options{Sheet: *sheetName}
+	if *configPath != "" {
+		cfg, err := config.Parse(*configPath)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "bulkrefund validate: %v\n", err)
+			return exitUsage
+		}
+		opts.Defaults = cfg.Defaults
+	}
 	if *errorsOut != "" {
 		opts.OnHeader = func(header []string) error {
 			w, err := sheet.NewErrorsWriter(*errorsOut, header)

@@ -67,11 +67,13 @@ func TestValidateMaxErrors(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 	lines := strings.Split(strings.TrimSpace(stderr), "\n")
-	// one warning (the expect column), three errors, one "and N more" line
-	if len(lines) != 5 || !strings.Contains(lines[4], "more errors") || !strings.Contains(lines[1], "row 3, column \"operator\"") {
+	// two warnings (the expect column, a PayEase row with no notify_url),
+	// three errors, one "and N more" line
+	if len(lines) != 6 || !strings.Contains(lines[1], "notify_url is blank on 1 payease row (row 22)") ||
+		!strings.Contains(lines[5], "more errors") || !strings.Contains(lines[2], "row 3, column \"operator\"") {
 		t.Errorf("stderr:\n%s", stderr)
 	}
-	if !strings.Contains(stdout, "59 rows read, 17 valid, 41 invalid, 1 blank skipped") {
+	if !strings.Contains(stdout, "88 rows read, 23 valid, 64 invalid, 1 blank skipped") {
 		t.Errorf("stdout: %s", stdout)
 	}
 }
@@ -115,8 +117,8 @@ func TestValidateErrorsFile(t *testing.T) {
 			if len(head) != 16 || head[0] != "provider" || head[13] != "expect" || head[14] != "row" || head[15] != "error" {
 				t.Fatalf("header %q", head)
 			}
-			if len(rows) != 1+41 {
-				t.Errorf("%d invalid rows written, want 41", len(rows)-1)
+			if len(rows) != 1+64 {
+				t.Errorf("%d invalid rows written, want 64", len(rows)-1)
 			}
 			found := false
 			for _, r := range rows[1:] {
@@ -168,5 +170,37 @@ func TestValidateProcess(t *testing.T) {
 		if code != tt.code || strings.Contains(stderr.String(), "goroutine ") {
 			t.Errorf("%v: exit %d, want %d\n%s", tt.args, code, tt.code, stderr.String())
 		}
+	}
+}
+
+// TestValidateConfigDefaults: a blank PayEase notify_url is a warning
+// without --config, filled from the account's notify_url with it, and an
+// error when the config gives none. No credential is needed to validate.
+func TestValidateConfigDefaults(t *testing.T) {
+	dir := t.TempDir()
+	sheet := filepath.Join(dir, "refunds.csv")
+	os.WriteFile(sheet, []byte("provider,account,order_no,refund_no,refund_amount,notify_url\n"+
+		"payease,890000593,20261120-890000593-1,P1,1.00,\n"), 0o600)
+	writeCfg := func(name, notify string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(`{"accounts":[{"provider":"payease","account":"890000593","base_url":"https://p.example",`+
+			`"private_key_file":"absent.pem","platform_public_key_file":"absent.pem"`+notify+`}]}`), 0o600)
+		return p
+	}
+	code, stdout, stderr := runValidate(t, sheet)
+	if code != exitOK || !strings.Contains(stdout, "1 valid") || !strings.Contains(stderr, "warning: notify_url is blank on 1 payease row (row 2)") {
+		t.Errorf("no config: exit %d\n%s%s", code, stdout, stderr)
+	}
+	code, stdout, stderr = runValidate(t, sheet, "--config", writeCfg("with.json", `,"notify_url":"https://m.example/n"`))
+	if code != exitOK || !strings.Contains(stdout, "1 valid") || strings.Contains(stderr, "warning") {
+		t.Errorf("config with notify_url: exit %d\n%s%s", code, stdout, stderr)
+	}
+	code, _, stderr = runValidate(t, sheet, "--config", writeCfg("without.json", ""))
+	if code != exitFailures || !strings.Contains(stderr, "the provider config gives no notify_url for payease account 890000593") {
+		t.Errorf("config without notify_url: exit %d\n%s", code, stderr)
+	}
+	code, _, stderr = runValidate(t, sheet, "--config", filepath.Join(dir, "nope.json"))
+	if code != exitUsage || !strings.Contains(stderr, "nope.json") {
+		t.Errorf("missing config: exit %d\n%s", code, stderr)
 	}
 }

@@ -171,6 +171,25 @@ func Run(t *testing.T, o Opener) {
 		}
 	})
 
+	t.Run("OrderRefunds", func(t *testing.T) {
+		l := o.New(t)
+		mk := func(row int, order, sn, no string) batch.Item {
+			return batch.Item{Row: row, Refund: adapters.Refund{Provider: adapters.Upay, Account: "T1", OrderNo: order, ProviderOrderID: sn,
+				RefundNo: no, Amount: 100, Total: 1000, Currency: money.CNY, Action: adapters.ActionRefund}}
+		}
+		items := []batch.Item{mk(2, "A", "", "1"), mk(3, "A", "", "2"), mk(4, "AB", "", "1"), mk(5, "", "SN1", "1"), mk(6, "", "SN1", "2"), mk(7, "", "SN2", "1")}
+		plan(t, l, items)
+		for _, tc := range []struct {
+			it   batch.Item
+			want int
+		}{{items[0], 2}, {items[2], 1}, {items[3], 2}, {items[5], 1}} {
+			got, err := l.OrderRefunds(ctx, tc.it)
+			if err != nil || len(got) != tc.want {
+				t.Errorf("order of %s/%s/%s: %d refunds, %v; want %d", tc.it.OrderNo, tc.it.ProviderOrderID, tc.it.RefundNo, len(got), err, tc.want)
+			}
+		}
+	})
+
 	t.Run("ApplyIsCompareAndSet", func(t *testing.T) {
 		l := o.New(t)
 		items := Items(1, 1)

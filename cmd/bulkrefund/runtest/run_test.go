@@ -3,6 +3,7 @@ package runtest
 import (
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -23,7 +24,7 @@ func TestCrash(t *testing.T) {
 		n = 1000
 	}
 	orders, sheet, rows := fixture(t, n, 11, 40)
-	sb := startSandbox(t, orders, "--latency", "2ms", "--jitter", "3ms", "--lost-rate", "0.03", "--seed", "11")
+	sb := startSandbox(t, orders, "--latency", "2ms", "--jitter", "3ms", "--lost-rate", "0.03", "--seed", "11", "--non-idempotent")
 	home := t.TempDir()
 	statePath := filepath.Join(home, "crash.db")
 	results := filepath.Join(home, "results.csv")
@@ -237,4 +238,106 @@ func TestTwoRunsAtOnce(t *testing.T) {
 	if len(st) != len(rows) {
 		t.Errorf("ledger holds %d refunds for %d rows", len(st), len(rows))
 	}
+}
+
+// TestWrongKeyBlocksThenResumes: a wrong QuickPay store key and a wrong
+// Nomad API key make those accounts' rows blocked (not failed) and the
+// accounts paused; the other accounts finish. Once the keys are fixed, the
+// same command sends the blocked rows, and every refund is applied once.
+func TestWrongKeyBlocksThenResumes(t *testing.T) {
+	orders, sheet, rows := fixture(t, 400, 15, 10)
+	sb := startSandbox(t, orders, "--latency", "1ms")
+	home := t.TempDir()
+	cfgDir := filepath.Dir(sb.Config)
+	good := map[string][]byte{}
+	for _, name := range []string{"quickpay_SH001.key", "nomad_wechat.sh_smk.key"} {
+		p := filepath.Join(cfgDir, name)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		good[p] = b
+		if err := os.WriteFile(p, []byte("not-the-key-0123456789abcdef0123"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ledger := filepath.Join(home, "ledger.db")
+	args := []string{sheet, "--config", sb.Config, "--yes", "--ledger", ledger, "--parallel", "8", "--poll", "20s"}
+	p := startRun(t, home, args...)
+	if code := p.wait(t, 120*time.Second); code != 1 {
+		t.Fatalf("run with wrong keys: exit %d, want 1\n%s\n%s", code, p.stdout.String(), p.stderr.String())
+	}
+	out := p.stdout.String()
+	if !strings.Contains(out, "paused quickpay account SH001") || !strings.Contains(out, "paused nomad account wechat.sh_smk") {
+		t.Errorf("the accounts with wrong keys were not reported paused:\n%s", out)
+	}
+	blocked := 0
+	for _, r := range readState(t, ledger) {
+		switch {
+		case (r.Provider == "quickpay" && r.Account == "SH001") || r.Provider == "nomad":
+			if r.State == store.Failed {
+				t.Errorf("%s %s: failed (%s), want blocked or planned", r.Provider, r.RefundNo, r.LastError)
+			}
+			if r.State == store.Blocked {
+				blocked++
+			}
+		case r.State != store.Succeeded:
+			t.Errorf("%s %s %s: %s (%s)", r.Provider, r.Account, r.RefundNo, r.State, r.LastError)
+		}
+	}
+	if blocked == 0 {
+		t.Error("no row blocked")
+	}
+	for p, b := range good {
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	results := filepath.Join(home, "results.csv")
+	p = startRun(t, home, append(args, "--results", results)...)
+	if code := p.wait(t, 120*time.Second); code != 0 {
+		t.Fatalf("run after the fix: exit %d\n%s\n%s", code, p.stdout.String(), p.stderr.String())
+	}
+	checkAgreement(t, sb, rows, ledger, results, store.Succeeded)
+}
+
+// TestDiskFullSummary: the ledger's disk fills mid-run (a file-size limit
+// on the process, as a full disk answers: writes fail with EFBIG/ENOSPC).
+// Sending stops, and the summary still says what is done, what is not, and
+// how to resume; after the space is back, the same command finishes the
+// batch and nothing is applied twice.
+func TestDiskFullSummary(t *testing.T) {
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("needs bash for ulimit")
+	}
+	orders, sheet, rows := fixture(t, 3000, 16, 20)
+	sb := startSandbox(t, orders, "--latency", "1ms")
+	home := t.TempDir()
+	ledger := filepath.Join(home, "ledger.db")
+	args := []string{sheet, "--config", sb.Config, "--yes", "--ledger", ledger, "--parallel", "16", "--poll", "20s"}
+	// ulimit -f counts 1024-byte blocks: room to plan the batch, not to run it.
+	cmd := exec.Command("bash", append([]string{"-c", `ulimit -f 2600; exec "$@"`, "bash", bin, "run"}, args...)...)
+	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+home)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := cmd.ProcessState.ExitCode()
+	if err == nil || code != 1 {
+		t.Fatalf("run on a full disk: exit %d (%v), want 1\n%s\n%s", code, err, stdout.String(), stderr.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{"the summary is this run's own count", "Summary: 3000 rows:", " not done ", "Not done: ", "run the same command again"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s\n%s", want, out, stderr.String())
+		}
+	}
+	if strings.Contains(out, "Summary: 0 rows") || strings.Contains(stderr.String(), "goroutine ") {
+		t.Errorf("summary:\n%s\n%s", out, stderr.String())
+	}
+	results := filepath.Join(home, "results.csv")
+	p := startRun(t, home, append(args, "--results", results)...)
+	if code := p.wait(t, 120*time.Second); code != 0 {
+		t.Fatalf("run after space is back: exit %d\n%s\n%s", code, p.stdout.String(), p.stderr.String())
+	}
+	checkAgreement(t, sb, rows, ledger, results, store.Succeeded)
 }
