@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/bulkrefund/bulkrefund/internal/clip"
 )
 
 // Currency is an upper-case ISO 4217 alphabetic code.
@@ -36,7 +38,7 @@ var scales = map[Currency]int{
 func ParseCurrency(s string) (Currency, error) {
 	c := Currency(strings.ToUpper(strings.TrimSpace(s)))
 	if _, ok := scales[c]; !ok {
-		return "", fmt.Errorf("%w: %q", ErrUnknownCurrency, s)
+		return "", fmt.Errorf("%w: %s", ErrUnknownCurrency, clip.Quote(s))
 	}
 	return c, nil
 }

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/bulkrefund/bulkrefund/internal/clip"
 )
 
 // Sentinel errors of amount parsing. Every error returned by ParseMajor,
@@ -34,7 +36,7 @@ var (
 func ParseMajor(s string, cur Currency) (int64, error) {
 	scale, ok := cur.Scale()
 	if !ok {
-		return 0, fmt.Errorf("%w: %q", ErrUnknownCurrency, string(cur))
+		return 0, fmt.Errorf("%w: %s", ErrUnknownCurrency, clip.Quote(string(cur)))
 	}
 	return parseDecimal(s, scale, true, cur)
 }
@@ -64,7 +66,7 @@ func ParseMinor(s string) (int64, error) {
 func RecoverFloat(s string, cur Currency, minorUnits bool) (int64, error) {
 	scale, ok := cur.Scale()
 	if !ok {
-		return 0, fmt.Errorf("%w: %q", ErrUnknownCurrency, string(cur))
+		return 0, fmt.Errorf("%w: %s", ErrUnknownCurrency, clip.Quote(string(cur)))
 	}
 	if minorUnits {
 		scale = 0
@@ -79,13 +81,13 @@ func RecoverFloat(s string, cur Currency, minorUnits bool) (int64, error) {
 	}
 	f, err := strconv.ParseFloat(t, 64)
 	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
-		return 0, fmt.Errorf("%w: %q", ErrNotANumber, s)
+		return 0, fmt.Errorf("%w: %s", ErrNotANumber, clip.Quote(s))
 	}
 	if f <= 0 {
-		return 0, fmt.Errorf("%w: %s", ErrNotPositive, s)
+		return 0, fmt.Errorf("%w: %s", ErrNotPositive, clip.String(s))
 	}
 	if f >= 1e18 {
-		return 0, fmt.Errorf("%w: %s", ErrOverflow, s)
+		return 0, fmt.Errorf("%w: %s", ErrOverflow, clip.String(s))
 	}
 	shortest := strconv.FormatFloat(f, 'f', -1, 64)
 	v, err := parseDecimal(shortest, scale, false, cur)
@@ -99,7 +101,7 @@ func RecoverFloat(s string, cur Currency, minorUnits bool) (int64, error) {
 	}
 	v, err2 := parseDecimal(rounded, scale, false, cur)
 	if err2 != nil {
-		return 0, fmt.Errorf("%w: %s (%s at 15 digits)", ErrAmbiguousFloat, s, rounded)
+		return 0, fmt.Errorf("%w: %s (%s at 15 digits)", ErrAmbiguousFloat, clip.String(s), rounded)
 	}
 	return v, nil
 }
@@ -184,7 +186,7 @@ func parseDecimal(s string, scale int, decorated bool, cur Currency) (int64, err
 						return finish(v, frac-1, scale, neg, s)
 					}
 					if !allDigits(t[i:]) {
-						return 0, fmt.Errorf("%w: %q", ErrNotANumber, s)
+						return 0, fmt.Errorf("%w: %s", ErrNotANumber, clip.Quote(s))
 					}
 					return 0, tooMany(s, scale, cur)
 				}
@@ -193,29 +195,29 @@ func parseDecimal(s string, scale int, decorated bool, cur Currency) (int64, err
 			}
 			d := int64(c - '0')
 			if v > (math.MaxInt64-d)/10 {
-				return 0, fmt.Errorf("%w: %s", ErrOverflow, s)
+				return 0, fmt.Errorf("%w: %s", ErrOverflow, clip.String(s))
 			}
 			v = v*10 + d
 		case c == ',' && decorated && frac < 0:
 			// A thousands separator: 1–3 digits before the first, exactly 3 after each.
 			if !sawDigit || (grouped && groupLen != 3) || (!grouped && groupLen > 3) {
-				return 0, fmt.Errorf("%w: %q (misplaced thousands separator)", ErrNotANumber, s)
+				return 0, fmt.Errorf("%w: %s (misplaced thousands separator)", ErrNotANumber, clip.Quote(s))
 			}
 			grouped, groupLen = true, 0
 		case c == '.' && frac < 0:
 			if grouped && groupLen != 3 {
-				return 0, fmt.Errorf("%w: %q (misplaced thousands separator)", ErrNotANumber, s)
+				return 0, fmt.Errorf("%w: %s (misplaced thousands separator)", ErrNotANumber, clip.Quote(s))
 			}
 			frac = 0
 		default:
-			return 0, fmt.Errorf("%w: %q", ErrNotANumber, s)
+			return 0, fmt.Errorf("%w: %s", ErrNotANumber, clip.Quote(s))
 		}
 	}
 	if !sawDigit {
-		return 0, fmt.Errorf("%w: %q", ErrNotANumber, s)
+		return 0, fmt.Errorf("%w: %s", ErrNotANumber, clip.Quote(s))
 	}
 	if frac < 0 && grouped && groupLen != 3 {
-		return 0, fmt.Errorf("%w: %q (misplaced thousands separator)", ErrNotANumber, s)
+		return 0, fmt.Errorf("%w: %s (misplaced thousands separator)", ErrNotANumber, clip.Quote(s))
 	}
 	if frac < 0 {
 		frac = 0
@@ -226,24 +228,24 @@ func parseDecimal(s string, scale int, decorated bool, cur Currency) (int64, err
 func finish(v int64, frac, scale int, neg bool, s string) (int64, error) {
 	for ; frac < scale; frac++ {
 		if v > math.MaxInt64/10 {
-			return 0, fmt.Errorf("%w: %s", ErrOverflow, s)
+			return 0, fmt.Errorf("%w: %s", ErrOverflow, clip.String(s))
 		}
 		v *= 10
 	}
 	if neg && v != 0 {
-		return 0, fmt.Errorf("%w: %s is negative", ErrNotPositive, strings.TrimSpace(s))
+		return 0, fmt.Errorf("%w: %s is negative", ErrNotPositive, clip.String(strings.TrimSpace(s)))
 	}
 	if v == 0 {
-		return 0, fmt.Errorf("%w: %s", ErrNotPositive, strings.TrimSpace(s))
+		return 0, fmt.Errorf("%w: %s", ErrNotPositive, clip.String(strings.TrimSpace(s)))
 	}
 	return v, nil
 }
 
 func tooMany(s string, scale int, cur Currency) error {
 	if cur == "" {
-		return fmt.Errorf("%w: %q is in minor units and cannot have decimals", ErrTooManyDecimals, s)
+		return fmt.Errorf("%w: %s is in minor units and cannot have decimals", ErrTooManyDecimals, clip.Quote(s))
 	}
-	return fmt.Errorf("%w: %q has more than %d decimals for %s", ErrTooManyDecimals, s, scale, cur)
+	return fmt.Errorf("%w: %s has more than %d decimals for %s", ErrTooManyDecimals, clip.Quote(s), scale, cur)
 }
 
 func allZeros(t string) bool {
@@ -298,4 +300,19 @@ func cleanAmount(s string) string {
 		sign, t = t[:1], t[1:]
 	}
 	return sign + t
+}
+
+// ParseCell reads an amount cell of a sheet or statement, in cur's minor
+// units: a number cell of a spreadsheet (number) through RecoverFloat, text
+// in minor units (a _fen/_cents column) through ParseMinor, other text
+// through ParseMajor. Refund sheets and provider statements both read
+// their amounts here, so one file's 12.345 is the same error in either.
+func ParseCell(s string, cur Currency, minorUnits, number bool) (int64, error) {
+	switch {
+	case number:
+		return RecoverFloat(s, cur, minorUnits)
+	case minorUnits:
+		return ParseMinor(s)
+	}
+	return ParseMajor(s, cur)
 }

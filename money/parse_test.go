@@ -3,6 +3,7 @@ package money
 import (
 	"errors"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -174,4 +175,38 @@ func FuzzParseAmount(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestParseCell: one entry point for sheets and statements; a number cell
+// is recovered from its binary-float text only when that is unambiguous,
+// never rounded.
+func TestParseCell(t *testing.T) {
+	for _, tt := range []struct {
+		s             string
+		minor, number bool
+		want          int64
+		err           error
+	}{
+		{"12.5", false, true, 1250, nil},
+		{"0.30000000000000004", false, true, 30, nil},
+		{"12.345", false, true, 0, ErrTooManyDecimals},
+		{"12.499999999", false, true, 0, ErrTooManyDecimals},
+		{"12.34567891234567", false, true, 0, ErrAmbiguousFloat},
+		{"12.345", false, false, 0, ErrTooManyDecimals},
+		{"¥1,234.50", false, false, 123450, nil},
+		{"1250", true, false, 1250, nil},
+		{"1250", true, true, 1250, nil},
+		{"12.5", true, false, 0, ErrTooManyDecimals},
+		{"-3", false, false, 0, ErrNotPositive},
+	} {
+		got, err := ParseCell(tt.s, CNY, tt.minor, tt.number)
+		if got != tt.want || !errors.Is(err, tt.err) || (tt.err == nil) != (err == nil) {
+			t.Errorf("ParseCell(%q, minor %v, number %v) = %d, %v; want %d, %v", tt.s, tt.minor, tt.number, got, err, tt.want, tt.err)
+		}
+	}
+	// A huge cell is quoted shortened.
+	_, err := ParseCell(strings.Repeat("9x", 100000), CNY, false, false)
+	if !errors.Is(err, ErrNotANumber) || len(err.Error()) > 100 {
+		t.Errorf("error of %d bytes: %.100s", len(err.Error()), err)
+	}
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+
+	"github.com/bulkrefund/bulkrefund/internal/clip"
 )
 
 // Sentinel errors wrapped by InputError, for errors.Is.
@@ -40,13 +42,9 @@ func (e *InputError) Error() string {
 		s += fmt.Sprintf(": column %q", e.Column)
 	}
 	if e.Value != "" {
-		v := e.Value
-		if len(v) > 64 {
-			v = v[:64] + "…"
-		}
-		s += fmt.Sprintf(": value %q", v)
+		s += ": value " + clip.Quote(e.Value)
 	}
-	return s + ": " + e.Err.Error()
+	return clip.Line(s + ": " + e.Err.Error())
 }
 
 func (e *InputError) Unwrap() error { return e.Err }

@@ -1,29 +1,296 @@
 package report
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/bulkrefund/bulkrefund/adapters"
 	"github.com/bulkrefund/bulkrefund/batch/results"
+	bsheet "github.com/bulkrefund/bulkrefund/batch/sheet"
 	"github.com/bulkrefund/bulkrefund/money"
 )
 
-// column is one logical column of an input file and the header texts that
-// name it. Aliases are compared normalized (see norm).
-type column struct {
-	name     string
-	aliases  []string
-	required bool
-	amount   bool // an amount: a `_fen`/`_cents` suffix means minor units
+// The columns of each input, as the shared table reader (batch/sheet)
+// matches them: header texts are compared folded (case, spaces, '_', '-',
+// '.' and full-width forms do not count), and an amount column's header
+// may carry a unit suffix ("amount_fen", "退款金额(分)") for minor units.
+var statementColumns = []bsheet.Column{
+	{Name: "provider", Aliases: []string{"provider", "渠道", "支付渠道", "channel"}},
+	{Name: "account", Aliases: []string{"account", "terminal_sn", "store_no", "merchant", "merchantId", "merchant_id", "终端号", "门店编码", "商户号"}, Required: true},
+	{Name: "order_no", Aliases: []string{"order_no", "client_sn", "orderRef", "orderRequestId", "out_trade_no", "订单号", "商户订单号"}},
+	{Name: "provider_order_id", Aliases: []string{"provider_order_id", "sn", "transactionId", "trade_no", "交易号", "支付单号"}},
+	{Name: "refund_no", Aliases: []string{"refund_no", "refund_request_no", "refundOrderRef", "requestId", "out_refund_no", "退款单号", "退款请求号"}},
+	{Name: "provider_refund_id", Aliases: []string{"provider_refund_id", "refundId", "refund_id", "refund_sn", "退款流水号", "退款交易号"}},
+	{Name: "type", Aliases: []string{"type", "action", "类型", "交易类型"}},
+	{Name: "amount", Aliases: []string{"amount", "refund_amount", "refundAmount", "退款金额", "金额"}, Required: true, Amount: true},
+	{Name: "currency", Aliases: []string{"currency", "币种"}},
+	{Name: "status", Aliases: []string{"status", "refund_status", "refundStatus", "状态", "退款状态"}, Required: true},
+	{Name: "time", Aliases: []string{"time", "refund_time", "finish_time", "successTime", "success_time", "退款时间", "完成时间"}},
 }
 
-// norm folds a header cell: case, spaces, underscores and hyphens do not
-// matter ("Refund No", "refund_no" and "refundNo" are one name).
+var resultsColumns = []bsheet.Column{
+	{Name: "row", Aliases: []string{"row"}},
+	{Name: "provider", Aliases: []string{"provider"}, Required: true},
+	{Name: "account", Aliases: []string{"account"}, Required: true},
+	{Name: "order_no", Aliases: []string{"order_no"}, Required: true},
+	{Name: "provider_order_id", Aliases: []string{"provider_order_id"}},
+	{Name: "refund_no", Aliases: []string{"refund_no"}, Required: true},
+	{Name: "action", Aliases: []string{"action"}},
+	{Name: "amount", Aliases: []string{"amount"}, Required: true, Amount: true},
+	{Name: "currency", Aliases: []string{"currency"}, Required: true},
+	{Name: "state", Aliases: []string{"state"}, Required: true},
+	{Name: "provider_refund_id", Aliases: []string{"provider_refund_id"}},
+	{Name: "provider_code", Aliases: []string{"provider_code"}},
+	{Name: "provider_message", Aliases: []string{"provider_message"}},
+	{Name: "attempts", Aliases: []string{"attempts"}},
+	{Name: "first_attempt", Aliases: []string{"first_attempt"}},
+	{Name: "last_attempt", Aliases: []string{"last_attempt"}},
+	{Name: "error", Aliases: []string{"error"}},
+	// Not in the results format, read when present (a sheet-derived file).
+	{Name: "total_amount", Aliases: []string{"total_amount"}, Amount: true},
+	{Name: "payment_method", Aliases: []string{"payment_method", "paymentMethod"}},
+}
+
+var ordersColumns = []bsheet.Column{
+	{Name: "provider", Aliases: []string{"provider", "渠道", "支付渠道"}, Required: true},
+	{Name: "account", Aliases: []string{"account", "terminal_sn", "store_no", "merchant", "merchantId", "终端号", "门店编码", "商户号"}, Required: true},
+	{Name: "order_no", Aliases: []string{"order_no", "client_sn", "orderRef", "orderRequestId", "订单号", "商户订单号"}, Required: true},
+	{Name: "provider_order_id", Aliases: []string{"provider_order_id", "sn", "transactionId", "trade_no", "交易号"}},
+	{Name: "total_amount", Aliases: []string{"total_amount", "totalAmount", "amount", "订单金额"}, Required: true, Amount: true},
+	{Name: "currency", Aliases: []string{"currency", "币种"}},
+	{Name: "paid_at", Aliases: []string{"paid_at", "支付时间"}},
+	{Name: "payment_method", Aliases: []string{"payment_method", "paymentMethod", "支付方式"}},
+}
+
+// accountProvider: a provider's own name for its account column tells
+// which provider a statement export without a provider column is from.
+// Keys are as bsheet.NormalizeHeader folds them.
+var accountProvider = map[string]string{
+	"terminalsn": adapters.Upay, "终端号": adapters.Upay, "storeno": adapters.QuickPay, "门店编码": adapters.QuickPay, "merchantid": adapters.PayEase, "merchant": adapters.Nomad,
+}
+
+// headerSearchRows is how far down a title block may push the header.
+const headerSearchRows = 10
+
+// table is one input file being read: the shared reader and where the
+// columns are.
+type table struct {
+	t    *bsheet.Table
+	h    *bsheet.Header
+	file string
+	cols []bsheet.Column
+	// provider inferred from the account column's name, when the file has
+	// no provider column.
+	provider string
+}
+
+// openTable opens path ("-" for standard input) with the reader refund
+// sheets are read with, and finds its header: the first of the first few
+// rows that names every required column (rows above it, such as a title
+// "2026年11月退款明细", are skipped). The file's SHA-256 is computed over
+// the very bytes the table is read from.
+func openTable(path string, cols []bsheet.Column, statement bool) (*table, error) {
+	st, err := bsheet.OpenTable(path, bsheet.TableOptions{Hash: true})
+	if err != nil {
+		var le *bsheet.LimitError
+		if errors.As(err, &le) {
+			return nil, err
+		}
+		return nil, &InputError{File: path, Err: err}
+	}
+	t := &table{t: st, file: path, cols: cols}
+	var extra func(*bsheet.Header) []string
+	if statement {
+		// Without a provider column, the account column's name must say
+		// whose export this is.
+		extra = func(h *bsheet.Header) []string {
+			if h.Has(t.col("provider")) {
+				return nil
+			}
+			if p := accountProvider[bsheet.NormalizeHeader(h.Text[t.col("account")])]; p != "" {
+				return nil
+			}
+			return []string{"provider (or an account column named as the provider names it: terminal_sn, store_no, merchant, merchantId)"}
+		}
+	}
+	h, err := st.FindHeader(cols, headerSearchRows, extra)
+	if err != nil {
+		st.Close()
+		var he *bsheet.HeaderError
+		switch {
+		case !errors.As(err, &he):
+			return nil, t.fileErr(err)
+		case errors.Is(err, bsheet.ErrMissingColumn):
+			return nil, &InputError{File: path, Row: he.Row, Column: strings.Join(he.Missing, ", "), Err: ErrMissingColumn}
+		case errors.Is(err, bsheet.ErrDuplicateCol):
+			return nil, &InputError{File: path, Row: he.Row, Err: fmt.Errorf("%w: %s", ErrDuplicateColumn, he.Detail)}
+		}
+		return nil, &InputError{File: path, Err: fmt.Errorf("%w: %s", ErrNoHeader, he.Detail)}
+	}
+	t.h = h
+	if !h.Has(t.col("provider")) {
+		t.provider = accountProvider[bsheet.NormalizeHeader(h.Text[t.col("account")])]
+	}
+	return t, nil
+}
+
+// fileErr passes a limit error as it is (it names the file and the limit)
+// and names the file in any other.
+func (t *table) fileErr(err error) error {
+	var le *bsheet.LimitError
+	if errors.As(err, &le) {
+		return err
+	}
+	return &InputError{File: t.file, Err: err}
+}
+
+// rows calls fn for each non-blank row below the header, then returns the
+// file's SHA-256.
+func (t *table) rows(fn func(row int, cells []string) error) (string, error) {
+	for {
+		row, cells, err := t.t.Next()
+		if err == io.EOF {
+			break
+		}
+		var re *bsheet.RowError
+		if errors.As(err, &re) {
+			return "", &InputError{File: t.file, Row: row, Err: fmt.Errorf("%w: %v", ErrBadValue, re.Err)}
+		}
+		if err != nil {
+			return "", t.fileErr(err)
+		}
+		if blank(cells) {
+			continue
+		}
+		if err := fn(row, cells); err != nil {
+			return "", err
+		}
+	}
+	sum, err := t.t.SHA256()
+	if err != nil {
+		return "", t.fileErr(err)
+	}
+	return sum, nil
+}
+
+func (t *table) Close() error { return t.t.Close() }
+
+// estimateRows guesses a file's row count from its size, so that a
+// million-row input is read into a slice of the right size instead of
+// one grown by doubling (which holds two copies at the moment it grows).
+// lineLen is a typical line length of the format; the guess is capped so
+// that a huge file with long lines does not reserve absurd memory.
+func (t *table) estimateRows(lineLen int64) int {
+	n := t.t.Size()
+	if n <= 0 || strings.HasPrefix(t.t.Format(), "XLSX") {
+		return 0
+	}
+	return int(min(n/lineLen+16, 1<<24))
+}
+
+// col is the index of the named column in t.cols, -1 if not listed.
+func (t *table) col(name string) int {
+	for k, c := range t.cols {
+		if c.Name == name {
+			return k
+		}
+	}
+	return -1
+}
+
+// cell returns the trimmed cell of a column, "" when absent.
+func (t *table) cell(cells []string, k int) string {
+	if k < 0 {
+		return ""
+	}
+	// A results file guards text against formula injection; undo it so ids
+	// read back as written (results.Unguard is the exact inverse).
+	return results.Unguard(t.h.Cell(cells, k))
+}
+
+// numeric reports whether column k's cell was stored as a number.
+func (t *table) numeric(k int) bool { return k >= 0 && t.t.Numeric(t.h.Index[k]) }
+
+// errAt builds the error for one cell.
+func (t *table) errAt(row, k int, value string, err error) error {
+	col := ""
+	if k >= 0 {
+		col = t.h.Text[k]
+		if col == "" {
+			col = t.cols[k].Name
+		}
+	}
+	return &InputError{File: t.file, Row: row, Column: col, Value: value, Err: err}
+}
+
+// id reads an id cell, refusing what cannot be matched: a number cell cut
+// to 15 digits, control or invisible characters, and (with exponent, for
+// files a spreadsheet may have touched) an id in exponent form.
+func (t *table) id(cells []string, row, k int, exponent bool) (string, error) {
+	v := t.cell(cells, k)
+	if v == "" {
+		return "", nil
+	}
+	if err := bsheet.CheckID(v, t.numeric(k)); err != nil {
+		return "", t.errAt(row, k, v, fmt.Errorf("%w: %w", ErrBadValue, err))
+	}
+	if exponent {
+		if _, err := idText(v); err != nil {
+			return "", t.errAt(row, k, v, err)
+		}
+	}
+	return v, nil
+}
+
+// errNegative is the reason for a negative amount in our own files.
+var errNegative = errors.New("negative amount")
+
+// A sign is not guessed away: an export that writes refunds as negative
+// may also hold payments as positive rows, which must not become refunds.
+var errStatementNegative = errors.New("negative amount: a statement gives each refund's amount as a positive number " +
+	"(its type column says refund or revoke); if this export writes refunds as negative, " +
+	"keep only its refund rows, remove the minus sign from this column, and run reconcile again")
+
+// amount reads an amount cell with money.ParseCell, the parser refund
+// sheets use: exact decimal text, or a spreadsheet's number cell recovered
+// from its stored text only when that is unambiguous; more decimals than
+// the currency has is an error, never a rounding. Zero is an amount here
+// (a statement may list a refund that moved nothing); a negative amount is
+// refused with negErr.
+func (t *table) amount(cells []string, row, k int, cur money.Currency, negErr error) (int64, error) {
+	v := t.cell(cells, k)
+	a, err := money.ParseCell(v, cur, t.h.Minor[k], t.numeric(k))
+	if errors.Is(err, money.ErrNotPositive) {
+		if strings.Contains(v, "-") {
+			err = negErr
+		} else {
+			a, err = 0, nil
+		}
+	}
+	if err != nil {
+		return 0, t.errAt(row, k, v, fmt.Errorf("%w: %w", ErrAmount, err))
+	}
+	return a, nil
+}
+
+func blank(cells []string) bool {
+	for _, c := range cells {
+		if strings.TrimSpace(c) != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// norm folds a status value: case, spaces, underscores and hyphens do not
+// matter ("Refund Success", "REFUND_SUCCESS").
 func norm(s string) string {
 	s = strings.TrimPrefix(strings.TrimSpace(s), "\uFEFF")
 	var b strings.Builder
@@ -37,236 +304,6 @@ func norm(s string) string {
 	return b.String()
 }
 
-// accountProvider: a provider's own name for its account column tells
-// which provider a statement export without a provider column is from.
-var accountProvider = map[string]string{
-	"terminalsn": adapters.Upay, "终端号": adapters.Upay, "storeno": adapters.QuickPay, "门店编码": adapters.QuickPay, "merchantid": adapters.PayEase, "merchant": adapters.Nomad,
-}
-
-var statementColumns = []column{
-	{name: "provider", aliases: []string{"provider", "渠道", "支付渠道", "channel"}},
-	{name: "account", aliases: []string{"account", "terminal_sn", "store_no", "merchant", "merchantId", "merchant_id", "终端号", "门店编码", "商户号"}, required: true},
-	{name: "order_no", aliases: []string{"order_no", "client_sn", "orderRef", "orderRequestId", "out_trade_no", "订单号", "商户订单号"}},
-	{name: "provider_order_id", aliases: []string{"provider_order_id", "sn", "transactionId", "trade_no", "交易号", "支付单号"}},
-	{name: "refund_no", aliases: []string{"refund_no", "refund_request_no", "refundOrderRef", "requestId", "out_refund_no", "退款单号", "退款请求号"}},
-	{name: "provider_refund_id", aliases: []string{"provider_refund_id", "refundId", "refund_id", "refund_sn", "退款流水号", "退款交易号"}},
-	{name: "type", aliases: []string{"type", "action", "类型", "交易类型"}},
-	{name: "amount", aliases: []string{"amount", "refund_amount", "refundAmount", "退款金额", "金额"}, required: true, amount: true},
-	{name: "currency", aliases: []string{"currency", "币种"}},
-	{name: "status", aliases: []string{"status", "refund_status", "refundStatus", "状态", "退款状态"}, required: true},
-	{name: "time", aliases: []string{"time", "refund_time", "finish_time", "successTime", "success_time", "退款时间", "完成时间"}},
-}
-
-var resultsColumns = []column{
-	{name: "row", aliases: []string{"row"}},
-	{name: "provider", aliases: []string{"provider"}, required: true},
-	{name: "account", aliases: []string{"account"}, required: true},
-	{name: "order_no", aliases: []string{"order_no"}, required: true},
-	{name: "provider_order_id", aliases: []string{"provider_order_id"}},
-	{name: "refund_no", aliases: []string{"refund_no"}, required: true},
-	{name: "action", aliases: []string{"action"}},
-	{name: "amount", aliases: []string{"amount"}, required: true, amount: true},
-	{name: "currency", aliases: []string{"currency"}, required: true},
-	{name: "state", aliases: []string{"state"}, required: true},
-	{name: "provider_refund_id", aliases: []string{"provider_refund_id"}},
-	{name: "provider_code", aliases: []string{"provider_code"}},
-	{name: "provider_message", aliases: []string{"provider_message"}},
-	{name: "attempts", aliases: []string{"attempts"}},
-	{name: "first_attempt", aliases: []string{"first_attempt"}},
-	{name: "last_attempt", aliases: []string{"last_attempt"}},
-	{name: "error", aliases: []string{"error"}},
-	// Not in the results format, read when present (a sheet-derived file).
-	{name: "total_amount", aliases: []string{"total_amount"}, amount: true},
-	{name: "payment_method", aliases: []string{"payment_method", "paymentMethod"}},
-}
-
-var ordersColumns = []column{
-	{name: "provider", aliases: []string{"provider", "渠道", "支付渠道"}, required: true},
-	{name: "account", aliases: []string{"account", "terminal_sn", "store_no", "merchant", "merchantId", "终端号", "门店编码", "商户号"}, required: true},
-	{name: "order_no", aliases: []string{"order_no", "client_sn", "orderRef", "orderRequestId", "订单号", "商户订单号"}, required: true},
-	{name: "provider_order_id", aliases: []string{"provider_order_id", "sn", "transactionId", "trade_no", "交易号"}},
-	{name: "total_amount", aliases: []string{"total_amount", "totalAmount", "amount", "订单金额"}, required: true, amount: true},
-	{name: "currency", aliases: []string{"currency", "币种"}},
-	{name: "paid_at", aliases: []string{"paid_at", "支付时间"}},
-	{name: "payment_method", aliases: []string{"payment_method", "paymentMethod", "支付方式"}},
-}
-
-// header maps logical columns to cell positions of one file.
-type header struct {
-	file  string
-	cols  []column
-	idx   []int    // per cols entry: cell index, -1 if absent
-	text  []string // per cols entry: the header text as written
-	minor []bool   // per cols entry: amount given in minor units
-	// provider inferred from the account column's name, when the file has
-	// no provider column.
-	provider string
-	row      int
-}
-
-// headerSearchRows is how far down a title block may push the header.
-const headerSearchRows = 10
-
-// readHeader finds the header row: the first of the first few rows that
-// names every required column. Rows above it (a title such as
-// "2026年11月退款明细") are skipped.
-func readHeader(t *table, cols []column) (*header, error) {
-	var best *header
-	bestMissing := []string(nil)
-	for n := 0; n < headerSearchRows; n++ {
-		cells, err := t.next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		h, missing, err := matchHeader(t.path, cells, cols)
-		if err != nil {
-			return nil, &InputError{File: t.path, Row: t.row, Err: err}
-		}
-		h.row = t.row
-		if len(missing) == 0 {
-			return h, nil
-		}
-		if found := len(cols) - countAbsent(h); found > 0 && (best == nil || len(missing) < len(bestMissing)) {
-			best, bestMissing = h, missing
-		}
-	}
-	if best == nil {
-		return nil, &InputError{File: t.path, Err: fmt.Errorf("%w in the first %d rows (expected columns such as %s)", ErrNoHeader, headerSearchRows, requiredNames(cols))}
-	}
-	return nil, &InputError{File: t.path, Row: best.row, Column: strings.Join(bestMissing, ", "), Err: ErrMissingColumn}
-}
-
-func countAbsent(h *header) int {
-	n := 0
-	for _, i := range h.idx {
-		if i < 0 {
-			n++
-		}
-	}
-	return n
-}
-
-func requiredNames(cols []column) string {
-	var s []string
-	for _, c := range cols {
-		if c.required {
-			s = append(s, c.name)
-		}
-	}
-	return strings.Join(s, ", ")
-}
-
-func matchHeader(file string, cells []string, cols []column) (*header, []string, error) {
-	h := &header{file: file, cols: cols, idx: make([]int, len(cols)), text: make([]string, len(cols)), minor: make([]bool, len(cols))}
-	for i := range h.idx {
-		h.idx[i] = -1
-	}
-	for ci, cell := range cells {
-		n := norm(cell)
-		if n == "" {
-			continue
-		}
-		for k, c := range cols {
-			minor, ok := aliasMatch(n, c)
-			if !ok {
-				continue
-			}
-			if h.idx[k] >= 0 {
-				return nil, nil, fmt.Errorf("%w: %q and %q both mean %s", ErrDuplicateColumn, h.text[k], cell, c.name)
-			}
-			h.idx[k], h.text[k], h.minor[k] = ci, strings.TrimSpace(cell), minor
-			if c.name == "account" {
-				h.provider = accountProvider[n]
-			}
-			break
-		}
-	}
-	var missing []string
-	for k, c := range cols {
-		if c.required && h.idx[k] < 0 {
-			missing = append(missing, c.name)
-		}
-	}
-	if len(missing) == 0 && h.col("provider") < 0 && h.provider == "" && hasColumn(cols, "provider") && !isRequired(cols, "provider") {
-		missing = append(missing, "provider (or an account column named as the provider names it: terminal_sn, store_no, merchant, merchantId)")
-	}
-	return h, missing, nil
-}
-
-func hasColumn(cols []column, name string) bool {
-	for _, c := range cols {
-		if c.name == name {
-			return true
-		}
-	}
-	return false
-}
-
-func isRequired(cols []column, name string) bool {
-	for _, c := range cols {
-		if c.name == name {
-			return c.required
-		}
-	}
-	return false
-}
-
-func aliasMatch(n string, c column) (minor, ok bool) {
-	for _, a := range c.aliases {
-		a = norm(a)
-		if n == a {
-			return false, true
-		}
-		if c.amount && (n == a+"fen" || n == a+"cents" || n == a+"(分)" || n == a+"(fen)") {
-			return true, true
-		}
-	}
-	return false, false
-}
-
-func (h *header) col(name string) int {
-	for k, c := range h.cols {
-		if c.name == name {
-			return k
-		}
-	}
-	return -1
-}
-
-// cell returns the trimmed cell of a logical column, "" when absent.
-func (h *header) cell(cells []string, k int) string {
-	if k < 0 || h.idx[k] < 0 || h.idx[k] >= len(cells) {
-		return ""
-	}
-	// A results file guards text against formula injection; undo it so ids
-	// read back as written (results.Unguard is the exact inverse).
-	return results.Unguard(strings.TrimSpace(cells[h.idx[k]]))
-}
-
-// errAt builds the error for one cell.
-func (h *header) errAt(row, k int, value string, err error) error {
-	col := ""
-	if k >= 0 {
-		col = h.text[k]
-		if col == "" {
-			col = h.cols[k].name
-		}
-	}
-	return &InputError{File: h.file, Row: row, Column: col, Value: value, Err: err}
-}
-
-func blank(cells []string) bool {
-	for _, c := range cells {
-		if strings.TrimSpace(c) != "" {
-			return false
-		}
-	}
-	return true
-}
-
 // idText checks an id cell: an id Excel turned into a float
 // ("4.20000114820211E+27") has lost digits and cannot be matched.
 func idText(s string) (string, error) {
@@ -277,6 +314,24 @@ func idText(s string) (string, error) {
 	}
 	return s, nil
 }
+
+// hashFile returns the SHA-256 of a file, for inputs read by other code
+// (a run's SQLite store).
+func hashFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// major renders minor units as major-unit decimal text for CSV and JSON.
+func major(minor int64, cur money.Currency) string { return money.Format(minor, cur) }
 
 // timeLayouts are the forms accepted for times; zone-less forms are read
 // in the reconciliation's location.
@@ -349,93 +404,77 @@ func ReadStatement(path string, source int32, loc *time.Location) ([]Theirs, str
 	if loc == nil {
 		loc = time.UTC
 	}
-	t, err := openTable(path)
+	t, err := openTable(path, statementColumns, true)
 	if err != nil {
 		return nil, "", err
 	}
 	defer t.Close()
-	h, err := readHeader(t, statementColumns)
-	if err != nil {
-		return nil, "", err
-	}
 	var (
-		cProv, cAcct, cOrder, cPOID = h.col("provider"), h.col("account"), h.col("order_no"), h.col("provider_order_id")
-		cRef, cPRID, cType, cAmt    = h.col("refund_no"), h.col("provider_refund_id"), h.col("type"), h.col("amount")
-		cCur, cStatus, cTime        = h.col("currency"), h.col("status"), h.col("time")
+		cProv, cAcct, cOrder, cPOID = t.col("provider"), t.col("account"), t.col("order_no"), t.col("provider_order_id")
+		cRef, cPRID, cType, cAmt    = t.col("refund_no"), t.col("provider_refund_id"), t.col("type"), t.col("amount")
+		cCur, cStatus, cTime        = t.col("currency"), t.col("status"), t.col("time")
 	)
 	out := make([]Theirs, 0, t.estimateRows(100))
-	for {
-		cells, err := t.next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, "", err
-		}
-		if blank(cells) {
-			continue
-		}
-		row := t.row
+	sum, err := t.rows(func(row int, cells []string) error {
 		var r TheirRecord
+		var err error
 		r.Source, r.Row = source, int32(row)
-		if h.idx[cProv] >= 0 {
-			v := h.cell(cells, cProv)
-			p, err := parseProvider(v)
-			if err != nil {
-				return nil, "", h.errAt(row, cProv, v, err)
+		if t.h.Has(cProv) {
+			v := t.cell(cells, cProv)
+			if r.Provider, err = parseProvider(v); err != nil {
+				return t.errAt(row, cProv, v, err)
 			}
-			r.Provider = p
 		} else {
-			r.Provider = h.provider
+			r.Provider = t.provider
 		}
-		r.Account = h.cell(cells, cAcct)
+		if r.Account, err = t.id(cells, row, cAcct, true); err != nil {
+			return err
+		}
 		if r.Account == "" {
-			return nil, "", h.errAt(row, cAcct, "", fmt.Errorf("%w: account is empty", ErrBadValue))
+			return t.errAt(row, cAcct, "", fmt.Errorf("%w: account is empty", ErrBadValue))
 		}
 		for _, f := range []struct {
 			k   int
 			dst *string
 		}{{cOrder, &r.OrderNo}, {cPOID, &r.ProviderOrderID}, {cRef, &r.RefundNo}, {cPRID, &r.ProviderRefundID}} {
-			v := h.cell(cells, f.k)
-			if *f.dst, err = idText(v); err != nil {
-				return nil, "", h.errAt(row, f.k, v, err)
+			if *f.dst, err = t.id(cells, row, f.k, true); err != nil {
+				return err
 			}
 		}
-		v := h.cell(cells, cType)
+		v := t.cell(cells, cType)
 		if r.Action, err = parseAction(v); err != nil {
-			return nil, "", h.errAt(row, cType, v, err)
+			return t.errAt(row, cType, v, err)
 		}
 		if r.Action == adapters.ActionRefund && r.RefundNo == "" && r.OrderNo == "" && r.ProviderOrderID == "" {
-			return nil, "", h.errAt(row, cRef, "", fmt.Errorf("%w: a refund needs a refund number or an order number", ErrBadValue))
+			return t.errAt(row, cRef, "", fmt.Errorf("%w: a refund needs a refund number or an order number", ErrBadValue))
 		}
 		if r.Action == adapters.ActionRevoke && r.OrderNo == "" {
-			return nil, "", h.errAt(row, cOrder, "", fmt.Errorf("%w: a revoke is matched by its order number, which is empty", ErrBadValue))
+			return t.errAt(row, cOrder, "", fmt.Errorf("%w: a revoke is matched by its order number, which is empty", ErrBadValue))
 		}
-		v = h.cell(cells, cCur)
+		v = t.cell(cells, cCur)
 		if v == "" {
 			r.Currency = money.CNY
 		} else if r.Currency, err = money.ParseCurrency(v); err != nil {
-			return nil, "", h.errAt(row, cCur, v, fmt.Errorf("%w: %v", ErrBadValue, err))
+			return t.errAt(row, cCur, v, fmt.Errorf("%w: %v", ErrBadValue, err))
 		}
-		v = h.cell(cells, cAmt)
-		if r.Amount, err = parseAmount(v, r.Currency, h.minor[cAmt]); err != nil {
-			if errors.Is(err, errAmountNegative) {
-				err = errStatementNegative
-			}
-			return nil, "", h.errAt(row, cAmt, v, fmt.Errorf("%w: %v", ErrAmount, err))
+		if r.Amount, err = t.amount(cells, row, cAmt, r.Currency, errStatementNegative); err != nil {
+			return err
 		}
-		v = h.cell(cells, cStatus)
+		v = t.cell(cells, cStatus)
 		if r.Status, err = parseStatus(v); err != nil {
-			return nil, "", h.errAt(row, cStatus, v, err)
+			return t.errAt(row, cStatus, v, err)
 		}
-		v = h.cell(cells, cTime)
+		v = t.cell(cells, cTime)
 		if r.Time, err = parseTime(v, loc); err != nil {
-			return nil, "", h.errAt(row, cTime, v, err)
+			return t.errAt(row, cTime, v, err)
 		}
 		out = append(out, NewTheirs(r))
+		return nil
+	})
+	if err != nil {
+		return nil, "", err
 	}
-	sum, err := t.digest()
-	return out, sum, err
+	return out, sum, nil
 }
 
 // ReadResults reads a results file (`bulkrefund run --results`) as our side.
@@ -443,82 +482,76 @@ func ReadResults(path string, source int32, loc *time.Location) ([]Ours, string,
 	if loc == nil {
 		loc = time.UTC
 	}
-	t, err := openTable(path)
+	t, err := openTable(path, resultsColumns, false)
 	if err != nil {
 		return nil, "", err
 	}
 	defer t.Close()
-	h, err := readHeader(t, resultsColumns)
-	if err != nil {
-		return nil, "", err
-	}
 	var (
-		cRow, cProv, cAcct, cOrder, cPOID = h.col("row"), h.col("provider"), h.col("account"), h.col("order_no"), h.col("provider_order_id")
-		cRef, cAction, cAmt, cCur, cState = h.col("refund_no"), h.col("action"), h.col("amount"), h.col("currency"), h.col("state")
-		cPRID, cCode, cMsg, cAtt          = h.col("provider_refund_id"), h.col("provider_code"), h.col("provider_message"), h.col("attempts")
-		cFirst, cLast, cErr, cTotal       = h.col("first_attempt"), h.col("last_attempt"), h.col("error"), h.col("total_amount")
-		cPM                               = h.col("payment_method")
+		cRow, cProv, cAcct, cOrder, cPOID = t.col("row"), t.col("provider"), t.col("account"), t.col("order_no"), t.col("provider_order_id")
+		cRef, cAction, cAmt, cCur, cState = t.col("refund_no"), t.col("action"), t.col("amount"), t.col("currency"), t.col("state")
+		cPRID, cCode, cMsg, cAtt          = t.col("provider_refund_id"), t.col("provider_code"), t.col("provider_message"), t.col("attempts")
+		cFirst, cLast, cErr, cTotal       = t.col("first_attempt"), t.col("last_attempt"), t.col("error"), t.col("total_amount")
+		cPM                               = t.col("payment_method")
 	)
 	out := make([]Ours, 0, t.estimateRows(135))
-	for {
-		cells, err := t.next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, "", err
-		}
-		if blank(cells) {
-			continue
-		}
-		row := t.row
+	sum, err := t.rows(func(row int, cells []string) error {
 		var o OurRecord
+		var err error
 		o.Source = source
 		o.Row = int32(row)
-		if v := h.cell(cells, cRow); v != "" {
+		if v := t.cell(cells, cRow); v != "" {
 			// The refund sheet's row number, which is what operators search by.
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 {
-				return nil, "", h.errAt(row, cRow, v, fmt.Errorf("%w: not a row number", ErrBadValue))
+				return t.errAt(row, cRow, v, fmt.Errorf("%w: not a row number", ErrBadValue))
 			}
 			o.Row = int32(n)
 		}
-		v := h.cell(cells, cProv)
+		v := t.cell(cells, cProv)
 		if o.Provider, err = parseProvider(v); err != nil {
-			return nil, "", h.errAt(row, cProv, v, err)
+			return t.errAt(row, cProv, v, err)
 		}
-		o.Account = h.cell(cells, cAcct)
+		if o.Account, err = t.id(cells, row, cAcct, false); err != nil {
+			return err
+		}
 		if o.Account == "" {
-			return nil, "", h.errAt(row, cAcct, "", fmt.Errorf("%w: account is empty", ErrBadValue))
+			return t.errAt(row, cAcct, "", fmt.Errorf("%w: account is empty", ErrBadValue))
 		}
-		o.OrderNo, o.ProviderOrderID, o.RefundNo = h.cell(cells, cOrder), h.cell(cells, cPOID), h.cell(cells, cRef)
-		v = h.cell(cells, cAction)
-		if o.Action, err = parseAction(v); err != nil {
-			return nil, "", h.errAt(row, cAction, v, err)
-		}
-		v = h.cell(cells, cCur)
-		if o.Currency, err = money.ParseCurrency(v); err != nil {
-			return nil, "", h.errAt(row, cCur, v, fmt.Errorf("%w: %v", ErrBadValue, err))
-		}
-		v = h.cell(cells, cAmt)
-		if o.Amount, err = parseAmount(v, o.Currency, h.minor[cAmt]); err != nil {
-			return nil, "", h.errAt(row, cAmt, v, fmt.Errorf("%w: %v", ErrAmount, err))
-		}
-		if v = h.cell(cells, cTotal); v != "" {
-			if o.Total, err = parseAmount(v, o.Currency, h.minor[cTotal]); err != nil {
-				return nil, "", h.errAt(row, cTotal, v, fmt.Errorf("%w: %v", ErrAmount, err))
+		for _, f := range []struct {
+			k   int
+			dst *string
+		}{{cOrder, &o.OrderNo}, {cPOID, &o.ProviderOrderID}, {cRef, &o.RefundNo}, {cPRID, &o.ProviderRefundID}} {
+			if *f.dst, err = t.id(cells, row, f.k, false); err != nil {
+				return err
 			}
 		}
-		v = h.cell(cells, cState)
-		if o.State, err = ParseState(strings.ToLower(v)); err != nil {
-			return nil, "", h.errAt(row, cState, v, err)
+		v = t.cell(cells, cAction)
+		if o.Action, err = parseAction(v); err != nil {
+			return t.errAt(row, cAction, v, err)
 		}
-		o.ProviderRefundID, o.ProviderCode, o.ProviderMessage, o.Error = h.cell(cells, cPRID), h.cell(cells, cCode), h.cell(cells, cMsg), h.cell(cells, cErr)
-		o.PaymentMethod = h.cell(cells, cPM)
-		if v = h.cell(cells, cAtt); v != "" {
+		v = t.cell(cells, cCur)
+		if o.Currency, err = money.ParseCurrency(v); err != nil {
+			return t.errAt(row, cCur, v, fmt.Errorf("%w: %v", ErrBadValue, err))
+		}
+		if o.Amount, err = t.amount(cells, row, cAmt, o.Currency, errNegative); err != nil {
+			return err
+		}
+		if t.cell(cells, cTotal) != "" {
+			if o.Total, err = t.amount(cells, row, cTotal, o.Currency, errNegative); err != nil {
+				return err
+			}
+		}
+		v = t.cell(cells, cState)
+		if o.State, err = ParseState(strings.ToLower(v)); err != nil {
+			return t.errAt(row, cState, v, err)
+		}
+		o.ProviderCode, o.ProviderMessage, o.Error = t.cell(cells, cCode), t.cell(cells, cMsg), t.cell(cells, cErr)
+		o.PaymentMethod = t.cell(cells, cPM)
+		if v = t.cell(cells, cAtt); v != "" {
 			n, err := strconv.ParseInt(v, 10, 32)
 			if err != nil || n < 0 {
-				return nil, "", h.errAt(row, cAtt, v, fmt.Errorf("%w: not a count", ErrBadValue))
+				return t.errAt(row, cAtt, v, fmt.Errorf("%w: not a count", ErrBadValue))
 			}
 			o.Attempts = int32(n)
 		}
@@ -526,15 +559,18 @@ func ReadResults(path string, source int32, loc *time.Location) ([]Ours, string,
 			k   int
 			dst *time.Time
 		}{{cFirst, &o.FirstAttempt}, {cLast, &o.LastAttempt}} {
-			v := h.cell(cells, f.k)
+			v := t.cell(cells, f.k)
 			if *f.dst, err = parseTime(v, loc); err != nil {
-				return nil, "", h.errAt(row, f.k, v, err)
+				return t.errAt(row, f.k, v, err)
 			}
 		}
 		out = append(out, NewOurs(o))
+		return nil
+	})
+	if err != nil {
+		return nil, "", err
 	}
-	sum, err := t.digest()
-	return out, sum, err
+	return out, sum, nil
 }
 
 // ReadOrders reads the orders ledger. A paid_at of `now-DURATION` is read
@@ -543,65 +579,63 @@ func ReadOrders(path string, now time.Time, loc *time.Location) ([]Order, string
 	if loc == nil {
 		loc = time.UTC
 	}
-	t, err := openTable(path)
+	t, err := openTable(path, ordersColumns, false)
 	if err != nil {
 		return nil, "", err
 	}
 	defer t.Close()
-	h, err := readHeader(t, ordersColumns)
-	if err != nil {
-		return nil, "", err
-	}
 	var (
-		cProv, cAcct, cOrder, cPOID = h.col("provider"), h.col("account"), h.col("order_no"), h.col("provider_order_id")
-		cTotal, cCur, cPaid, cPM    = h.col("total_amount"), h.col("currency"), h.col("paid_at"), h.col("payment_method")
+		cProv, cAcct, cOrder, cPOID = t.col("provider"), t.col("account"), t.col("order_no"), t.col("provider_order_id")
+		cTotal, cCur, cPaid, cPM    = t.col("total_amount"), t.col("currency"), t.col("paid_at"), t.col("payment_method")
 	)
 	in := interner{}
 	var out []Order
-	for {
-		cells, err := t.next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, "", err
-		}
-		if blank(cells) {
-			continue
-		}
-		row := t.row
+	sum, err := t.rows(func(row int, cells []string) error {
 		var o Order
-		v := h.cell(cells, cProv)
+		var err error
+		v := t.cell(cells, cProv)
 		if o.Provider, err = parseProvider(v); err != nil {
-			return nil, "", h.errAt(row, cProv, v, err)
+			return t.errAt(row, cProv, v, err)
 		}
-		o.Account = in.get(h.cell(cells, cAcct))
-		o.OrderNo, o.ProviderOrderID, o.PaymentMethod = h.cell(cells, cOrder), h.cell(cells, cPOID), h.cell(cells, cPM)
+		acct, err := t.id(cells, row, cAcct, true)
+		if err != nil {
+			return err
+		}
+		o.Account = in.get(acct)
+		if o.OrderNo, err = t.id(cells, row, cOrder, true); err != nil {
+			return err
+		}
+		if o.ProviderOrderID, err = t.id(cells, row, cPOID, true); err != nil {
+			return err
+		}
+		o.PaymentMethod = t.cell(cells, cPM)
 		if o.OrderNo == "" {
-			return nil, "", h.errAt(row, cOrder, "", fmt.Errorf("%w: order number is empty", ErrBadValue))
+			return t.errAt(row, cOrder, "", fmt.Errorf("%w: order number is empty", ErrBadValue))
 		}
-		v = h.cell(cells, cCur)
+		v = t.cell(cells, cCur)
 		if v == "" {
 			o.Currency = money.CNY
 		} else if o.Currency, err = money.ParseCurrency(v); err != nil {
-			return nil, "", h.errAt(row, cCur, v, fmt.Errorf("%w: %v", ErrBadValue, err))
+			return t.errAt(row, cCur, v, fmt.Errorf("%w: %v", ErrBadValue, err))
 		}
-		v = h.cell(cells, cTotal)
-		if o.Total, err = parseAmount(v, o.Currency, h.minor[cTotal]); err != nil {
-			return nil, "", h.errAt(row, cTotal, v, fmt.Errorf("%w: %v", ErrAmount, err))
+		if o.Total, err = t.amount(cells, row, cTotal, o.Currency, errNegative); err != nil {
+			return err
 		}
-		v = h.cell(cells, cPaid)
+		v = t.cell(cells, cPaid)
 		if rel, ok := strings.CutPrefix(v, "now-"); ok {
 			d, err := time.ParseDuration(rel)
 			if err != nil {
-				return nil, "", h.errAt(row, cPaid, v, fmt.Errorf("%w: not a duration after now-", ErrBadValue))
+				return t.errAt(row, cPaid, v, fmt.Errorf("%w: not a duration after now-", ErrBadValue))
 			}
 			o.PaidAt = now.Add(-d)
 		} else if o.PaidAt, err = parseTime(v, loc); err != nil {
-			return nil, "", h.errAt(row, cPaid, v, err)
+			return t.errAt(row, cPaid, v, err)
 		}
 		out = append(out, o)
+		return nil
+	})
+	if err != nil {
+		return nil, "", err
 	}
-	sum, err := t.digest()
-	return out, sum, err
+	return out, sum, nil
 }

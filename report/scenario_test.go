@@ -128,7 +128,7 @@ func TestScenarioSandbox(t *testing.T) {
 			continue
 		case changed:
 			cur := money.Currency(rec[col["currency"]])
-			v, err := parseAmount(rec[col["amount"]], cur, false)
+			v, err := money.ParseMajor(rec[col["amount"]], cur)
 			if err != nil {
 				t.Fatal(err)
 			}

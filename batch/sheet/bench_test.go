@@ -21,8 +21,9 @@ import (
 
 // The benchmarks validate a 1,000,000-row CSV and a 1,048,576-row XLSX (the
 // most rows a sheet can have, header included) and, in the same run, read
-// the same files with the raw encoding/csv reader and excelize's row
-// iterator as baselines. Peak RSS is measured in a child process (this test
+// the same files with the raw encoding/csv reader, excelize's row iterator
+// (the XLSX reader this package used before) and this package's own XLSX
+// reader alone as baselines. Peak RSS is measured in a child process (this test
 // binary re-run with BENCH_CHILD set), so the parent's generator and
 // baselines do not count.
 //
@@ -200,6 +201,25 @@ func rawXLSX(path string) (int, error) {
 	return n, rows.Error()
 }
 
+// rawOurs reads every row with this package's XLSX reader alone.
+func rawOurs(path string) (int, error) {
+	src, err := openSource(path, "", DefaultLimits(), false)
+	if err != nil {
+		return 0, err
+	}
+	defer src.close()
+	n := 0
+	for {
+		if _, _, _, err := src.next(); err != nil {
+			if err == io.EOF {
+				return n, nil
+			}
+			return n, err
+		}
+		n++
+	}
+}
+
 func ourValidate(path string) (int, error) {
 	sum, err := Validate(path, Options{}, func(batch.Item) error { return nil }, nil)
 	if err == nil && sum.Invalid > 0 {
@@ -208,7 +228,7 @@ func ourValidate(path string) (int, error) {
 	return sum.Read + sum.HeaderRow, err
 }
 
-var workloads = map[string]func(string) (int, error){"raw-csv": rawCSV, "raw-xlsx": rawXLSX, "validate": ourValidate}
+var workloads = map[string]func(string) (int, error){"raw-csv": rawCSV, "raw-xlsx": rawXLSX, "raw-ours": rawOurs, "validate": ourValidate}
 
 func benchRun(b *testing.B, path string, work func(string) (int, error), workName string) {
 	var rows int
@@ -279,5 +299,6 @@ func BenchmarkCSV(b *testing.B) {
 func BenchmarkXLSX(b *testing.B) {
 	_, xlsxPath := benchData(b)
 	b.Run("raw-excelize-rows", func(b *testing.B) { benchRun(b, xlsxPath, rawXLSX, "raw-xlsx") })
+	b.Run("raw-our-reader", func(b *testing.B) { benchRun(b, xlsxPath, rawOurs, "raw-ours") })
 	b.Run("validate", func(b *testing.B) { benchRun(b, xlsxPath, ourValidate, "validate") })
 }

@@ -1,9 +1,10 @@
 // Package sheet reads a refund sheet (CSV or XLSX), finds its header, and
 // validates every row into a batch.Item or a list of row errors.
 //
-// It streams: rows are read one at a time (encoding/csv, excelize's row
-// iterator), handed to the caller and dropped. The only state kept across
-// rows is what the cross-row rules need, in compact form:
+// It streams: rows are read one at a time (encoding/csv for CSV; for XLSX
+// its own reader, archive/zip and a small SpreadsheetML tokenizer, see
+// xlsx.go and xmlscan.go), handed to the caller and dropped. The only
+// state kept across rows is what the cross-row rules need, in compact form:
 //
 //	refunds: 64-bit hash of (provider, account, refund_no) → first row
 //	orders:  64-bit hash of (provider, account, order)     → total, refunded so far, currency, first/total/revoke rows
@@ -11,11 +12,24 @@
 // so memory grows with the number of orders and refunds (a few dozen bytes
 // each), never with the number of cells.
 //
-// Two goroutines share the work: one reads rows (encoding/csv, or
-// excelize's XML decoding) and applies every rule that needs only its own
-// row, in batches of 512; the caller's goroutine applies the cross-row rules
-// and runs the callbacks, in sheet order. Callbacks therefore see rows
-// exactly as a sequential reader would.
+// Two goroutines share the work: one reads rows and applies every rule
+// that needs only its own row, in batches of at most 512 rows (fewer when
+// rows are wide or long, so that batches in flight stay a few MB); the
+// caller's goroutine applies the cross-row rules and runs the callbacks, in
+// sheet order. Callbacks therefore see rows exactly as a sequential reader
+// would.
+//
+// Every input is bounded as it streams (Limits): the file's size, each
+// workbook part as it inflates and its compression ratio, the shared
+// strings, XML tokens and nesting, cell length, columns, row length and
+// rows. Only regular files (or "-", standard input) are read. An input past
+// a limit ends reading with a *LimitError naming the file and the limit:
+// a hostile file is refused in seconds and a few dozen MB.
+//
+// The XLSX reader sees cell types: an id stored as a number of 16 or more
+// digits has lost digits and is refused (CheckID), as are control and
+// invisible characters in ids. Table offers the same reader, limits and
+// header matching to other packages (the report's statements).
 //
 // Rules are applied in sheet order, which makes them streaming-friendly and
 // easy to explain: the row that reuses a refund number, or pushes an order

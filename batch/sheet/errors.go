@@ -4,7 +4,8 @@ import (
 	"errors"
 	"strconv"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/bulkrefund/bulkrefund/internal/clip"
 )
 
 // File-level errors: Validate returns an error wrapping one of these when
@@ -38,6 +39,7 @@ var (
 	ErrCurrency          = errors.New("currency not supported by provider")
 	ErrRagged            = errors.New("wrong number of cells")
 	ErrMalformedRow      = errors.New("malformed CSV row")
+	ErrControlChar       = errors.New("invisible or control character in an id")
 )
 
 // RowError is one problem with one row: the row as the spreadsheet numbers
@@ -66,23 +68,15 @@ func (e *RowError) Reason() string {
 		b.WriteString("column ")
 		b.WriteString(strconv.Quote(e.Column))
 		b.WriteString(", value ")
-		b.WriteString(strconv.Quote(shorten(e.Value)))
+		b.WriteString(clip.Quote(e.Value))
 		b.WriteString(": ")
 	}
 	if e.Err != nil {
-		b.WriteString(e.Err.Error())
+		// The reason may quote the value again, unshortened: keep the
+		// line one short line whatever the cell held.
+		b.WriteString(clip.Line(e.Err.Error()))
 	}
 	return b.String()
 }
 
 func (e *RowError) Unwrap() error { return e.Err }
-
-// shorten keeps error lines readable when a cell holds a paragraph.
-func shorten(s string) string {
-	const max = 60
-	if utf8.RuneCountInString(s) <= max {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:max]) + "…"
-}

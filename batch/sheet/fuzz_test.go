@@ -13,12 +13,12 @@ import (
 var rowSentinels = []error{
 	ErrRequired, ErrTooLong, ErrBadFormat, ErrOutOfRange, ErrPrecisionLost, ErrUnknownProvider,
 	ErrBadAction, ErrRevokeNotAllowed, ErrRevokeNotFull, ErrRevokeNotAlone, ErrDuplicateRefundNo,
-	ErrOverRefund, ErrOrderConflict, ErrCurrency, ErrRagged, ErrMalformedRow,
+	ErrOverRefund, ErrOrderConflict, ErrCurrency, ErrRagged, ErrMalformedRow, ErrControlChar,
 	money.ErrEmptyAmount, money.ErrNotANumber, money.ErrTooManyDecimals, money.ErrNotPositive,
 	money.ErrOverflow, money.ErrAmbiguousFloat, money.ErrUnknownCurrency,
 }
 
-var fileSentinels = []error{ErrUnreadable, ErrEmptyFile, ErrNoHeader, ErrMissingColumn, ErrDuplicateCol, ErrNoRows, ErrNoSuchSheet}
+var fileSentinels = []error{ErrUnreadable, ErrEmptyFile, ErrNoHeader, ErrMissingColumn, ErrDuplicateCol, ErrNoRows, ErrNoSuchSheet, ErrLimit}
 
 // fuzzValidate writes data to a file named name and checks what Validate
 // promises whatever the bytes: no panic, every error classified, counts
@@ -86,6 +86,6 @@ func FuzzReadCSV(f *testing.F) {
 }
 
 func FuzzReadXLSX(f *testing.F) {
-	addFixtures(f, "formulas.xlsx", "truncated.xlsx", "pdf_renamed.xlsx", "encrypted.xlsx")
+	addFixtures(f, "formulas.xlsx", "truncated.xlsx", "pdf_renamed.xlsx", "encrypted.xlsx", "gaps.xlsx", "numeric_id.xlsx")
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzValidate(t, "in.xlsx", data) })
 }

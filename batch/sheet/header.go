@@ -6,6 +6,7 @@ import (
 
 	"github.com/bulkrefund/bulkrefund/adapters"
 	"github.com/bulkrefund/bulkrefund/adapters/registry"
+	"github.com/bulkrefund/bulkrefund/internal/clip"
 )
 
 // field is a column of the input sheet as DESIGN.md (Input sheet) defines it.
@@ -173,7 +174,7 @@ func matchHeader(cells []string) (c columns, found int, unknown []string, err er
 		}
 		if c.idx[f] >= 0 {
 			if err == nil {
-				err = fmt.Errorf("%w: %q and %q are both %s", ErrDuplicateCol, c.name[f], t, fieldNames[f])
+				err = fmt.Errorf("%w: %s and %s are both %s", ErrDuplicateCol, clip.Quote(c.name[f]), clip.Quote(t), fieldNames[f])
 			}
 			continue
 		}

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/xuri/excelize/v2"
+
+	"github.com/bulkrefund/bulkrefund/internal/clip"
 )
 
 // Guard makes text safe to put in a cell: a spreadsheet evaluates a cell
@@ -208,12 +210,20 @@ func (l *ErrorLog) Add(errs []*RowError) {
 // Total is the number of errors added, printed or not.
 func (l *ErrorLog) Total() int { return l.total }
 
+// maxWarnings bounds the warning lines PrintReport prints (a header of
+// thousands of unknown columns would otherwise print thousands).
+const maxWarnings = 10
+
 // PrintReport prints what `bulkrefund validate` prints: warnings and up to
 // Max error lines on stderr, then the one-line summary on stdout. name is
 // the file as the user named it.
 func PrintReport(stdout, stderr io.Writer, name string, s Summary, l *ErrorLog) {
-	for _, w := range s.Warnings {
-		fmt.Fprintf(stderr, "%s: warning: %s\n", name, w)
+	for i, w := range s.Warnings {
+		if i == maxWarnings {
+			fmt.Fprintf(stderr, "%s: … and %d more warnings\n", name, len(s.Warnings)-i)
+			break
+		}
+		fmt.Fprintf(stderr, "%s: warning: %s\n", name, clip.Line(w))
 	}
 	if l != nil {
 		for _, line := range l.lines {

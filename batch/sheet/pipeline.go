@@ -35,7 +35,11 @@ type pipeline struct {
 	i    int
 }
 
-const pipelineBatch = 512
+const (
+	pipelineBatch = 512
+	batchCells    = 16 << 10 // at most Limits.Columns: one row always fits
+	batchBytes    = 4 << 20
+)
 
 func startPipeline(src source, v *validator) *pipeline {
 	p := &pipeline{src: src, v: v, ch: make(chan []rowResult, 4), done: make(chan struct{})}
@@ -48,35 +52,57 @@ func (p *pipeline) run() {
 	defer p.wg.Done()
 	defer close(p.ch)
 	ragged := p.src.ragged()
-	for {
-		batch := make([]rowResult, 0, pipelineBatch)
-		// One arena per batch holds the cells: the CSV reader reuses its
-		// record slice, so cells are copied out before the next read.
-		var arena []string
-		for len(batch) < pipelineBatch {
-			row, cells, rowErr, err := p.src.next()
-			if err != nil {
-				p.err = err
-				if len(batch) > 0 {
-					select {
-					case p.ch <- batch:
-					case <-p.done:
-					}
-				}
-				return
-			}
-			if arena == nil {
-				arena = make([]string, 0, pipelineBatch*(len(cells)+1))
-			}
-			start := len(arena)
-			arena = append(arena, cells...)
-			batch = append(batch, rowResult{row: row, cells: arena[start:len(arena):len(arena)]})
-			p.v.check(&batch[len(batch)-1], rowErr, ragged)
+	var (
+		batch []rowResult
+		arena []string // the batch's cells, so that a batch is a few allocations
+		bytes int      // the batch's cell text
+	)
+	flush := func() bool {
+		if len(batch) == 0 {
+			return true
 		}
 		select {
 		case p.ch <- batch:
 		case <-p.done:
+			return false
+		}
+		batch, arena, bytes = nil, nil, 0
+		return true
+	}
+	for {
+		row, cells, rowErr, err := p.src.next()
+		if err != nil {
+			p.err = err
+			flush()
 			return
+		}
+		n := 0
+		for _, c := range cells {
+			n += len(c)
+		}
+		// A batch ends at pipelineBatch rows, or sooner when its cells
+		// would pass batchCells or batchBytes: with wide or long rows, the
+		// batches in flight (the channel's and the two in hand) stay a few
+		// dozen MB at most.
+		if len(batch) == pipelineBatch || len(batch) > 0 && (len(arena)+len(cells) > cap(arena) || bytes+n > batchBytes) {
+			if !flush() {
+				return
+			}
+		}
+		if batch == nil {
+			batch = make([]rowResult, 0, pipelineBatch)
+			// The CSV reader reuses its record slice: cells are copied
+			// out before the next read.
+			arena = make([]string, 0, max(len(cells), min(pipelineBatch*(len(cells)+1), batchCells)))
+		}
+		start := len(arena)
+		arena = append(arena, cells...)
+		bytes += n
+		batch = append(batch, rowResult{row: row, cells: arena[start:len(arena):len(arena)]})
+		r := &batch[len(batch)-1]
+		p.v.check(r, rowErr, ragged)
+		if rowErr == nil {
+			p.v.checkIDs(r, p.src.numeric())
 		}
 	}
 }

@@ -596,4 +596,17 @@ func TestPrintReport(t *testing.T) {
 	if errb.String() != want || l.Total() != 3 {
 		t.Errorf("stderr %q (total %d), want %q", errb.String(), l.Total(), want)
 	}
+
+	// Thousands of warnings (a header of unknown columns) print as ten
+	// lines and a count.
+	errb.Reset()
+	warnings := make([]string, 5000)
+	for i := range warnings {
+		warnings[i] = fmt.Sprintf("column %q is not a known field; it is ignored", strconv.Itoa(i))
+	}
+	PrintReport(&out, &errb, "s.csv", Summary{Warnings: warnings}, nil)
+	lines := strings.Split(strings.TrimSuffix(errb.String(), "\n"), "\n")
+	if len(lines) != maxWarnings+1 || lines[maxWarnings] != "s.csv: … and 4990 more warnings" {
+		t.Errorf("%d warning lines, last %q", len(lines), lines[len(lines)-1])
+	}
 }

@@ -7,12 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"unicode/utf8"
 
-	"github.com/xuri/excelize/v2"
+	"github.com/bulkrefund/bulkrefund/internal/clip"
 	"golang.org/x/text/encoding/simplifiedchinese"
 	"golang.org/x/text/encoding/unicode"
 	"golang.org/x/text/transform"
@@ -22,8 +21,12 @@ import (
 type source interface {
 	// next returns the next row's spreadsheet number and cells. rowErr is a
 	// problem confined to this row (a malformed CSV record); err ends the
-	// iteration (io.EOF at the end).
+	// iteration (io.EOF at the end). An input over one of the Limits ends
+	// it with a *LimitError.
 	next() (row int, cells []string, rowErr error, err error)
+	// numeric reports, for each cell of the row last returned, whether the
+	// file stored it as a number; nil when it stores no types (CSV).
+	numeric() []bool
 	// stored reports whether cells are a spreadsheet's stored values (XLSX),
 	// in which numbers may be binary-float text, rather than text (CSV).
 	stored() bool
@@ -31,59 +34,53 @@ type source interface {
 	// CSV every record has every cell; XLSX drops trailing blank cells.
 	ragged() bool
 	describe() string
+	input() *inputFile
 	close() error
 }
 
 // open picks the reader by extension, then by content for unknown ones.
 func open(path string, opts Options) (source, error) {
-	f, err := os.Open(path)
+	return openSource(path, opts.Sheet, DefaultLimits(), false)
+}
+
+func openSource(path, sheet string, lim Limits, wantHash bool) (source, error) {
+	in, err := openInput(path, lim, wantHash)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUnreadable, err)
+		return nil, err
 	}
-	st, err := f.Stat()
+	src, err := pickSource(in, path, sheet, lim)
 	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("%w: %v", ErrUnreadable, err)
+		in.close()
+		return nil, named(err, in.name)
 	}
-	if st.IsDir() {
-		f.Close()
-		return nil, fmt.Errorf("%w: %s is a directory", ErrUnreadable, path)
-	}
-	if st.Size() == 0 {
-		f.Close()
-		return nil, fmt.Errorf("%w: %s", ErrEmptyFile, path)
-	}
-	var magic [8]byte
-	n, _ := io.ReadFull(f, magic[:])
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("%w: %v", ErrUnreadable, err)
-	}
+	return src, nil
+}
+
+func pickSource(in *inputFile, path, sheet string, lim Limits) (source, error) {
 	ext := strings.ToLower(filepath.Ext(path))
-	isZip := n >= 4 && bytes.Equal(magic[:4], []byte("PK\x03\x04"))
 	switch {
-	case ext == ".xlsx" || ext == ".xlsm" || isZip:
+	case ext == ".xlsx" || ext == ".xlsm" || in.isZip():
 		// A zip is a workbook whatever its name: a renamed "refunds.csv"
 		// that is really an XLSX is read as one.
-		f.Close()
-		return openXLSX(path, magic[:n], opts.Sheet)
+		return openXLSX(in, sheet, lim)
 	case ext == ".xls" || ext == ".et" || ext == ".numbers" || ext == ".ods":
-		f.Close()
-		return nil, fmt.Errorf("%w: %s: %s files are not supported; save the sheet as .xlsx or .csv", ErrUnreadable, path, ext)
+		return nil, fmt.Errorf("%w: %s: %s files are not supported; save the sheet as .xlsx or .csv", ErrUnreadable, in.name, ext)
 	}
-	if opts.Sheet != "" {
-		f.Close()
-		return nil, fmt.Errorf("%w: --sheet applies to XLSX files only, and %s is CSV", ErrNoSuchSheet, path)
+	if sheet != "" {
+		return nil, fmt.Errorf("%w: --sheet applies to XLSX files only, and %s is CSV", ErrNoSuchSheet, in.name)
 	}
-	return openCSV(f)
+	return openCSV(in, lim)
 }
 
 // ---- CSV ----
 
 type csvSource struct {
-	f        *os.File
+	in       *inputFile
 	r        *csv.Reader
+	guard    *recordGuard
+	lim      Limits
 	row      int
+	line     int // the last line of the record last read
 	encoding string
 	delim    rune
 	// checkUTF8: the encoding was judged from the first 64 KiB; a later
@@ -93,8 +90,8 @@ type csvSource struct {
 
 const sniffSize = 64 << 10
 
-func openCSV(f *os.File) (*csvSource, error) {
-	br := bufio.NewReaderSize(f, 256<<10)
+func openCSV(in *inputFile, lim Limits) (*csvSource, error) {
+	br := in.stream.(*bufio.Reader)
 	head, _ := br.Peek(sniffSize)
 	var r io.Reader = br
 	enc := "UTF-8"
@@ -124,17 +121,45 @@ func openCSV(f *os.File) (*csvSource, error) {
 			delim, sepLine = d, true
 		}
 	}
-	cr := csv.NewReader(r)
+	guard := &recordGuard{r: r, max: int64(lim.RowBytes)}
+	cr := csv.NewReader(guard)
 	cr.Comma = delim
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
-	src := &csvSource{f: f, r: cr, encoding: enc, delim: delim, checkUTF8: enc != "GB18030"}
+	src := &csvSource{in: in, r: cr, guard: guard, lim: lim, encoding: enc, delim: delim, checkUTF8: enc != "GB18030"}
 	if sepLine {
 		// The hint line is not a row of the sheet, but Excel numbers it.
 		src.r.Read()
-		src.row++
+		src.row, src.line = 1, 1
+		guard.base = cr.InputOffset()
 	}
 	return src, nil
+}
+
+// recordGuard stands between the decoded text and encoding/csv, which
+// holds a whole record in memory however long it is: it never lets the
+// reader get more than Limits.RowBytes past the end of the last record.
+type recordGuard struct {
+	r io.Reader
+	// passed counts the bytes handed to the CSV reader; base is where the
+	// last record it returned ended (csv.Reader.InputOffset).
+	passed, base int64
+	max          int64
+	tripped      bool
+}
+
+func (g *recordGuard) Read(b []byte) (int, error) {
+	room := g.max - (g.passed - g.base)
+	if room <= 0 {
+		g.tripped = true
+		return 0, errors.New("record too long")
+	}
+	if int64(len(b)) > room {
+		b = b[:room]
+	}
+	n, err := g.r.Read(b)
+	g.passed += int64(n)
+	return n, err
 }
 
 // validUTF8Prefix is utf8.Valid, forgiving a rune cut at the end of the
@@ -190,10 +215,33 @@ func sniffDelimiter(head []byte) rune {
 
 func (s *csvSource) next() (int, []string, error, error) {
 	rec, err := s.r.Read()
+	s.guard.base = s.r.InputOffset()
+	if s.guard.tripped {
+		return 0, nil, nil, &LimitError{File: s.in.name, Limit: "row length", Max: int64(s.lim.RowBytes),
+			Detail: fmt.Sprintf("row %d runs over %s without ending (one endless line, a huge cell, or only blank lines)", s.row+1, size(int64(s.lim.RowBytes)))}
+	}
+	var le *LimitError
+	if errors.As(err, &le) {
+		return 0, nil, nil, err
+	}
 	if err == io.EOF {
 		return 0, nil, nil, io.EOF
 	}
-	s.row++
+	s.count(rec, err)
+	if s.row > s.lim.Rows {
+		return 0, nil, nil, &LimitError{File: s.in.name, Limit: "rows", Max: int64(s.lim.Rows),
+			Detail: fmt.Sprintf("the file has more than %s rows", thousands(int64(s.lim.Rows)))}
+	}
+	if len(rec) > s.lim.Columns {
+		return 0, nil, nil, &LimitError{File: s.in.name, Limit: "columns per row", Max: int64(s.lim.Columns),
+			Detail: fmt.Sprintf("row %d has %s cells, over %s", s.row, thousands(int64(len(rec))), thousands(int64(s.lim.Columns)))}
+	}
+	for i, c := range rec {
+		if len(c) > s.lim.CellChars && utf8.RuneCountInString(c) > s.lim.CellChars {
+			return 0, nil, nil, &LimitError{File: s.in.name, Limit: "cell length", Max: int64(s.lim.CellChars),
+				Detail: fmt.Sprintf("row %d, column %d is over %s characters (Excel's own limit)", s.row, i+1, thousands(int64(s.lim.CellChars)))}
+		}
+	}
 	if err != nil {
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
@@ -211,25 +259,52 @@ func (s *csvSource) next() (int, []string, error, error) {
 	return s.row, rec, nil, nil
 }
 
-func (s *csvSource) stored() bool { return false }
-func (s *csvSource) ragged() bool { return true }
+// count numbers the record just read as a spreadsheet numbers it: one row
+// per record, and one per blank line, which encoding/csv skips but a
+// spreadsheet shows as an empty row.
+func (s *csvSource) count(rec []string, err error) {
+	start, end := 0, 0
+	var pe *csv.ParseError
+	switch {
+	case errors.As(err, &pe):
+		start, end = pe.StartLine, pe.Line
+	case len(rec) > 0:
+		start, _ = s.r.FieldPos(0)
+		end = start
+		for _, c := range rec {
+			if strings.IndexByte(c, '\n') >= 0 {
+				end += strings.Count(c, "\n")
+			}
+		}
+	}
+	if start > s.line+1 {
+		s.row += start - s.line - 1
+	}
+	s.row++
+	s.line = max(end, s.line+1)
+}
+
+func (s *csvSource) stored() bool      { return false }
+func (s *csvSource) numeric() []bool   { return nil }
+func (s *csvSource) input() *inputFile { return s.in }
+func (s *csvSource) ragged() bool      { return true }
 func (s *csvSource) describe() string {
 	name := map[rune]string{',': "comma", ';': "semicolon", '\t': "tab", '|': "pipe"}[s.delim]
 	return "CSV, " + s.encoding + ", " + name + "-separated"
 }
-func (s *csvSource) close() error { return s.f.Close() }
+func (s *csvSource) close() error { return s.in.close() }
 
 // ---- XLSX ----
 
 type xlsxSource struct {
-	f     *excelize.File
-	rows  *excelize.Rows
-	row   int
+	in    *inputFile
+	rows  *sheetRows
 	sheet string
-	raw   excelize.Options
+	nums  []bool
 }
 
-func openXLSX(path string, magic []byte, sheet string) (*xlsxSource, error) {
+func openXLSX(in *inputFile, sheet string, lim Limits) (*xlsxSource, error) {
+	magic, path := in.head, in.name
 	switch {
 	case bytes.HasPrefix(magic, []byte("%PDF")):
 		return nil, fmt.Errorf("%w: %s is a PDF file, not an XLSX workbook", ErrUnreadable, path)
@@ -239,65 +314,82 @@ func openXLSX(path string, magic []byte, sheet string) (*xlsxSource, error) {
 	case !bytes.HasPrefix(magic, []byte("PK")):
 		return nil, fmt.Errorf("%w: %s is not an XLSX workbook (not a zip archive)", ErrUnreadable, path)
 	}
-	f, err := excelize.OpenFile(path)
+	ra, n, err := in.readerAt()
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: damaged or truncated XLSX workbook: %v", ErrUnreadable, path, err)
+		return nil, err
 	}
-	if sheet == "" {
-		for _, name := range f.GetSheetList() {
-			if v, err := f.GetSheetVisible(name); err == nil && v {
-				sheet = name
-				break
+	wb, err := openWorkbook(ra, n, lim)
+	if err != nil {
+		return nil, prefixFile(err, path)
+	}
+	sh, err := pickSheet(wb.sheets, sheet, path)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := wb.sheetRows(sh)
+	if err != nil {
+		return nil, prefixFile(err, path)
+	}
+	return &xlsxSource{in: in, rows: rows, sheet: sh.name}, nil
+}
+
+// prefixFile names the file in an unreadable-file error (a *LimitError
+// gets its file from named).
+func prefixFile(err error, path string) error {
+	var le *LimitError
+	if errors.As(err, &le) || !errors.Is(err, ErrUnreadable) {
+		return err
+	}
+	msg := strings.TrimPrefix(err.Error(), ErrUnreadable.Error()+": ")
+	return fmt.Errorf("%w: %s: %s", ErrUnreadable, path, msg)
+}
+
+// pickSheet finds the sheet to read: the one named (Excel treats names
+// case-insensitively, so do we; an exact match wins), or the first visible
+// one.
+func pickSheet(sheets []wbSheet, name, path string) (wbSheet, error) {
+	if name == "" {
+		for _, sh := range sheets {
+			if !sh.hidden {
+				return sh, nil
 			}
 		}
-		if sheet == "" {
-			f.Close()
-			return nil, fmt.Errorf("%w: %s has no visible sheet", ErrUnreadable, path)
-		}
-	} else {
-		// Excel treats sheet names case-insensitively; so do we, and we
-		// report the name as the workbook spells it.
-		list := f.GetSheetList()
-		found := ""
-		for _, name := range list {
-			if name == sheet || (found == "" && strings.EqualFold(name, sheet)) {
-				found = name
-			}
-		}
-		if found == "" {
-			f.Close()
-			return nil, fmt.Errorf("%w: %q in %s (sheets: %s)", ErrNoSuchSheet, sheet, path, strings.Join(list, ", "))
-		}
-		sheet = found
+		return wbSheet{}, fmt.Errorf("%w: %s has no visible sheet", ErrUnreadable, path)
 	}
-	rows, err := f.Rows(sheet)
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("%w: %s: sheet %q: %v", ErrUnreadable, path, sheet, err)
+	found := -1
+	for i, sh := range sheets {
+		if sh.name == name || (found < 0 && strings.EqualFold(sh.name, name)) {
+			found = i
+		}
 	}
-	return &xlsxSource{f: f, rows: rows, sheet: sheet, raw: excelize.Options{RawCellValue: true}}, nil
+	if found < 0 {
+		list := make([]string, len(sheets))
+		for i, sh := range sheets {
+			list[i] = sh.name
+		}
+		return wbSheet{}, fmt.Errorf("%w: %s in %s (sheets: %s)", ErrNoSuchSheet, clip.Quote(name), path, clip.Join(list))
+	}
+	return sheets[found], nil
 }
 
 func (s *xlsxSource) next() (int, []string, error, error) {
-	if !s.rows.Next() {
-		if err := s.rows.Error(); err != nil {
-			return 0, nil, nil, fmt.Errorf("%w: sheet %q: %v", ErrUnreadable, s.sheet, err)
-		}
-		return 0, nil, nil, io.EOF
-	}
-	// Next yields gap rows too, so counting calls gives the row number.
-	s.row++
-	cells, err := s.rows.Columns(s.raw)
+	row, cells, nums, err := s.rows.next()
 	if err != nil {
-		return s.row, nil, nil, fmt.Errorf("%w: sheet %q row %d: %v", ErrUnreadable, s.sheet, s.row, err)
+		if err != io.EOF {
+			err = prefixFile(named(err, s.in.name), s.in.name)
+		}
+		return 0, nil, nil, err
 	}
-	return s.row, cells, nil, nil
+	s.nums = nums
+	return row, cells, nil, nil
 }
 
-func (s *xlsxSource) stored() bool     { return true }
-func (s *xlsxSource) ragged() bool     { return false }
-func (s *xlsxSource) describe() string { return "XLSX, sheet " + fmt.Sprintf("%q", s.sheet) }
+func (s *xlsxSource) numeric() []bool   { return s.nums }
+func (s *xlsxSource) stored() bool      { return true }
+func (s *xlsxSource) ragged() bool      { return false }
+func (s *xlsxSource) input() *inputFile { return s.in }
+func (s *xlsxSource) describe() string  { return "XLSX, sheet " + fmt.Sprintf("%q", s.sheet) }
 func (s *xlsxSource) close() error {
-	s.rows.Close()
-	return s.f.Close()
+	s.rows.close()
+	return s.in.close()
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/bulkrefund/bulkrefund/adapters"
 	"github.com/bulkrefund/bulkrefund/batch"
+	"github.com/bulkrefund/bulkrefund/internal/clip"
 	"github.com/bulkrefund/bulkrefund/money"
 )
 
@@ -101,10 +102,10 @@ func Validate(path string, opts Options, onItem func(batch.Item) error, onInvali
 			ErrNoHeader, maxTitleRows, path, strings.Join(fieldNames[:fRefundAmount+1], ", "))
 	}
 	if m := cols.missing(); len(m) > 0 {
-		return sum, fmt.Errorf("%w: %s (header on row %d has: %s)", ErrMissingColumn, strings.Join(m, ", "), sum.HeaderRow, strings.Join(sum.Header, ", "))
+		return sum, fmt.Errorf("%w: %s (header on row %d has: %s)", ErrMissingColumn, strings.Join(m, ", "), sum.HeaderRow, clip.Join(sum.Header))
 	}
 	for _, u := range unknown {
-		sum.Warnings = append(sum.Warnings, fmt.Sprintf("column %q is not a known field; it is ignored", u))
+		sum.Warnings = append(sum.Warnings, fmt.Sprintf("column %s is not a known field; it is ignored", clip.Quote(u)))
 	}
 	if opts.OnHeader != nil {
 		if err := opts.OnHeader(sum.Header); err != nil {
@@ -359,7 +360,7 @@ func (v *validator) row(res *rowResult) {
 	case raw == "":
 		c.addf(fProvider, raw, ErrRequired, "provider is empty (%s)", v.providers.names)
 	case p == nil:
-		c.addf(fProvider, raw, ErrUnknownProvider, "%q is not %s", raw, v.providers.names)
+		c.addf(fProvider, raw, ErrUnknownProvider, "%s is not %s", clip.Quote(raw), v.providers.names)
 	default:
 		r.Provider = p.d.Name
 	}
@@ -382,7 +383,7 @@ func (v *validator) row(res *rowResult) {
 	if s := v.cell(cells, fAction); s != "" && s != "refund" {
 		a, ok := actionNames[normalizeHeader(s)]
 		if !ok {
-			c.addf(fAction, s, ErrBadAction, "%q is not refund or revoke", s)
+			c.addf(fAction, s, ErrBadAction, "%s is not refund or revoke", clip.Quote(s))
 		}
 		r.Action = a
 	}

@@ -34,6 +34,9 @@ func main() {
 	must(err)
 	must(os.WriteFile("testdata/gbk_title.csv", gbk, 0o644))
 	must(gaps("testdata/gaps.xlsx"))
+	must(numericID("testdata/numeric_id.xlsx"))
+	// excelize would write a NUL as U+FFFD; Excel writes the escape.
+	must(patchZip("testdata/numeric_id.xlsx", "xl/sharedStrings.xml", "NUL-HERE", "_x0000_"))
 	// Excel's "Unicode Text" export: UTF-16LE with a BOM, tab-separated, .txt.
 	u16, err := unicode.UTF16(unicode.LittleEndian, unicode.UseBOM).NewEncoder().Bytes([]byte(unicodeText))
 	must(err)
@@ -191,4 +194,36 @@ func gaps(path string) error {
 		}
 	}
 	return f.SaveAs(path)
+}
+
+// numericID writes ids as Excel keeps them when a column was not formatted
+// as Text: a 16-digit transaction id typed into a General cell is a number
+// (Excel has cut it to 15 significant digits), its long sibling is stored
+// in exponent form, and an 11-digit order number is a harmless number.
+func numericID(path string) error {
+	f := excelize.NewFile()
+	defer f.Close()
+	rows := [][]any{
+		{"provider", "account", "order_no", "provider_order_id", "refund_no", "refund_amount", "operator"},
+		// 2: ids as text: valid.
+		{"upay", "100000330000000001", "SQB1", "7894259244067218", "R1", 1.5, "张伟"},
+		// 3: a 16-digit id stored as a number: precision lost.
+		{"upay", "100000330000000001", "SQB2", int64(7894259244067210), "R2", 1.5, "张伟"},
+		// 4: its exponent-form sibling (patched below): precision lost.
+		{"quickpay", "SH001", int64(20261101003), 4.20000114820211e27, "QR-3", 1.0, "王芳"},
+		// 5: an 11-digit order number stored as a number: valid.
+		{"quickpay", "SH001", int64(20261101001), nil, "QR-1", 2.0, "王芳"},
+		// 6: a refund number with a NUL in it (Excel's _x0000_): refused.
+		{"quickpay", "SH001", int64(20261101002), nil, "QR-NUL-HERE", 2.0, "王芳"},
+	}
+	for i, r := range rows {
+		cell, _ := excelize.CoordinatesToCellName(1, i+1)
+		if err := f.SetSheetRow("Sheet1", cell, &r); err != nil {
+			return err
+		}
+	}
+	if err := f.SaveAs(path); err != nil {
+		return err
+	}
+	return patchZip(path, "xl/worksheets/sheet1.xml", "<v>4200001148202110000000000000</v>", "<v>4.20000114820211E+27</v>")
 }
