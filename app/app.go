@@ -23,11 +23,12 @@ import (
 	"github.com/bulkrefund/bulkrefund/batch/runner"
 	"github.com/bulkrefund/bulkrefund/batch/sheet"
 	"github.com/bulkrefund/bulkrefund/batch/store"
+	"github.com/bulkrefund/bulkrefund/internal/version"
 	"github.com/bulkrefund/bulkrefund/money"
 )
 
 // ToolVersion is recorded in every batch and report.
-var ToolVersion = "bulkrefund dev"
+var ToolVersion = version.String("bulkrefund")
 
 // ErrNotConfirmed: the operator declined the plan; nothing was sent.
 var ErrNotConfirmed = errors.New("not confirmed: nothing was sent")
@@ -227,7 +228,8 @@ type RunSpec struct {
 	Progress *runner.Counter
 	// Results, when set, is written with every row's outcome after the run,
 	// whatever happened (CSV or XLSX by its extension).
-	Results string
+	Results        string
+	ResultsOptions results.Options
 }
 
 // RunResult is where a run left its batch.
@@ -254,7 +256,7 @@ func Execute(ctx context.Context, l store.Ledger, batchID, actor string, spec Ru
 	sum, runErr := r.Run(ctx)
 	res.Summary = sum
 	if spec.Results != "" {
-		res.ResultsErr = results.WriteFile(context.WithoutCancel(ctx), spec.Results, st)
+		res.ResultsErr = results.WriteFile(context.WithoutCancel(ctx), spec.Results, st, spec.ResultsOptions)
 	}
 	status := store.BatchRunning
 	if runErr == nil && sum.CountsErr == nil && sum.States[store.Succeeded]+sum.States[store.Failed] == sum.Items {

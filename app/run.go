@@ -11,6 +11,7 @@ import (
 	"github.com/bulkrefund/bulkrefund/adapters"
 	"github.com/bulkrefund/bulkrefund/adapters/registry"
 	"github.com/bulkrefund/bulkrefund/batch"
+	"github.com/bulkrefund/bulkrefund/batch/results"
 	"github.com/bulkrefund/bulkrefund/batch/runner"
 	"github.com/bulkrefund/bulkrefund/batch/store"
 )
@@ -29,6 +30,8 @@ type Spec struct {
 	Options  runner.Options
 	Progress *runner.Counter
 	Results  string // results file, written after the run
+	// ResultsOptions say how it is written (the CSV's byte-order mark).
+	ResultsOptions results.Options
 	// AsyncPoll: when Options.Poll is 0 and the batch holds providers that
 	// settle later, pending refunds are looked up this long.
 	AsyncPoll time.Duration
@@ -193,7 +196,7 @@ func Run(ctx context.Context, spec Spec, h Hooks) (Outcome, error) {
 	p.Items = nil // the ledger has them now; a 200k-row sheet need not stay in memory twice
 
 	out.Run, err = Execute(ctx, l, out.BatchID, p.Meta.Operator, RunSpec{
-		Route: route, Options: spec.Options, Progress: spec.Progress, Results: spec.Results})
+		Route: route, Options: spec.Options, Progress: spec.Progress, Results: spec.Results, ResultsOptions: spec.ResultsOptions})
 	if errors.Is(err, store.ErrInUse) || errors.Is(err, runner.ErrInterrupted) || out.Run.Summary.CountsErr != nil {
 		return out, err
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xuri/excelize/v2"
+
 	"github.com/bulkrefund/bulkrefund/adapters"
 	"github.com/bulkrefund/bulkrefund/batch/results"
 	bsheet "github.com/bulkrefund/bulkrefund/batch/sheet"
@@ -341,6 +343,17 @@ func parseTime(s string, loc *time.Location) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
+	if loc == nil {
+		loc = time.UTC
+	}
+	// A date-time cell of a workbook is read as its stored serial number
+	// (days since 1899-12-30), a wall-clock time in loc.
+	if f, err := strconv.ParseFloat(s, 64); err == nil && f >= 1 && f < 2958466 && !strings.ContainsAny(s, "eE") {
+		if t, err := excelize.ExcelDateToTime(f, false); err == nil {
+			t = t.Round(time.Millisecond)
+			return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), loc), nil
+		}
+	}
 	for _, l := range timeLayouts {
 		if t, err := time.ParseInLocation(l, s, loc); err == nil {
 			return t, nil
@@ -560,7 +573,9 @@ func ReadResults(path string, source int32, loc *time.Location) ([]Ours, string,
 			dst *time.Time
 		}{{cFirst, &o.FirstAttempt}, {cLast, &o.LastAttempt}} {
 			v := t.cell(cells, f.k)
-			if *f.dst, err = parseTime(v, loc); err != nil {
+			// A results workbook keeps attempt times as date-time cells in
+			// UTC (batch/results): a serial number there is UTC.
+			if *f.dst, err = parseTime(v, time.UTC); err != nil {
 				return t.errAt(row, f.k, v, err)
 			}
 		}

@@ -87,8 +87,8 @@ func TestGoldenCSV(t *testing.T) {
 		t.Fatal(err)
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "*.csv"))
-	if len(files) != 8 {
-		t.Fatalf("%d CSV files, want 8", len(files))
+	if len(files) != 9 {
+		t.Fatalf("%d CSV files, want 9", len(files))
 	}
 	for _, f := range files {
 		got, err := os.ReadFile(f)

@@ -11,8 +11,8 @@ import (
 )
 
 // kind is how a column's values are typed in each output: CSV and JSON
-// carry amounts as exact decimal text, XLSX as numbers with a currency
-// number format.
+// carry amounts as exact decimal text and times as RFC 3339 text, XLSX as
+// number cells with a currency format and date-time cells.
 type kind uint8
 
 const (
@@ -20,6 +20,8 @@ const (
 	kAmount
 	kInt
 	kBool
+	kTime // an instant: RFC 3339 UTC text, a date-time cell
+	kDate // a calendar day (its midnight, UTC): YYYY-MM-DD, a date cell
 )
 
 // field is one cell before it is written.
@@ -28,76 +30,123 @@ type field struct {
 	n    int64
 	cur  money.Currency
 	b    bool
+	t    time.Time
 	null bool // no value (an amount the row does not have)
 }
 
 type colDef struct {
-	name  string
-	kind  kind
-	width float64
+	name string
+	kind kind
 }
 
-// table is one logical table of the report: a sheet of the XLSX (or a
-// section of its Summary sheet), a file of --csv, a key of --json.
+// sheet is one logical table of the report: a file of --csv, a key of
+// --json, and the data of one or more XLSX sheets (see layout.go for how
+// each prints).
 type sheet struct {
-	title   string // XLSX sheet or Summary section title
-	file    string // CSV file name without .csv; JSON key
-	summary bool   // a section of the Summary sheet
-	cols    []colDef
-	n       int
-	fill    func(i int, f []field)
+	title string // what the table is, in words
+	file  string // CSV file name without .csv; JSON key
+	cols  []colDef
+	n     int
+	fill  func(i int, f []field)
 }
 
 var refundCols = []colDef{
-	{"category", kText, 24}, {"reason", kText, 60}, {"what_to_do", kText, 50},
-	{"provider", kText, 10}, {"account", kText, 20}, {"order_no", kText, 26}, {"provider_order_id", kText, 22},
-	{"refund_no", kText, 22}, {"action", kText, 8}, {"currency", kText, 9},
-	{"our_amount", kAmount, 14}, {"provider_amount", kAmount, 15}, {"difference", kAmount, 13},
-	{"our_state", kText, 11}, {"provider_status", kText, 15}, {"provider_refund_id", kText, 24},
-	{"provider_code", kText, 20}, {"provider_message", kText, 30}, {"time", kText, 21}, {"day", kText, 11},
-	{"attempts", kInt, 9}, {"our_record", kText, 22}, {"provider_record", kText, 22},
+	{"category", kText}, {"reason", kText}, {"what_to_do", kText},
+	{"provider", kText}, {"account", kText}, {"order_no", kText}, {"provider_order_id", kText},
+	{"refund_no", kText}, {"action", kText}, {"currency", kText},
+	{"our_amount", kAmount}, {"provider_amount", kAmount}, {"difference", kAmount},
+	{"our_state", kText}, {"provider_status", kText}, {"provider_refund_id", kText},
+	{"provider_code", kText}, {"provider_message", kText}, {"time", kTime}, {"day", kDate},
+	{"attempts", kInt}, {"our_record", kText}, {"provider_record", kText},
 }
 
 var failureCols = []colDef{
-	{"provider", kText, 10}, {"account", kText, 20}, {"order_no", kText, 26}, {"refund_no", kText, 22},
-	{"currency", kText, 9}, {"amount", kAmount, 14}, {"provider_code", kText, 24}, {"provider_message", kText, 40},
-	{"reason", kText, 60}, {"what_to_do", kText, 60}, {"time", kText, 21}, {"our_record", kText, 22},
+	{"provider", kText}, {"account", kText}, {"order_no", kText}, {"refund_no", kText},
+	{"currency", kText}, {"amount", kAmount}, {"provider_code", kText}, {"provider_message", kText},
+	{"reason", kText}, {"what_to_do", kText}, {"time", kTime}, {"our_record", kText},
 }
 
 var orderCols = []colDef{
-	{"provider", kText, 10}, {"account", kText, 20}, {"order_no", kText, 26}, {"provider_order_id", kText, 22},
-	{"currency", kText, 9}, {"total", kAmount, 14}, {"total_from", kText, 13},
-	{"refunded_per_provider", kAmount, 21}, {"refunded_per_us", kAmount, 16}, {"net", kAmount, 14},
-	{"over_refund", kBool, 12}, {"refunds", kInt, 9},
+	{"provider", kText}, {"account", kText}, {"order_no", kText}, {"provider_order_id", kText},
+	{"currency", kText}, {"total", kAmount}, {"total_from", kText},
+	{"refunded_per_provider", kAmount}, {"refunded_per_us", kAmount}, {"net", kAmount},
+	{"over_refund", kBool}, {"refunds", kInt},
 }
 
 var summaryCols = []colDef{
-	{"category", kText, 24}, {"currency", kText, 9}, {"rows", kInt, 10},
-	{"our_amount", kAmount, 18}, {"provider_amount", kAmount, 18}, {"provider_refunded", kAmount, 18},
+	{"category", kText}, {"currency", kText}, {"rows", kInt},
+	{"our_amount", kAmount}, {"provider_amount", kAmount}, {"provider_refunded", kAmount},
 }
 
 var totalCols = []colDef{
-	{"provider", kText, 10}, {"account", kText, 20}, {"currency", kText, 9}, {"day", kText, 11},
-	{"rows", kInt, 10}, {"exceptions", kInt, 11}, {"our_amount", kAmount, 18}, {"our_refunded", kAmount, 18},
-	{"provider_refunded", kAmount, 18},
+	{"provider", kText}, {"account", kText}, {"currency", kText}, {"day", kDate},
+	{"rows", kInt}, {"exceptions", kInt}, {"our_amount", kAmount}, {"our_refunded", kAmount},
+	{"provider_refunded", kAmount},
+}
+
+var providerCols = []colDef{
+	{"provider", kText}, {"account", kText}, {"currency", kText},
+	{"rows", kInt}, {"exceptions", kInt}, {"our_amount", kAmount}, {"our_refunded", kAmount},
+	{"provider_refunded", kAmount},
 }
 
 var provenanceCols = []colDef{
-	{"role", kText, 10}, {"path", kText, 40}, {"sha256", kText, 66}, {"records", kInt, 10},
-	{"run_id", kText, 20}, {"batch_id", kText, 66},
+	{"role", kText}, {"path", kText}, {"sha256", kText}, {"records", kInt},
+	{"run_id", kText}, {"batch_id", kText},
 }
 
-var infoCols = []colDef{{"field", kText, 18}, {"value", kText, 40}}
+var infoCols = []colDef{{"field", kText}, {"value", kText}}
 
 func text(s string) field                      { return field{s: s} }
 func amount(n int64, cur money.Currency) field { return field{n: n, cur: cur} }
 func integer(n int64) field                    { return field{n: n} }
 func nullAmount() field                        { return field{null: true} }
+func instant(t time.Time) field                { return field{t: t, null: t.IsZero()} }
+
+// day is the calendar day of t in loc, as its midnight in UTC (a date
+// cell has no zone); null for the zero time.
+func day(t time.Time, loc *time.Location) field {
+	if t.IsZero() {
+		return field{null: true}
+	}
+	y, m, d := t.In(loc).Date()
+	return field{t: time.Date(y, m, d, 0, 0, 0, 0, time.UTC)}
+}
+
+// dayText reads a YYYY-MM-DD day back as a day field.
+func dayText(s string) field {
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return field{null: true}
+	}
+	return field{t: t}
+}
+
 func timeText(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
 	return t.UTC().Format(time.RFC3339)
+}
+
+// providerTotals sums the per-day totals over the days: one line per
+// provider, account and currency (Totals is sorted so, day last).
+func providerTotals(ts []Total) []Total {
+	var out []Total
+	for _, t := range ts {
+		if n := len(out); n > 0 && out[n-1].Provider == t.Provider && out[n-1].Account == t.Account && out[n-1].Currency == t.Currency {
+			o := &out[n-1]
+			o.Rows += t.Rows
+			o.Exceptions += t.Exceptions
+			o.OurAmount += t.OurAmount
+			o.OurRefunded += t.OurRefunded
+			o.ProviderRefunded += t.ProviderRefunded
+			continue
+		}
+		t.Day = ""
+		out = append(out, t)
+	}
+	return out
 }
 
 // sheets lays out the report. Every output writer walks the same list, so
@@ -156,43 +205,51 @@ func (res *Result) sheets() []sheet {
 		}
 		f[15], f[16], f[17] = text(r.ProviderRefundID()), text(r.ProviderCode()), text(r.ProviderMessage())
 		t := r.Time()
-		f[18], f[19] = text(timeText(t)), text("")
-		if !t.IsZero() {
-			f[19] = text(t.In(loc).Format(time.DateOnly))
-		}
+		f[18], f[19] = instant(t), day(t, loc)
 	}
 	m := res.Meta
+	period := res.Period()
+	byProvider := providerTotals(res.Totals)
 	info := [][2]string{
+		{"report_id", res.ID()},
 		{"generated_at", timeText(m.GeneratedAt)},
 		{"operator", m.Operator},
 		{"tool_version", m.ToolVersion},
 		{"run_ids", strings.Join(m.RunIDs, " ")},
 		{"batch_ids", strings.Join(m.BatchIDs, " ")},
 		{"amount_tolerance", strconv.FormatInt(res.Options.AmountTolerance, 10) + " minor units"},
-		{"from", timeText(res.Options.From)},
-		{"to", timeText(res.Options.To)},
+		{"period", period.String()},
+		{"from", timeText(period.From)},
+		{"to", timeText(period.To)},
+		{"period_basis", period.Basis},
 		{"time_zone", loc.String()},
 		{"rows", strconv.Itoa(len(res.Rows))},
 		{"exceptions", strconv.Itoa(len(exc))},
 		{"failures", strconv.Itoa(len(fail))},
 	}
 	return []sheet{
-		{title: "Counts and sums per category", file: "summary", summary: true, cols: summaryCols, n: len(res.Summary), fill: func(i int, f []field) {
+		{title: "Counts and sums per category", file: "summary", cols: summaryCols, n: len(res.Summary), fill: func(i int, f []field) {
 			s := &res.Summary[i]
 			f[0], f[1], f[2] = text(s.Category.String()), text(string(s.Currency)), integer(int64(s.Rows))
 			f[3], f[4], f[5] = amount(s.OurAmount, s.Currency), amount(s.ProviderAmount, s.Currency), amount(s.ProviderRefunded, s.Currency)
 		}},
-		{title: "Totals per provider, account, currency and day", file: "totals", summary: true, cols: totalCols, n: len(res.Totals), fill: func(i int, f []field) {
+		{title: "Totals per provider, account and currency", file: "by_provider", cols: providerCols, n: len(byProvider), fill: func(i int, f []field) {
+			t := &byProvider[i]
+			f[0], f[1], f[2] = text(t.Provider), text(t.Account), text(string(t.Currency))
+			f[3], f[4] = integer(int64(t.Rows)), integer(int64(t.Exceptions))
+			f[5], f[6], f[7] = amount(t.OurAmount, t.Currency), amount(t.OurRefunded, t.Currency), amount(t.ProviderRefunded, t.Currency)
+		}},
+		{title: "Totals per provider, account, currency and day", file: "totals", cols: totalCols, n: len(res.Totals), fill: func(i int, f []field) {
 			t := &res.Totals[i]
-			f[0], f[1], f[2], f[3] = text(t.Provider), text(t.Account), text(string(t.Currency)), text(t.Day)
+			f[0], f[1], f[2], f[3] = text(t.Provider), text(t.Account), text(string(t.Currency)), dayText(t.Day)
 			f[4], f[5] = integer(int64(t.Rows)), integer(int64(t.Exceptions))
 			f[6], f[7], f[8] = amount(t.OurAmount, t.Currency), amount(t.OurRefunded, t.Currency), amount(t.ProviderRefunded, t.Currency)
 		}},
-		{title: "Inputs", file: "provenance", summary: true, cols: provenanceCols, n: len(m.Sources), fill: func(i int, f []field) {
+		{title: "Inputs", file: "provenance", cols: provenanceCols, n: len(m.Sources), fill: func(i int, f []field) {
 			s := &m.Sources[i]
 			f[0], f[1], f[2], f[3], f[4], f[5] = text(s.Role), text(s.Path), text(s.SHA256), integer(int64(s.Records)), text(s.RunID), text(s.BatchID)
 		}},
-		{title: "Report", file: "report_info", summary: true, cols: infoCols, n: len(info), fill: func(i int, f []field) {
+		{title: "Report", file: "report_info", cols: infoCols, n: len(info), fill: func(i int, f []field) {
 			f[0], f[1] = text(info[i][0]), text(info[i][1])
 		}},
 		{title: "Exceptions", file: "exceptions", cols: refundCols, n: len(exc), fill: func(i int, f []field) { refund(&res.Rows[exc[i]], f) }},
@@ -201,7 +258,7 @@ func (res *Result) sheets() []sheet {
 			f[0], f[1], f[2], f[3] = text(r.Provider()), text(r.Account()), text(r.OrderNo()), text(r.RefundNo())
 			f[4], f[5] = text(string(r.Currency())), amount(r.OurAmount(), r.Currency())
 			f[6], f[7], f[8], f[9] = text(r.ProviderCode()), text(r.ProviderMessage()), text(r.Reason()), text(r.Todo())
-			f[10], f[11] = text(timeText(r.Time())), text(sourceName(r.O.Source, r.O.Row))
+			f[10], f[11] = instant(r.Time()), text(sourceName(r.O.Source, r.O.Row))
 		}},
 		{title: "Net by order", file: "net_by_order", cols: orderCols, n: len(res.Orders), fill: func(i int, f []field) {
 			o := &res.Orders[i]

@@ -8,18 +8,51 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 	"unicode/utf8"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/bulkrefund/bulkrefund/internal/atomicfile"
+	"github.com/bulkrefund/bulkrefund/internal/excel"
 )
 
+// WriteOptions are how the report's files are written; the zero value is
+// the default. Each writer takes at most one.
+type WriteOptions struct {
+	// NoBOM leaves out the UTF-8 byte-order mark every CSV file starts
+	// with by default (Excel needs it to read UTF-8; see excel.BOM), for a
+	// tool that does not expect it.
+	NoBOM bool
+	// Paper is the paper the XLSX is set up to print on, A4 unless
+	// Letter. Its sheets are laid out to fit both.
+	Paper Paper
+}
+
+// Paper is a paper size for the printed report.
+type Paper = excel.Paper
+
+// The paper sizes a report is laid out for.
+const (
+	A4     = excel.A4
+	Letter = excel.Letter
+)
+
+func writeOptions(opt []WriteOptions) WriteOptions {
+	if len(opt) > 0 {
+		return opt[0]
+	}
+	return WriteOptions{}
+}
+
 // WriteCSV writes one CSV file per table of the report into dir (created if
-// missing): summary, totals, provenance, report_info, exceptions, failures,
-// net_by_order, all_refunds. Amounts are exact major-unit decimal text;
-// text that a spreadsheet would run as a formula is quoted (see guard).
-func WriteCSV(dir string, res *Result) error {
+// missing): summary, by_provider, totals, provenance, report_info,
+// exceptions, failures, net_by_order, all_refunds. Files are UTF-8 with a
+// byte-order mark (unless opt says NoBOM); amounts are exact major-unit
+// decimal text; times RFC 3339 UTC, days YYYY-MM-DD; text that a
+// spreadsheet would run as a formula is quoted (see guard).
+func WriteCSV(dir string, res *Result, opt ...WriteOptions) error {
+	o := writeOptions(opt)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -28,13 +61,18 @@ func WriteCSV(dir string, res *Result) error {
 	var g errgroup.Group
 	g.SetLimit(2)
 	for _, sh := range res.sheets() {
-		g.Go(func() error { return writeCSVFile(filepath.Join(dir, sh.file+".csv"), sh) })
+		g.Go(func() error { return writeCSVFile(filepath.Join(dir, sh.file+".csv"), sh, !o.NoBOM) })
 	}
 	return g.Wait()
 }
 
-func writeCSVFile(path string, sh sheet) error {
+func writeCSVFile(path string, sh sheet, bom bool) error {
 	err := atomicfile.Write(path, 0o644, func(out io.Writer) error {
+		if bom {
+			if _, err := io.WriteString(out, excel.BOM); err != nil {
+				return err
+			}
+		}
 		return writeCSVTable(out, sh)
 	})
 	if err != nil {
@@ -73,6 +111,10 @@ func csvCell(k kind, f field) string {
 		return strconv.FormatInt(f.n, 10)
 	case kBool:
 		return strconv.FormatBool(f.b)
+	case kTime:
+		return timeText(f.t)
+	case kDate:
+		return f.t.Format(time.DateOnly)
 	}
 	return guard(f.s)
 }
@@ -125,6 +167,10 @@ func writeJSON(w *bufio.Writer, res *Result) error {
 					buf = strconv.AppendInt(buf, fv.n, 10)
 				case c.kind == kBool:
 					buf = strconv.AppendBool(buf, fv.b)
+				case c.kind == kTime:
+					buf = appendJSONString(buf, timeText(fv.t))
+				case c.kind == kDate:
+					buf = appendJSONString(buf, fv.t.Format(time.DateOnly))
 				default:
 					buf = appendJSONString(buf, fv.s)
 				}

@@ -1,8 +1,6 @@
 package report
 
 import (
-	"archive/zip"
-	"compress/flate"
 	"fmt"
 	"io"
 	"strconv"
@@ -11,65 +9,69 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/bulkrefund/bulkrefund/internal/atomicfile"
-	"github.com/bulkrefund/bulkrefund/money"
+	"github.com/bulkrefund/bulkrefund/internal/excel"
 )
 
 // maxSheetRows is Excel's row limit; a longer table continues on a sheet
 // named "All refunds (2)" and so on.
 const maxSheetRows = 1_048_576
 
-// WriteXLSX writes the auditor's workbook: Summary (counts and sums per
-// category, totals per provider/account/currency/day, the inputs with their
-// SHA-256, and who/when/which version), Exceptions, Failures, Net by order
-// and All refunds. Every sheet is written with excelize's stream writer, so
+// reportTitle heads the Summary, every printed page and the file's
+// properties.
+const reportTitle = "Refund reconciliation report"
+
+// WriteXLSX writes the auditor's workbook, laid out to be read in Excel and
+// on paper (A4 or Letter, landscape):
+//
+//   - Summary, a cover page: the title with the period, who made the
+//     report when and with which build, key figures, counts and sums per
+//     category, the inputs with their SHA-256, and a sign-off block;
+//   - By provider, Exceptions, Failures, Net by order, Totals per day:
+//     the columns an auditor reads, one page wide at 8 pt or more, long
+//     text wrapped;
+//   - All refunds: every column, printed across pages with the refund
+//     number and category repeated at the left.
+//
+// Every sheet repeats its header row on each printed page, and every page
+// carries the title, period and report id at the top and "Page X of Y" at
+// the bottom. Amounts are number cells with the currency's decimals (see
+// excel.Workbook for how they stay exact), times are date-time cells, flags
+// read Yes/No. Every sheet is written with excelize's stream writer, so
 // memory stays flat however many rows there are.
-func WriteXLSX(path string, res *Result) error {
-	f := excelize.NewFile()
-	defer f.Close()
-	// The XML of a million-row sheet is a gigabyte; default deflate spends
-	// more time on it than everything else together. Fastest deflate makes
-	// a somewhat larger file in a fraction of the time.
-	f.ZipWriter = func(w io.Writer) excelize.ZipWriter {
-		zw := zip.NewWriter(w)
-		zw.RegisterCompressor(zip.Deflate, func(out io.Writer) (io.WriteCloser, error) {
-			return flate.NewWriter(out, flate.BestSpeed)
-		})
-		return zw
-	}
-	w, err := newXLSXStyles(f)
+func WriteXLSX(path string, res *Result, opt ...WriteOptions) error {
+	o := writeOptions(opt)
+	w, err := newXLSXWriter(res, o.Paper)
 	if err != nil {
 		return err
 	}
-	if err := f.SetSheetName("Sheet1", "Summary"); err != nil {
+	defer w.f.Close()
+	tables := map[string]sheet{}
+	for _, sh := range res.sheets() {
+		tables[sh.file] = sh
+	}
+	if err := w.f.SetSheetName("Sheet1", "Summary"); err != nil {
 		return err
 	}
-	sheets := res.sheets()
-	var summary []sheet
-	for _, sh := range sheets {
-		if sh.summary {
-			summary = append(summary, sh)
-		}
-	}
-	if err := w.summarySheet("Summary", summary); err != nil {
+	if err := w.cover("Summary", tables); err != nil {
 		return err
 	}
-	for _, sh := range sheets {
-		if sh.summary {
-			continue
-		}
-		if err := w.tableSheets(sh); err != nil {
+	for i := range views {
+		if err := w.tableSheets(&views[i], tables[views[i].file]); err != nil {
 			return err
 		}
 	}
-	f.SetDocProps(&excelize.DocProperties{
-		Title:   "bulkrefund reconciliation report",
-		Creator: res.Meta.Operator,
-		Version: res.Meta.ToolVersion,
+	w.f.SetDocProps(&excelize.DocProperties{
+		Title:       reportTitle + " " + w.period.String(),
+		Subject:     "Refunds reconciled against the providers' records, " + w.period.String(),
+		Identifier:  w.id,
+		Creator:     res.Meta.Operator,
+		Description: "Report " + w.id + ", made by " + res.Meta.ToolVersion,
+		Version:     res.Meta.ToolVersion,
 	})
 	// Summary is the first sheet and so the active one. (SetActiveSheet
 	// would parse every streamed sheet back into memory.)
-	if err := atomicfile.Write(path, 0o644, func(w io.Writer) error {
-		_, err := f.WriteTo(w)
+	if err := atomicfile.Write(path, 0o644, func(out io.Writer) error {
+		_, err := w.f.WriteTo(out)
 		return err
 	}); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
@@ -78,184 +80,202 @@ func WriteXLSX(path string, res *Result) error {
 }
 
 type xlsxWriter struct {
-	f             *excelize.File
-	header, title int
-	amount        map[int]int // currency scale → style
+	f      *excel.Workbook
+	res    *Result
+	paper  excel.Paper
+	period Period
+	id     string
+	// Page header and footer of every sheet.
+	header, footer string
+
+	// Styles: body cells are top-aligned, so a row whose text wraps reads
+	// from its top line.
+	head, headNum, body, num, wrap, dateTime, date int
+	amount                                         map[int]int // currency scale → style
+	// The Summary's own.
+	title, subtitle, section, label, labelRule, plain, count, value, mono, sign, signHead, note int
+	amountBold                                                                                  map[int]int
 }
 
-func newXLSXStyles(f *excelize.File) (*xlsxWriter, error) {
-	w := &xlsxWriter{f: f, amount: map[int]int{}}
-	var err error
-	w.header, err = f.NewStyle(&excelize.Style{
-		Font:      &excelize.Font{Bold: true},
-		Fill:      excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{"DDEBF7"}},
-		Border:    []excelize.Border{{Type: "bottom", Color: "808080", Style: 1}},
-		Alignment: &excelize.Alignment{Vertical: "center"},
-	})
-	if err != nil {
-		return nil, err
+func newXLSXWriter(res *Result, paper excel.Paper) (*xlsxWriter, error) {
+	w := &xlsxWriter{f: excel.New(), res: res, paper: paper, period: res.Period(), id: res.ID(),
+		amount: map[int]int{}, amountBold: map[int]int{}}
+	top := &excelize.Alignment{Vertical: "top"}
+	numAlign := &excelize.Alignment{Vertical: "top", Horizontal: "right", Indent: 1}
+	grey := []excelize.Border{{Type: "bottom", Color: "808080", Style: 1}}
+	// A light rule under every body row guides the eye along a printed row.
+	rule := []excelize.Border{{Type: "bottom", Color: "D9D9D9", Style: 1}}
+	headFill := excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{"DDEBF7"}}
+	styles := []struct {
+		id *int
+		s  excelize.Style
+	}{
+		{&w.head, excelize.Style{Font: &excelize.Font{Family: font, Bold: true}, Fill: headFill,
+			Border: grey, Alignment: &excelize.Alignment{Vertical: "center", WrapText: true}}},
+		// Numbers are right-aligned, so are their headers.
+		// Numbers and dates, and their headers, are right-aligned a space
+		// from the text column to their right.
+		{&w.headNum, excelize.Style{Font: &excelize.Font{Family: font, Bold: true}, Fill: headFill,
+			Border: grey, Alignment: &excelize.Alignment{Vertical: "center", Horizontal: "right", Indent: 1, WrapText: true}}},
+		{&w.body, excelize.Style{Alignment: top, Border: rule}},
+		{&w.num, excelize.Style{Alignment: numAlign, Border: rule}},
+		{&w.wrap, excelize.Style{Alignment: &excelize.Alignment{Vertical: "top", WrapText: true}, Border: rule}},
+		{&w.dateTime, excelize.Style{CustomNumFmt: ptr(excel.DateTimeFormat), Alignment: numAlign, Border: rule}},
+		{&w.date, excelize.Style{CustomNumFmt: ptr(excel.DateFormat), Alignment: numAlign, Border: rule}},
+		{&w.note, excelize.Style{Font: &excelize.Font{Family: font, Italic: true, Color: "595959"}, Alignment: &excelize.Alignment{Vertical: "top", Indent: 1}}},
+		{&w.title, excelize.Style{Font: &excelize.Font{Family: font, Bold: true, Size: 18}}},
+		{&w.subtitle, excelize.Style{Font: &excelize.Font{Family: font, Bold: true, Size: 13}}},
+		{&w.section, excelize.Style{Font: &excelize.Font{Family: font, Bold: true, Size: 12, Color: "1F3864"},
+			Border: []excelize.Border{{Type: "bottom", Color: "1F3864", Style: 1}}}},
+		{&w.label, excelize.Style{Font: &excelize.Font{Family: font, Bold: true}, Alignment: top}},
+		{&w.labelRule, excelize.Style{Font: &excelize.Font{Family: font, Bold: true}, Alignment: top, Border: rule}},
+		{&w.plain, excelize.Style{Alignment: &excelize.Alignment{Vertical: "top", Indent: 1}}},
+		{&w.count, excelize.Style{Alignment: numAlign}},
+		{&w.value, excelize.Style{Alignment: &excelize.Alignment{Vertical: "top", WrapText: true, Horizontal: "left"}}},
+		{&w.mono, excelize.Style{Font: &excelize.Font{Family: "Consolas", Size: 9}, Alignment: &excelize.Alignment{Vertical: "top", WrapText: true}}},
+		{&w.sign, excelize.Style{Border: []excelize.Border{{Type: "bottom", Color: "000000", Style: 1}}, Alignment: &excelize.Alignment{Vertical: "bottom"}}},
+		{&w.signHead, excelize.Style{Font: &excelize.Font{Family: font, Bold: true}, Alignment: &excelize.Alignment{Vertical: "bottom"}}},
 	}
-	if w.title, err = f.NewStyle(&excelize.Style{Font: &excelize.Font{Bold: true, Size: 13}}); err != nil {
-		return nil, err
-	}
-	// One number format per currency scale: the cell holds the major-unit
-	// value and shows exactly the currency's decimals.
-	for _, scale := range []int{0, 2, 3} {
-		nf := "#,##0"
-		if scale > 0 {
-			nf += "." + strings.Repeat("0", scale)
+	for _, s := range styles {
+		id, err := w.f.NewStyle(&s.s)
+		if err != nil {
+			return nil, err
 		}
-		nf = nf + ";-" + nf
-		id, err := f.NewStyle(&excelize.Style{CustomNumFmt: &nf})
+		*s.id = id
+	}
+	// One number format per currency scale: the cell holds the amount and
+	// shows exactly the currency's decimals, grouped in thousands.
+	for _, scale := range []int{0, 2, 3} {
+		nf := excel.AmountFormat(scale, true)
+		id, err := w.f.NumberStyle(&excelize.Style{CustomNumFmt: &nf, Alignment: numAlign, Border: rule})
 		if err != nil {
 			return nil, err
 		}
 		w.amount[scale] = id
+		if id, err = w.f.NumberStyle(&excelize.Style{CustomNumFmt: &nf, Font: &excelize.Font{Family: font, Bold: true}, Alignment: numAlign, Border: rule}); err != nil {
+			return nil, err
+		}
+		w.amountBold[scale] = id
 	}
+	first, last := w.period.Days()
+	period := first
+	if last != first {
+		period += " – " + last
+	}
+	// (A digit straight after the &9 size code would be read as part of
+	// the size: every part starts with a word.)
+	w.header = `&L&9&"-,Bold"` + excel.Escape(reportTitle) + "&C&9Period " + excel.Escape(period) + "&R&9Report " + excel.Escape(w.id)
+	w.footer = "&L&9&A&C&9Page &P of &N&R&9Generated " + excel.Escape(timeText(res.Meta.GeneratedAt))
 	return w, nil
 }
 
-// cell converts a field for the stream writer. An amount becomes the
-// float64 nearest its exact decimal text; excelize writes that float back
-// with the shortest round-trip formatting, which is the same decimal text
-// for any amount under 10^15 minor units, so the file holds the exact value.
-func (w *xlsxWriter) cell(k kind, fv field) any {
+func ptr[T any](v T) *T { return &v }
+
+// font is the workbook's font (excelize's default), named in every style
+// that sets a font: a font without a name falls back to the viewer's
+// default, a serif in LibreOffice.
+const font = "Calibri"
+
+// boldFit is how much of a column's width bold header text may fill: bold
+// Calibri is about 3 % wider than regular.
+const boldFit = 0.97
+
+// indentWidth is what an indent of 1 takes of a column's width: three
+// spaces, by the OOXML definition.
+const indentWidth = 1.5
+
+// cell converts a field for the stream writer.
+func (w *xlsxWriter) cell(k kind, fv field, wrap bool) any {
 	if fv.null {
 		return nil
 	}
 	switch k {
 	case kAmount:
-		scale, ok := fv.cur.Scale()
-		if !ok {
-			scale = 2
-		}
-		// Division is correctly rounded, so this is the double nearest the
-		// exact decimal minor/10^scale: the same value ParseFloat would give
-		// for the decimal text, without formatting and parsing each amount.
-		v := float64(fv.n) / float64(money.Pow10(scale))
-		return excelize.Cell{StyleID: w.amount[scale], Value: v}
+		return excel.Amount(w.amount[excel.Scale(fv.cur)], fv.n, fv.cur)
 	case kInt:
-		return fv.n
+		return excelize.Cell{StyleID: w.num, Value: fv.n}
 	case kBool:
-		return fv.b
+		return excel.YesNo(fv.b)
+	case kTime:
+		return excel.Time(w.dateTime, fv.t)
+	case kDate:
+		return excel.Date(w.date, fv.t)
 	}
 	if fv.s == "" {
 		// No cell at all: an empty string would still be written as one.
 		return nil
 	}
+	if wrap {
+		return excelize.Cell{StyleID: w.wrap, Value: guard(fv.s)}
+	}
 	return guard(fv.s)
 }
 
-func (w *xlsxWriter) headerRow(cols []colDef) []any {
-	row := make([]any, len(cols))
-	for i, c := range cols {
-		row[i] = excelize.Cell{StyleID: w.header, Value: c.name}
-	}
-	return row
-}
-
-// summarySheet stacks the summary tables, each under a title.
-func (w *xlsxWriter) summarySheet(name string, parts []sheet) error {
-	if err := w.printLandscape(name); err != nil {
-		return err
-	}
-	sw, err := w.f.NewStreamWriter(name)
-	if err != nil {
-		return err
-	}
-	widths := map[int]float64{}
-	for _, p := range parts {
-		for i, c := range p.cols {
-			widths[i] = max(widths[i], c.width)
-		}
-	}
-	for i := 0; i < len(widths); i++ {
-		if err := sw.SetColWidth(i+1, i+1, widths[i]); err != nil {
-			return err
-		}
-	}
-	r := 1
-	set := func(vals []any) error {
-		ref, _ := excelize.CoordinatesToCellName(1, r)
-		r++
-		return sw.SetRow(ref, vals)
-	}
-	if err := set([]any{excelize.Cell{StyleID: w.title, Value: "bulkrefund reconciliation report"}}); err != nil {
-		return err
-	}
-	r++
-	for _, p := range parts {
-		if err := set([]any{excelize.Cell{StyleID: w.title, Value: p.title}}); err != nil {
-			return err
-		}
-		if err := set(w.headerRow(p.cols)); err != nil {
-			return err
-		}
-		fields := make([]field, len(p.cols))
-		vals := make([]any, len(p.cols))
-		for i := 0; i < p.n; i++ {
-			p.fill(i, fields)
-			for k, c := range p.cols {
-				vals[k] = w.cell(c.kind, fields[k])
-			}
-			if err := set(vals); err != nil {
-				return err
-			}
-		}
-		r++
-	}
-	return sw.Flush()
-}
-
-// printLandscape sets a sheet to print landscape, as wide as one page: an
-// auditor who prints the report gets whole rows, not columns scattered over
-// several pages. Call it before the sheet's stream writer is made: the
-// stream writes the sheet properties first.
-func (w *xlsxWriter) printLandscape(name string) error {
-	fit, landscape, wide, tall := true, "landscape", 1, 0
-	if err := w.f.SetSheetProps(name, &excelize.SheetPropsOptions{FitToPage: &fit}); err != nil {
-		return err
-	}
-	return w.f.SetPageLayout(name, &excelize.PageLayoutOptions{Orientation: &landscape, FitToWidth: &wide, FitToHeight: &tall})
-}
-
-// tableSheets writes one table as a sheet with a styled, frozen header and
+// tableSheets writes one view as a sheet with a styled, frozen header and
 // an autofilter (an Excel table without a style), continuing on further
 // sheets past Excel's row limit.
-func (w *xlsxWriter) tableSheets(sh sheet) error {
+func (w *xlsxWriter) tableSheets(v *view, sh sheet) error {
+	idx := make([]int, len(v.cols))
+	for i, c := range v.cols {
+		idx[i] = -1
+		for j, d := range sh.cols {
+			if d.name == c.name {
+				idx[i] = j
+			}
+		}
+		if idx[i] < 0 {
+			return fmt.Errorf("report layout: sheet %s names column %q, which table %s does not have", v.name, c.name, sh.file)
+		}
+	}
 	for part, start := 1, 0; part == 1 || start < sh.n; part++ {
-		name := sh.title
-		tname := strings.ReplaceAll(sh.title, " ", "")
+		name := v.name
+		tname := strings.ReplaceAll(v.name, " ", "")
 		if part > 1 {
-			name = fmt.Sprintf("%s (%d)", sh.title, part)
+			name = fmt.Sprintf("%s (%d)", v.name, part)
 			tname += strconv.Itoa(part)
 		}
 		if _, err := w.f.NewSheet(name); err != nil {
 			return err
 		}
-		if err := w.printLandscape(name); err != nil {
+		if err := w.f.SetPage(name, v.page(w.paper, w.header, w.footer)); err != nil {
 			return err
 		}
 		sw, err := w.f.NewStreamWriter(name)
 		if err != nil {
 			return err
 		}
-		for i, c := range sh.cols {
+		for i, c := range v.cols {
 			if err := sw.SetColWidth(i+1, i+1, c.width); err != nil {
 				return err
 			}
 		}
-		if err := sw.SetPanes(&excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft"}); err != nil {
+		panes := &excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft"}
+		if v.across {
+			panes.XSplit = v.titleCols
+			panes.TopLeftCell, _ = excelize.CoordinatesToCellName(v.titleCols+1, 2)
+			panes.ActivePane = "bottomRight"
+		}
+		if err := sw.SetPanes(panes); err != nil {
 			return err
 		}
-		if err := sw.SetRow("A1", w.headerRow(sh.cols)); err != nil {
+		head := make([]any, len(v.cols))
+		lines := 1
+		for i, c := range v.cols {
+			style, room := w.head, c.width
+			if k := sh.cols[idx[i]].kind; k == kAmount || k == kInt || k == kTime || k == kDate {
+				style, room = w.headNum, c.width-indentWidth
+			}
+			head[i] = excelize.Cell{StyleID: style, Value: c.name}
+			lines = max(lines, excel.WrappedLines(c.name, room*boldFit))
+		}
+		if err := sw.SetRow("A1", head, excelize.RowOpts{Height: excel.RowHeight(lines)}); err != nil {
 			return err
 		}
 		end := min(sh.n, start+maxSheetRows-1)
-		if err := w.streamRows(sw, sh, start, end); err != nil {
+		if err := w.streamRows(sw, v, idx, sh, start, end); err != nil {
 			return err
 		}
-		last, _ := excelize.CoordinatesToCellName(len(sh.cols), max(2, end-start+1))
+		last, _ := excelize.CoordinatesToCellName(len(v.cols), max(2, end-start+1))
 		showStripes := false
 		if err := sw.AddTable(&excelize.Table{Range: "A1:" + last, Name: tname, ShowRowStripes: &showStripes}); err != nil {
 			return err
@@ -268,30 +288,33 @@ func (w *xlsxWriter) tableSheets(sh sheet) error {
 	return nil
 }
 
-// rowBatch is a block of prepared rows, ncols values each.
+// rowBatch is a block of prepared rows, ncols values each, with the
+// height each row needs.
 type rowBatch struct {
-	vals []any
-	n    int
+	vals   []any
+	height []float64
+	n      int
 }
 
 const batchRows = 1024
 
-// streamRows writes rows [start, end) of sh from sheet row 2 on. The rows
-// are prepared (fields filled, reasons written, cells converted) on a
-// second goroutine while this one hands the previous block to excelize, so
-// both cores work: the stream writer's per-cell cost is most of a large
-// workbook's time. Two blocks alternate, so memory stays constant.
-func (w *xlsxWriter) streamRows(sw *excelize.StreamWriter, sh sheet, start, end int) error {
-	ncols := len(sh.cols)
+// streamRows writes rows [start, end) of sh from sheet row 2 on, the
+// view's columns (idx: the table's column of each). The rows are prepared
+// (fields filled, reasons written, cells converted) on a second goroutine
+// while this one hands the previous block to excelize, so both cores work:
+// the stream writer's per-cell cost is most of a large workbook's time.
+// Two blocks alternate, so memory stays constant.
+func (w *xlsxWriter) streamRows(sw *excelize.StreamWriter, v *view, idx []int, sh sheet, start, end int) error {
+	ncols := len(idx)
 	free := make(chan *rowBatch, 2)
 	full := make(chan *rowBatch, 2)
 	done := make(chan struct{})
 	for range 2 {
-		free <- &rowBatch{vals: make([]any, batchRows*ncols)}
+		free <- &rowBatch{vals: make([]any, batchRows*ncols), height: make([]float64, batchRows)}
 	}
 	go func() {
 		defer close(full)
-		fields := make([]field, ncols)
+		fields := make([]field, len(sh.cols))
 		for i := start; i < end; {
 			var b *rowBatch
 			select {
@@ -303,9 +326,15 @@ func (w *xlsxWriter) streamRows(sw *excelize.StreamWriter, sh sheet, start, end 
 			for ; i < end && b.n < batchRows; i++ {
 				sh.fill(i, fields)
 				row := b.vals[b.n*ncols : (b.n+1)*ncols]
-				for k, c := range sh.cols {
-					row[k] = w.cell(c.kind, fields[k])
+				lines := 1
+				for k, j := range idx {
+					c := v.cols[k]
+					row[k] = w.cell(sh.cols[j].kind, fields[j], c.wrap)
+					if c.wrap && sh.cols[j].kind == kText && fields[j].s != "" {
+						lines = max(lines, excel.WrappedLines(fields[j].s, c.width))
+					}
 				}
+				b.height[b.n] = excel.RowHeight(lines)
 				b.n++
 			}
 			select {
@@ -320,7 +349,7 @@ func (w *xlsxWriter) streamRows(sw *excelize.StreamWriter, sh sheet, start, end 
 	for b := range full {
 		for j := 0; j < b.n; j++ {
 			ref, _ := excelize.CoordinatesToCellName(1, r)
-			if err := sw.SetRow(ref, b.vals[j*ncols:(j+1)*ncols]); err != nil {
+			if err := sw.SetRow(ref, b.vals[j*ncols:(j+1)*ncols], excelize.RowOpts{StyleID: w.body, Height: b.height[j]}); err != nil {
 				return err
 			}
 			r++

@@ -19,12 +19,13 @@ import (
 	"github.com/bulkrefund/bulkrefund/batch/results"
 	"github.com/bulkrefund/bulkrefund/batch/store"
 	"github.com/bulkrefund/bulkrefund/batch/store/storetest"
+	"github.com/bulkrefund/bulkrefund/internal/excel"
 	"github.com/bulkrefund/bulkrefund/money"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-func fixture(t *testing.T) store.Store {
+func fixture(t *testing.T, extra ...batch.Item) store.Store {
 	t.Helper()
 	ctx := context.Background()
 	its := []batch.Item{
@@ -37,7 +38,7 @@ func fixture(t *testing.T) store.Store {
 		{Row: 6, Refund: adapters.Refund{Provider: adapters.Upay, Account: "100000330000000002", OrderNo: "ORDER-9",
 			Amount: 999, Total: 999, Currency: money.CNY, Action: adapters.ActionRevoke}},
 	}
-	_, st := storetest.NewBatch(t, filepath.Join(t.TempDir(), "ledger.db"), store.Meta{}, its)
+	_, st := storetest.NewBatch(t, filepath.Join(t.TempDir(), "ledger.db"), store.Meta{}, append(its, extra...))
 	t0 := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
 	must := func(key string, ver int64, from store.State, ev store.Event, c store.Change) {
 		if err := st.Apply(ctx, key, ver, from, ev, c); err != nil {
@@ -154,4 +155,103 @@ func FuzzGuardRoundTrip(f *testing.F) {
 			t.Errorf("Guard(%q) = %q still starts with a formula character", s, g)
 		}
 	})
+}
+
+// TestXLSXCells reads the workbook's cells as Excel keeps them: the amount
+// a number cell holding the exact decimal (also past float64's digits), the
+// attempt times date-time cells, row and attempts numbers.
+func TestXLSXCells(t *testing.T) {
+	ctx := context.Background()
+	big := batch.Item{Row: 7, Refund: adapters.Refund{Provider: adapters.QuickPay, Account: "SH001", OrderNo: "BIG", RefundNo: "BIG-1",
+		Amount: 12345678901234567, Total: 12345678901234567, Currency: money.CNY, Action: adapters.ActionRefund}}
+	st := fixture(t, big)
+	path := filepath.Join(t.TempDir(), "out.xlsx")
+	if err := results.WriteFile(ctx, path, st); err != nil {
+		t.Fatal(err)
+	}
+	f, err := excelize.OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	isNumber := func(ref string) bool {
+		typ, _ := f.GetCellType("Results", ref)
+		return typ == excelize.CellTypeUnset || typ == excelize.CellTypeNumber
+	}
+	for ref, want := range map[string]string{"H2": "12.50", "H3": "0.05", "H4": "300", "H5": "9.99", "H6": "123456789012345.67",
+		"A2": "3", "N3": "2"} {
+		raw, _ := f.GetCellValue("Results", ref, excelize.Options{RawCellValue: true})
+		if raw != want || !isNumber(ref) {
+			t.Errorf("%s: stored %q, number %v; want the number %s", ref, raw, isNumber(ref), want)
+		}
+	}
+	// Shown as the CSV shows them: no thousands separators, so a reader of
+	// formatted text gets the exact decimal back.
+	if v, _ := f.GetCellValue("Results", "H2"); v != "12.50" {
+		t.Errorf("H2 shows %q", v)
+	}
+	for _, ref := range []string{"O2", "P3"} {
+		shown, _ := f.GetCellValue("Results", ref)
+		raw, _ := f.GetCellValue("Results", ref, excelize.Options{RawCellValue: true})
+		if !strings.HasPrefix(shown, "2026-11-21T10:00:0") || !strings.HasSuffix(shown, "Z") || !isNumber(ref) || strings.Contains(raw, "T") {
+			t.Errorf("%s: shows %q, stored %q: want a date-time cell", ref, shown, raw)
+		}
+	}
+}
+
+func items(t *testing.T, st store.Store) []batch.Item {
+	t.Helper()
+	var its []batch.Item
+	st.Each(context.Background(), func(r store.Record) error {
+		its = append(its, batch.Item{Row: r.Row, Refund: adapters.Refund{Provider: r.Provider, Account: r.Account, OrderNo: r.OrderNo,
+			ProviderOrderID: r.ProviderOrderID, RefundNo: r.RefundNo, Amount: r.Amount, Total: r.Total, Currency: r.Currency, Action: r.Action}})
+		return nil
+	})
+	return its
+}
+
+// TestXLSXPrint: the results print landscape at 80 % over pages across,
+// the header row and the row column repeated on each, with the sheet's
+// source and batch at the top of every page and "Page X of Y" at the foot.
+func TestXLSXPrint(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out.xlsx")
+	if err := results.WriteFile(context.Background(), path, fixture(t), results.Options{Paper: excel.Letter}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := excelize.OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	l, _ := f.GetPageLayout("Results")
+	if *l.Orientation != "landscape" || *l.Size != 1 || *l.AdjustTo != 80 {
+		t.Errorf("layout: %v, paper %v, scale %v", *l.Orientation, *l.Size, *l.AdjustTo)
+	}
+	var titles string
+	for _, n := range f.GetDefinedName() {
+		if n.Name == "_xlnm.Print_Titles" && n.Scope == "Results" {
+			titles = n.RefersTo
+		}
+	}
+	if titles != "'Results'!$A:$A,'Results'!$1:$1" {
+		t.Errorf("print titles %q", titles)
+	}
+	hf, _ := f.GetHeaderFooter("Results")
+	if hf == nil || !strings.Contains(hf.OddHeader, "Refund results") || !strings.Contains(hf.OddFooter, "Page &P of &N") {
+		t.Errorf("header/footer %+v", hf)
+	}
+}
+
+// TestCSVByteOrderMark: the CSV starts with the UTF-8 byte-order mark,
+// unless NoBOM.
+func TestCSVByteOrderMark(t *testing.T) {
+	for _, noBOM := range []bool{false, true} {
+		var b strings.Builder
+		if err := results.WriteCSV(context.Background(), &b, fixture(t), results.Options{NoBOM: noBOM}); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.HasPrefix(b.String(), "\uFEFFrow,provider,"); got == noBOM || !strings.Contains(b.String(), "row,provider,") {
+			t.Errorf("NoBOM %v: starts %q", noBOM, b.String()[:12])
+		}
+	}
 }

@@ -525,7 +525,11 @@ func (w *worker) premark(l *lane, src source, want func(store.Record) bool, quit
 				return false
 			default:
 			}
-			if w.stop.Err() != nil || l.pausedReason() != "" {
+			if w.stop.Err() != nil {
+				w.c.interrupted.Store(true) // items are left: the run was stopped
+				return false
+			}
+			if l.pausedReason() != "" {
 				return false
 			}
 			if rec.State != store.Planned {

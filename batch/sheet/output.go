@@ -13,6 +13,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/bulkrefund/bulkrefund/internal/clip"
+	"github.com/bulkrefund/bulkrefund/internal/excel"
 )
 
 // Guard makes text safe to put in a cell: a spreadsheet evaluates a cell
@@ -52,8 +53,17 @@ type ErrorsWriter struct {
 	buf  []any
 }
 
-// NewErrorsWriter creates path and writes the header.
-func NewErrorsWriter(path string, header []string) (*ErrorsWriter, error) {
+// ErrorsOptions are how the errors file is written; the zero value is the
+// default.
+type ErrorsOptions struct {
+	// NoBOM leaves out the UTF-8 byte-order mark a CSV errors file starts
+	// with by default.
+	NoBOM bool
+}
+
+// NewErrorsWriter creates path and writes the header. opt, at most one,
+// says how.
+func NewErrorsWriter(path string, header []string, opt ...ErrorsOptions) (*ErrorsWriter, error) {
 	w := &ErrorsWriter{path: path, width: len(header)}
 	head := make([]string, 0, len(header)+2)
 	for _, h := range header {
@@ -107,7 +117,9 @@ func NewErrorsWriter(path string, header []string) (*ErrorsWriter, error) {
 		}
 		w.f = f
 		w.bw = bufio.NewWriter(f)
-		w.bw.WriteString("\ufeff")
+		if len(opt) == 0 || !opt[0].NoBOM {
+			w.bw.WriteString(excel.BOM)
+		}
 		w.cw = csv.NewWriter(w.bw)
 		if err := w.cw.Write(head); err != nil {
 			f.Close()

@@ -155,8 +155,8 @@ func TestAuditPage(t *testing.T) {
 // and filters, answer from an index in milliseconds — the last page as fast
 // as the first.
 func TestBatchPageLarge(t *testing.T) {
-	if testing.Short() {
-		t.Skip("plans 100,000 rows")
+	if testing.Short() || raceEnabled {
+		t.Skip("plans 100,000 rows and times queries: not in -short mode, and not under the race detector")
 	}
 	ctx := context.Background()
 	items := storetest.Items(100_000, 0)

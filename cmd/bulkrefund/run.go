@@ -25,15 +25,16 @@ import (
 	"github.com/bulkrefund/bulkrefund/batch/sheet"
 	"github.com/bulkrefund/bulkrefund/batch/store"
 	"github.com/bulkrefund/bulkrefund/internal/cli"
+	"github.com/bulkrefund/bulkrefund/internal/version"
 	"github.com/bulkrefund/bulkrefund/money"
 )
 
 // toolVersion is recorded in every batch and report.
-var toolVersion = app.ToolVersion
+var toolVersion = version.String("bulkrefund")
 
 type runFlags struct {
 	config, sheet, ledger, results, logFormat, sandboxOrders, report string
-	sandbox, yes, dryRun, skipInvalid, quiet, newLedger              bool
+	sandbox, yes, dryRun, skipInvalid, quiet, newLedger, noBOM       bool
 	parallel, maxAttempts, maxErrors                                 int
 	poll, callTimeout, drain, maxRetryAfter                          time.Duration
 	pollGiven                                                        bool
@@ -93,6 +94,7 @@ same command resumes).`,
 	fl.DurationVar(&f.callTimeout, "call-timeout", 30*time.Second, "timeout of each provider call")
 	fl.DurationVar(&f.drain, "drain", 0, "after a signal, how long in-flight calls may take (default: --call-timeout)")
 	fl.IntVar(&f.maxErrors, "max-errors", 20, "print at most `N` invalid-row lines")
+	fl.BoolVar(&f.noBOM, "no-bom", false, "write CSV files (--results, the kept statement) without the UTF-8 byte-order mark Excel needs to show Chinese text")
 	for name, exts := range map[string][]string{"config": {"json"}, "sandbox-orders": {"csv", "xlsx"}, "ledger": {"db"},
 		"results": {"csv", "xlsx"}, "report": {"xlsx", "json"}} {
 		cmd.MarkFlagFilename(name, exts...)
@@ -251,7 +253,7 @@ func runSheet(e env, path string, f runFlags) int {
 			}
 			return provs.route, nil
 		},
-		Progress: counter, Results: f.results, Controls: ctl,
+		Progress: counter, Results: f.results, ResultsOptions: results.Options{NoBOM: f.noBOM}, Controls: ctl,
 		Options: runner.Options{Parallel: f.parallel, MaxAttempts: f.maxAttempts, CallTimeout: f.callTimeout,
 			DrainTimeout: f.drain, Poll: f.poll, Logger: logger, MaxRetryAfter: f.maxRetryAfter},
 	}

@@ -3,13 +3,15 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
+	"io"
 	"os/user"
 	"path/filepath"
 	"strings"
 
 	"github.com/bulkrefund/bulkrefund/adapters"
 	"github.com/bulkrefund/bulkrefund/batch/store"
+	"github.com/bulkrefund/bulkrefund/internal/atomicfile"
+	"github.com/bulkrefund/bulkrefund/internal/excel"
 	"github.com/bulkrefund/bulkrefund/report"
 )
 
@@ -19,31 +21,33 @@ import (
 // statement and the orders are the sandbox's; against real providers every
 // sent refund is looked up live, within each account's rate limit. clean is
 // false when the report has exceptions or pending rows.
+//
+// Every input the report names stays where it says, so that an auditor can
+// check its hash later: the ledger and the orders file are where the run
+// found them (named by absolute path), and the sandbox's statement, which
+// lives only in this process, is kept beside the report as
+// NAME.statement.csv.
 func writeRunReport(ctx context.Context, e env, f runFlags, l store.Ledger, batchID string, ps *providerSet) (clean bool, err error) {
 	in := report.Inputs{Ledger: l, Batches: []string{batchID}, ToolVersion: toolVersion}
 	if u, err := user.Current(); err == nil {
 		in.Operator = u.Username
 	}
 	if ps.sandbox != nil {
-		dir, err := os.MkdirTemp("", "bulkrefund-report-")
+		stmt := statementBeside(f.report)
+		err := atomicfile.Write(stmt, 0o644, func(w io.Writer) error {
+			if !f.noBOM {
+				if _, err := io.WriteString(w, excel.BOM); err != nil {
+					return err
+				}
+			}
+			return ps.sandbox.WriteStatement(w)
+		})
 		if err != nil {
-			return false, err
+			return false, fmt.Errorf("keeping the sandbox's statement: %w", err)
 		}
-		defer os.RemoveAll(dir)
-		stmt := filepath.Join(dir, "sandbox-statement.csv")
-		fh, err := os.Create(stmt)
-		if err != nil {
-			return false, err
-		}
-		if err := ps.sandbox.WriteStatement(fh); err != nil {
-			fh.Close()
-			return false, err
-		}
-		if err := fh.Close(); err != nil {
-			return false, err
-		}
-		in.Statements = []string{stmt}
-		in.Orders = []string{f.sandboxOrders}
+		fmt.Fprintf(e.stdout, "Sandbox statement kept at %s\n", stmt)
+		in.Statements = []string{absPath(stmt)}
+		in.Orders = []string{absPath(f.sandboxOrders)}
 	} else {
 		in.Lookup = &report.Lookup{
 			Provider: func(provider, account string) (adapters.Provider, error) {
@@ -81,4 +85,18 @@ func writeRunReport(ctx context.Context, e env, f runFlags, l store.Ledger, batc
 	}
 	fmt.Fprintln(e.stdout)
 	return res.Clean(), nil
+}
+
+// statementBeside names the file the sandbox's statement is kept in:
+// report.xlsx → report.statement.csv, in the report's directory.
+func statementBeside(reportPath string) string {
+	return strings.TrimSuffix(reportPath, filepath.Ext(reportPath)) + ".statement.csv"
+}
+
+// absPath is p made absolute, or p if the working directory is unknown.
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
 }

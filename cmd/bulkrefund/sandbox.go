@@ -15,6 +15,7 @@ import (
 
 	"github.com/bulkrefund/bulkrefund/adapters/sandbox"
 	"github.com/bulkrefund/bulkrefund/internal/cli"
+	"github.com/bulkrefund/bulkrefund/internal/excel"
 )
 
 // defaultSandboxOrders is loaded when neither --orders nor --generate is given.
@@ -23,7 +24,7 @@ const defaultSandboxOrders = "samples/orders.csv"
 type sandboxFlags struct {
 	addr, orders, writeOrders, statement, writeConfig string
 	notifyURL, adminToken, adminTokenFile             string
-	noAdmin                                           bool
+	noAdmin, noBOM                                    bool
 	generate                                          int
 	seed                                              int64
 	faults                                            sandbox.Faults
@@ -73,6 +74,7 @@ provider config and credential files a client can use at once.`,
 	fl.StringVar(&sf.adminToken, "admin-token", "", "require \"Authorization: Bearer `TOKEN`\" on the /_sandbox/ admin endpoints (needed off loopback)")
 	fl.StringVar(&sf.adminTokenFile, "admin-token-file", "", "read the admin token from `FILE` (keeps it out of the process list)")
 	fl.BoolVar(&sf.noAdmin, "no-admin", false, "turn the /_sandbox/ admin endpoints off")
+	fl.BoolVar(&sf.noBOM, "no-bom", false, "write --statement and --write-orders without the UTF-8 byte-order mark Excel needs to show Chinese text")
 	fl.StringVar(&sf.statement, "statement", "", "write the statement CSV to `FILE` on shutdown")
 	fl.StringVar(&sf.writeConfig, "write-config", "", "write providers.json and credential files for a client to `DIR`")
 	for name, exts := range map[string][]string{"orders": {"csv"}, "write-orders": {"csv"}, "statement": {"csv"}} {
@@ -87,7 +89,7 @@ provider config and credential files a client can use at once.`,
 func cmdSandbox(e env, sf sandboxFlags) int {
 	addr, ordersPath, generate, seed, writeOrders := &sf.addr, &sf.orders, &sf.generate, &sf.seed, &sf.writeOrders
 	statement, writeConfig, f := &sf.statement, &sf.writeConfig, sf.faults
-	notifyURL, adminToken, adminTokenFile, noAdmin := &sf.notifyURL, &sf.adminToken, &sf.adminTokenFile, &sf.noAdmin
+	notifyURL, adminToken, adminTokenFile, noAdmin, noBOM := &sf.notifyURL, &sf.adminToken, &sf.adminTokenFile, &sf.noAdmin, &sf.noBOM
 	f.Seed = *seed
 	if err := f.Validate(); err != nil {
 		fmt.Fprintf(e.stderr, "bulkrefund sandbox: %v\n", err)
@@ -121,7 +123,7 @@ func cmdSandbox(e env, sf sandboxFlags) int {
 		}
 	}
 	if *writeOrders != "" {
-		if err := writeFileAtomic(*writeOrders, func(w *os.File) error { return sandbox.WriteOrders(w, orders) }); err != nil {
+		if err := writeFileAtomic(*writeOrders, !*noBOM, func(w *os.File) error { return sandbox.WriteOrders(w, orders) }); err != nil {
 			fmt.Fprintf(e.stderr, "bulkrefund sandbox: %v\n", err)
 			return exitUsage
 		}
@@ -173,7 +175,7 @@ func cmdSandbox(e env, sf sandboxFlags) int {
 	stop()
 	sb.Close()
 	if *statement != "" {
-		if err := writeFileAtomic(*statement, func(w *os.File) error { return sb.WriteStatement(w) }); err != nil {
+		if err := writeFileAtomic(*statement, !*noBOM, func(w *os.File) error { return sb.WriteStatement(w) }); err != nil {
 			fmt.Fprintf(e.stderr, "bulkrefund sandbox: writing statement: %v\n", err)
 			return exitFailures
 		}
@@ -205,13 +207,20 @@ func sandboxAdminToken(flagToken, file string, noAdmin bool) (string, error) {
 }
 
 // writeFileAtomic writes through a temporary file in the same directory and
-// renames it, so a reader never sees half a statement.
-func writeFileAtomic(path string, fill func(*os.File) error) error {
+// renames it, so a reader never sees half a statement. A CSV file starts
+// with the UTF-8 byte-order mark when bom is set (see excel.BOM).
+func writeFileAtomic(path string, bom bool, fill func(*os.File) error) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())
+	if bom {
+		if _, err := tmp.WriteString(excel.BOM); err != nil {
+			tmp.Close()
+			return err
+		}
+	}
 	if err := fill(tmp); err != nil {
 		tmp.Close()
 		return err

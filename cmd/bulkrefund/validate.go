@@ -15,6 +15,7 @@ import (
 type validateFlags struct {
 	sheet, errors, config string
 	maxErrors             int
+	noBOM                 bool
 }
 
 func newValidateCmd(e env) *cobra.Command {
@@ -39,6 +40,7 @@ cannot be used.`,
 	fl.StringVar(&f.sheet, "sheet", "", "XLSX sheet to read (default: the first visible sheet)")
 	fl.StringVar(&f.errors, "errors", "", "write every invalid row, with row and error columns, to `OUT` (.xlsx, else CSV)")
 	fl.IntVar(&f.maxErrors, "max-errors", 20, "print at most `N` error lines on stderr")
+	fl.BoolVar(&f.noBOM, "no-bom", false, "write a CSV --errors file without the UTF-8 byte-order mark Excel needs to show Chinese text")
 	fl.StringVarP(&f.config, "config", "c", "", "provider config `FILE`: fill blank cells from its accounts (PayEase notify_url); no credential is read")
 	cmd.MarkFlagFilename("errors", "csv", "xlsx")
 	cmd.MarkFlagFilename("config", "json")
@@ -48,7 +50,7 @@ cannot be used.`,
 // cmdValidate checks a refund sheet and lists every invalid row. Exit 0: all
 // rows valid; 1: some rows invalid; 2: bad usage or an unusable file.
 func cmdValidate(e env, path string, f validateFlags) int {
-	sheetName, errorsOut, maxErrors, configPath := &f.sheet, &f.errors, &f.maxErrors, &f.config
+	sheetName, errorsOut, maxErrors, configPath, noBOM := &f.sheet, &f.errors, &f.maxErrors, &f.config, &f.noBOM
 	if *maxErrors < 0 {
 		fmt.Fprintln(e.stderr, "bulkrefund validate: --max-errors must be 0 or more")
 		return exitUsage
@@ -71,7 +73,7 @@ func cmdValidate(e env, path string, f validateFlags) int {
 	}
 	if *errorsOut != "" {
 		opts.OnHeader = func(header []string) error {
-			w, err := sheet.NewErrorsWriter(*errorsOut, header)
+			w, err := sheet.NewErrorsWriter(*errorsOut, header, sheet.ErrorsOptions{NoBOM: *noBOM})
 			if err != nil {
 				return fmt.Errorf("writing %s: %w", *errorsOut, err)
 			}

@@ -61,7 +61,7 @@ func Usagef(format string, a ...any) error {
 // generated. name is the binary's name as the user types it.
 func Setup(root *cobra.Command, name string) {
 	cobra.EnableCommandSorting = false
-	root.Version = buildVersion(name) // TODO(merge): use internal/version
+	root.Version = buildVersion(name)
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.SilenceUsage = true
 	root.SilenceErrors = true

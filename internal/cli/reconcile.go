@@ -25,6 +25,7 @@ type reconcileFlags struct {
 	cfgPath, from, to, tz string
 	out, csvDir, jsonPath string
 	ledger                string
+	noBOM                 bool
 	parallel              int
 	tolerance             int64
 }
@@ -99,6 +100,7 @@ Exit: 0 all matched or agreed failed, 1 exceptions or pending remain,
 	fl.StringVarP(&f.out, "output", "o", "", "write the XLSX report to `FILE`")
 	fl.StringVar(&f.csvDir, "csv", "", "also write one CSV per sheet into `DIR`")
 	fl.StringVar(&f.jsonPath, "json", "", "also write the rows as JSON to `FILE`")
+	fl.BoolVar(&f.noBOM, "no-bom", false, "write the --csv files without the UTF-8 byte-order mark Excel needs to show Chinese text")
 	for name, exts := range map[string][]string{"ledger": {"db"}, "results": {"csv", "xlsx"}, "statement": {"csv", "xlsx"},
 		"orders": {"csv", "xlsx"}, "config": {"json"}, "output": {"xlsx"}, "json": {"json"}} {
 		cmd.MarkFlagFilename(name, exts...)
@@ -205,10 +207,14 @@ func reconcile(ctx context.Context, f reconcileFlags, stdout, stderr io.Writer) 
 	if res.Meta.Operator == "" {
 		res.Meta.Operator = currentUser()
 	}
+	wopt := report.WriteOptions{NoBOM: f.noBOM}
+	writeJSON := func(path string, res *report.Result, _ ...report.WriteOptions) error {
+		return report.WriteJSON(path, res)
+	}
 	for _, w := range []struct {
 		path  string
-		write func(string, *report.Result) error
-	}{{out, report.WriteXLSX}, {csvDir, report.WriteCSV}, {jsonPath, report.WriteJSON}} {
+		write func(string, *report.Result, ...report.WriteOptions) error
+	}{{out, report.WriteXLSX}, {csvDir, report.WriteCSV}, {jsonPath, writeJSON}} {
 		if w.path == "" {
 			continue
 		}
@@ -216,7 +222,7 @@ func reconcile(ctx context.Context, f reconcileFlags, stdout, stderr io.Writer) 
 			fmt.Fprintln(stderr, "reconcile: interrupted")
 			return exitInterrupted
 		}
-		if err := w.write(w.path, res); err != nil {
+		if err := w.write(w.path, res, wopt); err != nil {
 			fmt.Fprintf(stderr, "reconcile: %v\n", err)
 			return exitUsage
 		}
@@ -277,5 +283,5 @@ func currentUser() string {
 	return ""
 }
 
-// version is the report's tool_version. TODO(merge): use internal/version.
+// version is the report's tool_version.
 func version() string { return buildVersion("reconcile") }

@@ -3,20 +3,14 @@ package cli
 import (
 	"runtime/debug"
 	"strings"
+
+	buildinfo "github.com/bulkrefund/bulkrefund/internal/version"
 )
 
-// buildVersion names the build of the running binary: the module version
-// (set by `go install ...@vX`; "devel" in a checkout), the VCS revision and
-// whether the tree had uncommitted changes, as runtime/debug records them.
-//
-// TODO(merge): use internal/version.
-func buildVersion(name string) string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return name + " devel"
-	}
-	return name + " " + formatBuild(bi)
-}
+// buildVersion names the build of the running binary (internal/version:
+// the module version, the VCS revision and whether the tree had
+// uncommitted changes), the same text the report records as tool_version.
+func buildVersion(name string) string { return buildinfo.String(name) }
 
 func formatBuild(bi *debug.BuildInfo) string {
 	v := bi.Main.Version
