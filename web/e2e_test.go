@@ -272,7 +272,15 @@ func TestBrowserEndToEnd(t *testing.T) {
 		t.Fatalf("progress did not reach 230: %v (page says %q)", err, b.text("#progress .big"))
 	}
 	t.Logf("progress reached 230 in %v", time.Since(start))
-	time.Sleep(1500 * time.Millisecond) // the rows table refreshes after the end event
+	// The rows table refreshed in place too: its first row, planned when
+	// the page loaded, now shows succeeded.
+	ctx, cancel = context.WithTimeout(b.ctx, 20*time.Second)
+	_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector('#rows tbody tr .status').textContent === "succeeded"`,
+		chromedp.WithPollingInterval(200*time.Millisecond)))
+	cancel()
+	if err != nil {
+		t.Errorf("the rows table did not refresh in place: %v", err)
+	}
 	b.shot("10-watch-done")
 	if got := b.text("[data-field=succeeded]"); got != "230" {
 		t.Errorf("succeeded: %q", got)

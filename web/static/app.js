@@ -30,17 +30,20 @@
         .then(function (r) { return r.ok ? r.text() : null; })
         .then(function (html) {
           if (!html) return;
+          // Only the table and the pager are replaced: the filter form
+          // (and whatever is being typed in it) stays as it is.
           var tmp = document.createElement("div");
           tmp.innerHTML = html;
-          var fresh = tmp.querySelector("#rows");
-          if (fresh) {
-            rows.replaceWith(fresh);
-            rows = fresh;
-          }
+          ["tbody", ".pager"].forEach(function (sel) {
+            var fresh = tmp.querySelector("#rows " + sel);
+            var old = rows.querySelector(sel);
+            if (fresh && old) old.replaceWith(fresh);
+          });
         })
         .catch(function () {});
     };
     var lastRows = 0;
+    var sawRunning = false;
     var es = new EventSource(prog.getAttribute("data-events"));
     es.addEventListener("progress", function (ev) {
       var p = JSON.parse(ev.data);
@@ -65,15 +68,18 @@
         runState.className = "status status-" + st;
       }
       prog.setAttribute("data-running", p.running);
-      var now = Date.now();
-      if (now - lastRows > 3000) {
-        lastRows = now;
-        refreshRows();
+      if (p.running) {
+        sawRunning = true;
+        var now = Date.now();
+        if (now - lastRows > 3000) {
+          lastRows = now;
+          refreshRows();
+        }
       }
     });
     es.addEventListener("end", function () {
       es.close();
-      refreshRows();
+      if (sawRunning) refreshRows(); // the rows as the run left them
     });
   }
 
