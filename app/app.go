@@ -67,9 +67,7 @@ func OpenLedgerExisting(ctx context.Context, spec string) (*store.SQL, error) {
 	return openLedger(ctx, spec, store.SQLiteOptions{})
 }
 
-var openLedger = func(ctx context.Context, spec string, o store.SQLiteOptions) (*store.SQL, error) {
-	return store.OpenSQLite(spec, o)
-}
+var openLedger = store.OpenLedger
 
 // SheetSpec names a sheet to read.
 type SheetSpec struct {

@@ -57,7 +57,7 @@ type ApprovalState struct {
 	Submitted *Decision  // the latest submission, if any
 	Approved  *Decision  // the approval in force, if any
 	Rejected  *Decision  // the rejection, if any (final)
-	History   []Decision // every entry, oldest first
+	History   []Decision // every entry bound to its content, oldest first
 }
 
 // Submitter is who submitted the batch, else who planned it.
@@ -115,12 +115,13 @@ func Approvals(ctx context.Context, l store.Ledger, batchID string) (ApprovalSta
 			return nil
 		}
 		d := parseDecision(a)
-		st.History = append(st.History, d)
-		// A decision counts only if it is bound to this content; a
-		// hand-made entry naming another hash is ignored.
+		// A decision counts only if it is bound to this content: an entry
+		// naming another hash, or none (a hand-over to the workers is
+		// recorded as "approved" by the one who ran it), is no decision.
 		if d.Hash != m.BatchID {
 			return nil
 		}
+		st.History = append(st.History, d)
 		switch a.Action {
 		case ActionSubmitted:
 			dd := d

@@ -14,6 +14,7 @@ import (
 	"github.com/bulkrefund/bulkrefund/batch/results"
 	"github.com/bulkrefund/bulkrefund/batch/runner"
 	"github.com/bulkrefund/bulkrefund/batch/store"
+	"github.com/bulkrefund/bulkrefund/batch/worker"
 )
 
 // Spec is one run of a sheet: everything the use case needs, whoever asks
@@ -41,6 +42,11 @@ type Spec struct {
 	// Controls are the limits and maker-checker rules (controls.go); nil:
 	// none, but a rejected batch never runs all the same.
 	Controls *Controls
+	// ViaWorkers hands the batch to `bulkrefund worker` processes instead
+	// of sending it here: Run records it, approves it for the workers
+	// (worker.HandOver) and returns. Connect may then be nil: the workers
+	// have their own config.
+	ViaWorkers bool
 }
 
 // Hooks are how a caller takes part in a run: what it shows and whether it
@@ -120,12 +126,14 @@ func Run(ctx context.Context, spec Spec, h Hooks) (Outcome, error) {
 	if spec.Options.Poll == 0 && spec.AsyncPoll > 0 && len(AsyncProviders(p.Items)) > 0 {
 		spec.Options.Poll = spec.AsyncPoll
 	}
-	route, err := spec.Connect()
-	if err != nil {
-		return out, fmt.Errorf("%w: %w", ErrUnusable, err)
-	}
-	if it, missing := MissingRoute(p.Items, route); missing {
-		return out, fmt.Errorf("%w: row %d: %w: %s account %q", ErrUnusable, it.Row, runner.ErrNoRoute, it.Provider, it.Account)
+	var route Routes
+	if spec.Connect != nil || !spec.ViaWorkers {
+		if route, err = spec.Connect(); err != nil {
+			return out, fmt.Errorf("%w: %w", ErrUnusable, err)
+		}
+		if it, missing := MissingRoute(p.Items, route); missing {
+			return out, fmt.Errorf("%w: row %d: %w: %s account %q", ErrUnusable, it.Row, runner.ErrNoRoute, it.Provider, it.Account)
+		}
 	}
 	out.Ledger = spec.Ledger
 
@@ -194,6 +202,10 @@ func Run(ctx context.Context, spec Spec, h Hooks) (Outcome, error) {
 		h.Started(l, out.BatchID)
 	}
 	p.Items = nil // the ledger has them now; a 200k-row sheet need not stay in memory twice
+	if spec.ViaWorkers {
+		_, err := worker.HandOver(ctx, l, out.BatchID, p.Meta.Operator)
+		return out, err
+	}
 
 	out.Run, err = Execute(ctx, l, out.BatchID, p.Meta.Operator, RunSpec{
 		Route: route, Options: spec.Options, Progress: spec.Progress, Results: spec.Results, ResultsOptions: spec.ResultsOptions})

@@ -2,8 +2,11 @@ package report
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -22,6 +25,7 @@ type Inputs struct {
 	// side, each a Source of its own.
 	Ledger     store.Ledger
 	Batches    []string
+	States     []string // per-batch state files of an earlier bulkrefund, read as they are
 	Results    []string // results files (CSV or XLSX)
 	Statements []string // provider statements (CSV or XLSX)
 	Orders     []string // orders ledgers (CSV or XLSX)
@@ -32,8 +36,13 @@ type Inputs struct {
 	Theirs []Theirs
 
 	// Lookup, when set, asks the providers live about every refund of our
-	// side that was sent; the answers join the provider side.
+	// side that was sent (with From set: those that can have a row in the
+	// period, see docs/report.md); the answers join the provider side.
 	Lookup *Lookup
+
+	// History, when set, keeps the exceptions from one reconciliation to
+	// the next (package report/history: in the ledger).
+	History History
 
 	Options
 	Operator    string
@@ -111,6 +120,19 @@ func Build(ctx context.Context, in Inputs) (*Result, error) {
 			return part{ours: recs}
 		})
 	}
+	for _, p := range in.States {
+		src := add(Source{Role: "state", Path: p})
+		jobs = append(jobs, func() part {
+			recs, m, err := ReadStore(ctx, p, src)
+			if err != nil {
+				return part{err: err}
+			}
+			sum, err := hashFile(p)
+			s := &meta.Sources[src]
+			s.SHA256, s.Records, s.BatchID, s.RunID, s.operator = sum, len(recs), m.BatchID, runID(m), m.Operator
+			return part{ours: recs, err: err}
+		})
+	}
 	for _, p := range in.Results {
 		src := add(Source{Role: "results", Path: p})
 		jobs = append(jobs, func() part {
@@ -167,10 +189,21 @@ func Build(ctx context.Context, in Inputs) (*Result, error) {
 			theirs = append(theirs, t)
 		}
 	}
+	var open map[string]*Tracked
+	if in.History != nil {
+		list, err := in.History.Open(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("exception history: %w", err)
+		}
+		open = make(map[string]*Tracked, len(list))
+		for i := range list {
+			open[list[i].ID] = &list[i]
+		}
+	}
 	if in.Lookup != nil {
 		fillPaymentMethods(ours, orders)
 		src := add(Source{Role: "lookup"})
-		recs, err := lookupAll(ctx, in.Lookup, ours, src)
+		recs, err := lookupAll(ctx, in.Lookup, ours, orders, lookupScope(ours, orders, in.From, open), src)
 		if err != nil {
 			return nil, err
 		}
@@ -180,7 +213,7 @@ func Build(ctx context.Context, in Inputs) (*Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	res := Reconcile(ours, theirs, orders, in.Options)
+	res := reconcile(ours, theirs, orders, in.Options, open)
 	if in.Operator != "" {
 		meta.Operator = in.Operator
 	}
@@ -199,6 +232,12 @@ func Build(ctx context.Context, in Inputs) (*Result, error) {
 	slices.Sort(meta.BatchIDs)
 	meta.BatchIDs = slices.Compact(meta.BatchIDs)
 	res.Meta = meta
+	assignAges(res, now, open)
+	if in.History != nil {
+		if err := in.History.Record(ctx, res.night(now)); err != nil {
+			return nil, fmt.Errorf("exception history: %w", err)
+		}
+	}
 	return res, nil
 }
 
@@ -218,6 +257,17 @@ func runID(m store.Meta) string {
 // ReadBatch reads one batch of the ledger as our side.
 func ReadBatch(ctx context.Context, l store.Ledger, batchID string, source int32) ([]Ours, store.Meta, error) {
 	path := l.Where() + " batch " + batchID
+	m, err := l.Batch(ctx, batchID)
+	if err != nil {
+		return nil, m, fmt.Errorf("%s: %w", path, err)
+	}
+	if out, ok, err := readBatchDirect(ctx, l, m, path, source); ok {
+		return out, m, err
+	}
+	return readView(ctx, l, batchID, path, source)
+}
+
+func readView(ctx context.Context, l store.Ledger, batchID, path string, source int32) ([]Ours, store.Meta, error) {
 	st, err := l.View(ctx, batchID)
 	if err != nil {
 		return nil, store.Meta{}, fmt.Errorf("%s: %w", path, err)
@@ -249,12 +299,85 @@ func ReadBatch(ctx context.Context, l store.Ledger, batchID string, source int32
 	return out, m, nil
 }
 
+// ReadStore reads a per-batch state file of an earlier bulkrefund (tables
+// meta and items) as our side, leaving the file as it is: the file is
+// imported into a throw-away ledger by the ledger's own importer and read
+// back from there, so that the old format is known in one place. To keep
+// its refunds for good, import it: `bulkrefund ledger import PATH`.
+func ReadStore(ctx context.Context, path string, source int32) ([]Ours, store.Meta, error) {
+	if err := notALedger(path); err != nil {
+		return nil, store.Meta{}, err
+	}
+	dir, err := os.MkdirTemp("", "reconcile-state-")
+	if err != nil {
+		return nil, store.Meta{}, err
+	}
+	defer os.RemoveAll(dir)
+	l, err := store.OpenSQLite(filepath.Join(dir, "ledger.db"), store.SQLiteOptions{Create: true})
+	if err != nil {
+		return nil, store.Meta{}, err
+	}
+	defer l.Close()
+	imp, err := store.ImportState(ctx, l, path, "reconcile")
+	if err != nil {
+		return nil, store.Meta{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return readView(ctx, l, imp.Plan.Meta.BatchID, path, source)
+}
+
+// notALedger refuses a ledger given as a state file: it is read with
+// --ledger (Inputs.Ledger), which also keeps the exceptions' history.
+func notALedger(path string) error {
+	if _, err := os.Stat(path); err != nil {
+		return err
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type='table' AND name='ledger_schema'`).Scan(&n); err == nil && n > 0 {
+		return fmt.Errorf("%s is a ledger, not a per-batch state file: give it as --ledger %s", path, path)
+	}
+	return nil
+}
+
+// lookupScope says which of our refunds a lookup asks about. Without a
+// period, every one. With From, those that can have a row in the report:
+// not final yet, sent at or after From, or an exception still open from an
+// earlier night; and every other refund of their orders, so that the
+// order's net and refunded total are complete.
+func lookupScope(ours []Ours, orders []Order, from time.Time, open map[string]*Tracked) func(i int) bool {
+	if from.IsZero() {
+		return func(int) bool { return true }
+	}
+	x := newIdents(ours, nil, orders)
+	type ok struct{ p, a, o string }
+	in := map[ok]bool{}
+	for i := range ours {
+		o := &ours[i]
+		ord := x.order(o.Provider(), o.Account(), o.OrderNo(), o.ProviderOrderID())
+		scoped := !o.State.final() || !o.LastAttempt().Before(from) || !o.FirstAttempt().Before(from)
+		if !scoped && len(open) > 0 {
+			_, scoped = open[oursID(o, ord)]
+		}
+		if scoped {
+			in[ok{o.Provider(), o.Account(), ord}] = true
+		}
+	}
+	return func(i int) bool {
+		o := &ours[i]
+		return in[ok{o.Provider(), o.Account(), x.order(o.Provider(), o.Account(), o.OrderNo(), o.ProviderOrderID())}]
+	}
+}
+
 // lookupAll asks the providers about every refund of ours that may have
 // reached them (each refund number once), with bounded parallelism and a
 // token bucket per provider account. A refund the provider does not know
 // gives no record; a lookup that fails gives a record of status unknown,
 // which reconciles as PENDING with the error as its reason.
-func lookupAll(ctx context.Context, l *Lookup, ours []Ours, src int32) ([]Theirs, error) {
+func lookupAll(ctx context.Context, l *Lookup, ours []Ours, orders []Order, scope func(int) bool, src int32) ([]Theirs, error) {
 	par := l.Parallel
 	if par <= 0 {
 		par = 8
@@ -272,14 +395,15 @@ func lookupAll(ctx context.Context, l *Lookup, ours []Ours, src int32) ([]Theirs
 		attempts = 4
 	}
 	// One lookup per match key.
+	x := newIdents(ours, nil, orders)
 	idx := make([]int, 0, len(ours))
 	for i := range ours {
-		if ours[i].State.sent() {
+		if ours[i].State.sent() && scope(i) {
 			idx = append(idx, i)
 		}
 	}
-	slices.SortFunc(idx, func(a, b int) int { return cmpKey(oursKey(&ours[a]), oursKey(&ours[b])) })
-	idx = slices.CompactFunc(idx, func(a, b int) bool { return cmpKey(oursKey(&ours[a]), oursKey(&ours[b])) == 0 })
+	slices.SortFunc(idx, func(a, b int) int { return cmpKey(x.oursKey(&ours[a]), x.oursKey(&ours[b])) })
+	idx = slices.CompactFunc(idx, func(a, b int) bool { return cmpKey(x.oursKey(&ours[a]), x.oursKey(&ours[b])) == 0 })
 
 	limiters := map[string]Limiter{}
 	clients := map[string]adapters.Provider{}
@@ -336,7 +460,7 @@ func lookupAll(ctx context.Context, l *Lookup, ours []Ours, src int32) ([]Theirs
 			}
 			t := TheirRecord{
 				Provider: o.Provider(), Account: o.Account(), OrderNo: o.OrderNo(), ProviderOrderID: o.ProviderOrderID(),
-				RefundNo: o.RefundNo(), Action: o.Action(), Currency: o.Currency(), Source: src, Row: o.Row,
+				RefundNo: o.RefundNo(), Action: o.Action(), Currency: o.Currency(), Source: src, Row: o.Row, Lookup: true,
 			}
 			if o.Action() == adapters.ActionRevoke {
 				t.RefundNo = ""
@@ -348,27 +472,10 @@ func lookupAll(ctx context.Context, l *Lookup, ours []Ours, src int32) ([]Theirs
 				if gctx.Err() != nil {
 					return gctx.Err()
 				}
-				t.Status, t.Amount = StatusUnknown, o.Amount
+				t.Status, t.AmountUnknown = StatusUnknown, true
 				t.Code, t.Message = "LOOKUP_"+strings.ToUpper(adapters.KindOf(err).String()), err.Error()
 			default:
-				t.Status = statusFrom(oc.Status)
-				t.Amount = oc.Amount
-				if oc.Amount == 0 {
-					// The provider did not report the amount: take ours and
-					// say so, rather than invent a mismatch.
-					t.Amount = o.Amount
-					t.Message = "amount not reported by the provider; ours assumed"
-				}
-				if oc.Currency != "" {
-					t.Currency = oc.Currency
-				}
-				t.ProviderRefundID, t.Time, t.Code = oc.ProviderRefundID, oc.Time, oc.Code
-				if oc.ProviderOrderID != "" {
-					t.ProviderOrderID = oc.ProviderOrderID
-				}
-				if t.Message == "" {
-					t.Message = oc.Message
-				}
+				lookupRecord(&t, o, oc)
 			}
 			out[n], found[n] = NewTheirs(t), true
 			return nil
@@ -384,6 +491,35 @@ func lookupAll(ctx context.Context, l *Lookup, ours []Ours, src int32) ([]Theirs
 		}
 	}
 	return kept, nil
+}
+
+// lookupRecord fills a provider record from a lookup's answer. An amount is
+// taken only when the answer is about this refund and reports one: never
+// ours in its place (a refund would be MATCHED without any comparison), and
+// never the amount of another refund the answer shows (Upay's query shows
+// an order's latest transaction). The order's refunded total, where the
+// answer gives it, is kept for the order-level confirmation.
+func lookupRecord(t *TheirRecord, o *Ours, oc adapters.Outcome) {
+	t.Status = statusFrom(oc.Status)
+	t.Amount = oc.Amount
+	t.ProviderRefundID, t.Time, t.Code, t.Message = oc.ProviderRefundID, oc.Time, oc.Code, oc.Message
+	if oc.Currency != "" {
+		t.Currency = oc.Currency
+	}
+	if oc.ProviderOrderID != "" {
+		t.ProviderOrderID = oc.ProviderOrderID
+	}
+	if oc.RefundNo != "" && oc.RefundNo != o.RefundNo() && o.Action() != adapters.ActionRevoke {
+		// The answer is about another refund: it says nothing of this one.
+		t.Status, t.ProviderRefundID = StatusUnknown, ""
+		t.Message = strings.TrimSpace("the answer is about refund " + oc.RefundNo + "; " + oc.Message)
+	}
+	if t.Status == StatusUnknown || oc.Amount == 0 {
+		t.Amount, t.AmountUnknown = 0, true
+	}
+	if oc.NetAmount >= 0 && oc.OrderTotal > 0 && oc.NetAmount <= oc.OrderTotal {
+		t.OrderReported, t.OrderRefunded = true, oc.OrderTotal-oc.NetAmount
+	}
 }
 
 // fillPaymentMethods takes the payment method a lookup needs (Nomad names

@@ -125,10 +125,10 @@ func (w *xlsxWriter) cover(name string, tables map[string]sheet) error {
 			over++
 		}
 	}
-	for _, s := range res.Summary {
-		if s.Category.Exception() {
-			exceptions += s.Rows
-		}
+	exceptions = res.Open()
+	explained := 0
+	for _, a := range res.ByAge() {
+		explained += a.Explained
 	}
 	for _, kf := range []struct {
 		label string
@@ -137,8 +137,10 @@ func (w *xlsxWriter) cover(name string, tables map[string]sheet) error {
 	}{
 		{"Refunds in the report", len(res.Rows), "sheet All refunds"},
 		{"Matched", res.Count(Matched), ""},
-		{"Exceptions: need a person", exceptions, "sheet Exceptions"},
+		{"Exceptions: need a person", exceptions, "sheet Exceptions, oldest first"},
 		{"    of which pending (re-check next run)", res.Count(Pending), ""},
+		{"Exceptions an auditor explained", explained, "sheet Resolved"},
+		{"Exceptions cleared since the last reconciliation", len(res.Cleared), "sheet Cleared"},
 		{"Failed on both sides", res.Count(Failed), "sheet Failures"},
 		{"Orders refunded beyond their total", over, "sheet Net by order"},
 	} {
@@ -186,6 +188,17 @@ func (w *xlsxWriter) cover(name string, tables map[string]sheet) error {
 	cats.add(0, "")
 	cats.add(0, "A", excelize.Cell{StyleID: w.note, Value: "Totals per provider and account: sheet By provider. Per day: sheet Totals per day."})
 
+	// Exceptions by how long they have been open.
+	ages := tables["exceptions_by_age"]
+	aging := section(ages.title)
+	aging.add(0, "", w.headCells([]bool{false, true, true}, "age", "open", "explained")...)
+	af := make([]field, len(ages.cols))
+	for i := 0; i < ages.n; i++ {
+		ages.fill(i, af)
+		aging.addRuled(w.body, excelize.Cell{StyleID: w.labelRule, Value: af[0].s}, excelize.Cell{StyleID: w.num, Value: af[1].n},
+			excelize.Cell{StyleID: w.num, Value: af[2].n})
+	}
+
 	// Inputs, each with its hash.
 	inputs := section("Inputs")
 	for _, s := range m.Sources {
@@ -216,7 +229,7 @@ func (w *xlsxWriter) cover(name string, tables map[string]sheet) error {
 	c := &coverWriter{sw: sw}
 	// The first page is the cover: who, what, the key figures and the
 	// sign-off. The detail follows.
-	for _, b := range []block{head, key, sign, cats, inputs} {
+	for _, b := range []block{head, key, sign, cats, aging, inputs} {
 		if err := c.write(b); err != nil {
 			return err
 		}

@@ -37,10 +37,22 @@ var views = []view{
 		{"provider", 10, false}, {"account", 22, false}, {"currency", 9, false}, {"rows", 9, false},
 		{"exceptions", 11, false}, {"our_amount", 17, false}, {"our_refunded", 17, false}, {"provider_refunded", 18, false},
 	}},
+	// Oldest first, nights_open leading (first_seen, last_seen and the
+	// exception_id that `reconcile resolve` takes are in the CSV and JSON,
+	// and on Resolved and Cleared).
 	{name: "Exceptions", file: "exceptions", cols: []viewCol{
-		{"category", 24, false}, {"provider", 9, false}, {"account", 19, true}, {"order_no", 18, true},
-		{"refund_no", 19, true}, {"currency", 9, false}, {"our_amount", 15, false}, {"provider_amount", 17, false},
-		{"reason", 29, true}, {"what_to_do", 25, true},
+		{"nights_open", 13, false}, {"category", 24, false}, {"provider", 9, false}, {"account", 17, true},
+		{"order_no", 17, true}, {"refund_no", 17, true}, {"currency", 9, false}, {"our_amount", 15, false},
+		{"provider_amount", 17, false}, {"reason", 25, true}, {"what_to_do", 21, true},
+	}},
+	{name: "Resolved", file: "resolved", cols: []viewCol{
+		{"nights_open", 13, false}, {"category", 24, false}, {"provider", 9, false}, {"order_no", 17, true},
+		{"refund_no", 17, true}, {"currency", 9, false}, {"our_amount", 15, false}, {"resolved_at", 22, false},
+		{"resolved_by", 14, true}, {"note", 30, true},
+	}},
+	{name: "Cleared", file: "cleared", cols: []viewCol{
+		{"exception_id", 30, true}, {"category", 24, false}, {"first_seen", 22, false}, {"nights_open", 13, false},
+		{"cleared_at", 22, false}, {"now", 11, false}, {"evidence", 40, true},
 	}},
 	{name: "Failures", file: "failures", cols: []viewCol{
 		{"provider", 9, false}, {"account", 19, true}, {"order_no", 18, true}, {"refund_no", 19, true},
@@ -48,9 +60,10 @@ var views = []view{
 		{"reason", 29, true}, {"what_to_do", 26, true},
 	}},
 	{name: "Net by order", file: "net_by_order", cols: []viewCol{
-		{"provider", 9, false}, {"account", 19, true}, {"order_no", 20, true}, {"provider_order_id", 18, true},
+		{"provider", 9, false}, {"account", 14, true}, {"order_no", 16, true}, {"provider_order_id", 16, true},
 		{"currency", 9, false}, {"total", 15, false}, {"total_from", 11, false}, {"refunded_per_provider", 22, false},
 		{"refunded_per_us", 17, false}, {"net", 15, false}, {"over_refund", 12, false}, {"refunds", 9, false},
+		{"currency_differs", 17, false},
 	}},
 	{name: "Totals per day", file: "totals", cols: []viewCol{
 		{"provider", 10, false}, {"account", 22, false}, {"currency", 9, false}, {"day", 12, false}, {"rows", 9, false},

@@ -26,9 +26,12 @@ const (
 	StateSucceeded
 	// StateFailed: the provider refused it.
 	StateFailed
+	// StateBlocked: the provider refused our credentials or configuration;
+	// nothing about the refund itself was judged.
+	StateBlocked
 )
 
-var stateNames = [...]string{"planned", "submitting", "unknown", "pending", "succeeded", "failed"}
+var stateNames = [...]string{"planned", "submitting", "unknown", "pending", "succeeded", "failed", "blocked"}
 
 func (s State) String() string {
 	if int(s) < len(stateNames) {
@@ -44,7 +47,7 @@ func ParseState(s string) (State, error) {
 			return State(i), nil
 		}
 	}
-	return 0, fmt.Errorf("%w: %q (want one of planned, submitting, unknown, pending, succeeded, failed)", ErrBadValue, s)
+	return 0, fmt.Errorf("%w: %q (want one of planned, submitting, unknown, pending, succeeded, failed, blocked)", ErrBadValue, s)
 }
 
 // sent reports whether a request for the refund may have reached the provider.
@@ -220,6 +223,20 @@ type TheirRecord struct {
 	// Code and Message carry a live lookup's raw answer (or its error).
 	Code, Message string
 
+	// AmountUnknown: the record does not say this refund's amount (a
+	// lookup answer without one, or one that shows another refund of the
+	// order). Amount is then 0 and is never compared.
+	AmountUnknown bool
+	// OrderReported: the answer also gave the order's refunded total at
+	// the provider (Upay's query: total_amount − net_amount), in
+	// OrderRefunded. The refunds of the order the answer cannot show one
+	// by one are confirmed against it.
+	OrderReported bool
+	OrderRefunded int64
+	// Lookup: the record is a live lookup's answer about one of our refund
+	// numbers, not a line of the provider's own records.
+	Lookup bool
+
 	Source int32
 	Row    int32 // line in the statement file as a spreadsheet numbers it
 }
@@ -241,22 +258,47 @@ const (
 // Theirs is one refund as the provider records it: a statement line or the
 // answer of a live lookup. Packed like Ours.
 type Theirs struct {
-	text   string
-	end    [tFields]uint32
-	Amount int64
-	time   int64 // unix nanoseconds; 0 if unknown
-	Source int32
-	Row    int32 // line in the statement file as a spreadsheet numbers it
-	Status Status
+	text          string
+	end           [tFields]uint32
+	Amount        int64
+	time          int64 // unix nanoseconds; 0 if unknown
+	orderRefunded int64 // see TheirRecord.OrderRefunded
+	Source        int32
+	Row           int32 // line in the statement file as a spreadsheet numbers it
+	Status        Status
+	flags         uint8
 }
+
+const (
+	tAmountUnknown = 1 << iota
+	tOrderReported
+	tLookup
+)
 
 // NewTheirs packs r.
 func NewTheirs(r TheirRecord) Theirs {
 	t := Theirs{Amount: r.Amount, time: unixNano(r.Time), Source: r.Source, Row: r.Row, Status: r.Status}
+	if r.AmountUnknown {
+		t.flags |= tAmountUnknown
+		t.Amount = 0
+	}
+	if r.OrderReported {
+		t.flags |= tOrderReported
+		t.orderRefunded = r.OrderRefunded
+	}
+	if r.Lookup {
+		t.flags |= tLookup
+	}
 	t.text = pack(t.end[:], r.Provider, r.Account, r.OrderNo, r.ProviderOrderID, r.RefundNo, r.ProviderRefundID,
 		string(r.Action), string(r.Currency), r.Code, r.Message)
 	return t
 }
+
+// AmountKnown reports whether the record says the refund's amount.
+func (t *Theirs) AmountKnown() bool { return t.flags&tAmountUnknown == 0 }
+
+// OrderRefunded is the order's refunded total the answer gave, if it gave one.
+func (t *Theirs) OrderRefunded() (int64, bool) { return t.orderRefunded, t.flags&tOrderReported != 0 }
 
 // Record unpacks t.
 func (t *Theirs) Record() TheirRecord {
@@ -264,6 +306,8 @@ func (t *Theirs) Record() TheirRecord {
 		Provider: t.Provider(), Account: t.Account(), OrderNo: t.OrderNo(), ProviderOrderID: t.ProviderOrderID(),
 		RefundNo: t.RefundNo(), ProviderRefundID: t.ProviderRefundID(), Action: t.Action(), Amount: t.Amount,
 		Currency: t.Currency(), Status: t.Status, Time: t.Time(), Code: t.Code(), Message: t.Message(),
+		AmountUnknown: !t.AmountKnown(), OrderReported: t.flags&tOrderReported != 0, OrderRefunded: t.orderRefunded,
+		Lookup: t.flags&tLookup != 0,
 		Source: t.Source, Row: t.Row,
 	}
 }
@@ -356,6 +400,16 @@ func (c Category) String() string {
 		return categoryNames[c]
 	}
 	return fmt.Sprintf("Category(%d)", c)
+}
+
+// ParseCategory reads a category as String writes it.
+func ParseCategory(s string) (Category, error) {
+	for i, n := range categoryNames {
+		if n == s {
+			return Category(i), nil
+		}
+	}
+	return 0, fmt.Errorf("%w: %q is not a category", ErrBadValue, s)
 }
 
 // Categories lists every category in report order.

@@ -204,7 +204,7 @@ func TestCSVByteOrderMark(t *testing.T) {
 		t.Fatal(err)
 	}
 	files, _ := filepath.Glob(filepath.Join(with, "*.csv"))
-	if len(files) != 9 {
+	if len(files) != 12 {
 		t.Fatalf("%d files", len(files))
 	}
 	for _, p := range files {

@@ -55,13 +55,22 @@ func codeMsg(code, msg string) string {
 	return "no code given"
 }
 
+// provAmt is the provider's amount in its currency, or "no amount" when
+// its record does not give one.
+func (r *Row) provAmt() string {
+	if !r.T.AmountKnown() {
+		return "an amount it does not report"
+	}
+	return major(r.T.Amount, r.T.Currency()) + " " + string(r.T.Currency())
+}
+
 // Reason says in plain words why the row is in its category. It is empty
-// for MATCHED rows.
+// for MATCHED rows, except those matched by other evidence than the refund
+// number and amount side by side.
 func (r *Row) Reason() string {
 	var b strings.Builder
 	switch r.why {
 	case whyMatched:
-		return ""
 	case whyAmount:
 		dir := "less by"
 		if r.x > 0 {
@@ -74,8 +83,12 @@ func (r *Row) Reason() string {
 	case whyWeSucceededTheyFailed:
 		fmt.Fprintf(&b, "We recorded this refund as succeeded; the provider says it failed (%s).", codeMsg(r.T.Code(), r.T.Message()))
 	case whyWeFailedTheySucceeded:
-		fmt.Fprintf(&b, "We recorded this refund as failed (%s); the provider says it refunded %s.", codeMsg(r.O.ProviderCode(), r.O.ProviderMessage()), r.amt(r.T.Amount))
+		fmt.Fprintf(&b, "We recorded this refund as failed (%s); the provider says it refunded %s.", codeMsg(r.O.ProviderCode(), r.O.ProviderMessage()), r.provAmt())
 	case whyOpenTheyFinal:
+		if r.O.State == StateBlocked {
+			fmt.Fprintf(&b, "Our run was refused by the provider's credential check (state blocked after %d attempt(s)); the provider says %s.", r.O.Attempts, r.T.Status)
+			break
+		}
 		fmt.Fprintf(&b, "Our run never learned the outcome (state %s after %d attempt(s)); the provider says %s.", r.O.State, r.O.Attempts, r.T.Status)
 	case whyNotSentTheyHave:
 		fmt.Fprintf(&b, "Our run never sent this refund, yet the provider has it as %s under our refund number.", r.T.Status)
@@ -88,11 +101,15 @@ func (r *Row) Reason() string {
 		}
 		fmt.Fprintf(&b, "We recorded this refund as %s (first sent %s); the provider has no record of it.", r.O.State, when(r.O.FirstAttempt()))
 	case whyUnexpected:
-		fmt.Fprintf(&b, "The provider has a %s refund of %s (provider id %s) that none of our runs submitted.", r.T.Status, r.amt(r.T.Amount), orNone(r.T.ProviderRefundID()))
+		if r.T.Action() == adapters.ActionRevoke {
+			fmt.Fprintf(&b, "The provider shows order %s as revoked (%s, %s) and none of our runs revoked it.", orNone(r.T.OrderNo()), r.T.Status, r.provAmt())
+			break
+		}
+		fmt.Fprintf(&b, "The provider has a %s refund of %s (provider id %s) that none of our runs submitted.", r.T.Status, r.provAmt(), orNone(r.T.ProviderRefundID()))
 	case whyUnexpectedNoNum:
-		fmt.Fprintf(&b, "The provider has a %s refund of %s (provider id %s) with no refund number, so it cannot be one of ours.", r.T.Status, r.amt(r.T.Amount), orNone(r.T.ProviderRefundID()))
+		fmt.Fprintf(&b, "The provider has a %s refund of %s (provider id %s) with no refund number, so it cannot be one of ours.", r.T.Status, r.provAmt(), orNone(r.T.ProviderRefundID()))
 	case whyDupProvider:
-		fmt.Fprintf(&b, "The provider has %d records for this refund number; this extra one (provider id %s, %s) is %s.", r.y, orNone(r.T.ProviderRefundID()), r.T.Status, r.amt(r.T.Amount))
+		fmt.Fprintf(&b, "The provider has %d records for this refund number; this extra one (provider id %s, %s) is %s.", r.y, orNone(r.T.ProviderRefundID()), r.T.Status, r.provAmt())
 	case whyDupOurs:
 		fmt.Fprintf(&b, "Our inputs list this refund number %d times with different amounts or currencies; this one asks %s (state %s).", r.y, r.amt(r.O.Amount), r.O.State)
 	case whyOverTotal:
@@ -100,21 +117,93 @@ func (r *Row) Reason() string {
 	case whyPendingOurs:
 		fmt.Fprintf(&b, "We recorded this refund as %s; the provider says %s.", r.O.State, r.T.Status)
 	case whyPendingTheirs:
-		if r.O.State == StateSubmitting || r.O.State == StateUnknown || r.O.State == StatePlanned {
+		if r.O.State == StateSubmitting || r.O.State == StateUnknown || r.O.State == StatePlanned || r.O.State == StateBlocked {
 			fmt.Fprintf(&b, "Our run never learned the outcome (state %s); the provider reports it pending.", r.O.State)
 		} else {
 			fmt.Fprintf(&b, "The provider reports this refund pending (we recorded %s).", r.O.State)
 		}
 	case whyNotSent:
 		b.WriteString("Our run planned this refund but never sent it; the provider has no record.")
+	case whyBlocked:
+		fmt.Fprintf(&b, "The provider refused our credentials or configuration for this refund (%s); nothing about the refund was decided and the provider has no record of it.", codeMsg(r.O.ProviderCode(), orNone(r.O.Error())))
 	case whyLookupFailed:
 		fmt.Fprintf(&b, "The live lookup could not tell the refund's state (%s); we recorded %s.", codeMsg(r.T.Code(), r.T.Message()), r.O.State)
+	case whyCannotTell:
+		fmt.Fprintf(&b, "The provider's answer does not show this refund (%s); we recorded %s.", codeMsg(r.T.Code(), r.T.Message()), r.O.State)
+	case whyUnconfirmed:
+		fmt.Fprintf(&b, "The provider says this refund succeeded but does not report its amount, and no order total confirms it: the amount (ours %s) is unconfirmed.", r.amt(r.O.Amount))
+	case whyOrderUnconfirmed:
+		fmt.Fprintf(&b, "The provider's answer does not show this refund one by one, so only the order's refunded total could confirm it, and it differs: the provider has refunded %s on the order, our succeeded refunds of it add up to %s (%s). This refund's amount (ours %s) is unconfirmed.",
+			r.amt(r.x), r.amt(r.y), diffWords(r, r.x-r.y), r.amt(r.O.Amount))
+	case whyOrderTotal:
+		fmt.Fprintf(&b, "The provider has refunded %s on order %s in all; our succeeded refunds of it add up to %s (%s). Of the provider's total, %s is not accounted for by any refund its answers show one by one.",
+			r.amt(r.x), orNone(r.OrderNo()), r.amt(r.y), diffWords(r, r.x-r.y), r.amt(r.T.Amount))
+	case whyAmountAgain:
+		fmt.Fprintf(&b, "The provider lists refund id %s twice with different amounts: %s (%s, %s) and %s (%s, %s); it is counted once, at %s. We asked %s.",
+			orNone(r.T.ProviderRefundID()), r.altAmt(r.alt), r.alt.Status, r.src(r.alt), r.altAmt(r.T), r.T.Status, r.src(r.T), r.altAmt(r.T), r.ourAmt())
 	case whyFailedBoth:
 		fmt.Fprintf(&b, "Both sides agree the refund failed: %s.", codeMsg(r.ProviderCode(), r.ProviderMessage()))
 	case whyFailedNoRecord:
 		fmt.Fprintf(&b, "The provider refused the refund (%s); it has no refund on record, so nothing was paid.", codeMsg(r.O.ProviderCode(), r.O.ProviderMessage()))
 	}
+	r.notes(&b)
 	return b.String()
+}
+
+// notes adds the facts of a row that are not its rule: how it was paired
+// or confirmed, and a changed provider amount.
+func (r *Row) notes(b *strings.Builder) {
+	sep := func() {
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+	}
+	if r.note&noteConfirmed != 0 {
+		sep()
+		fmt.Fprintf(b, "Confirmed by the order's refunded total: the provider's answer shows only the order's latest transaction, and its refunded total on the order, %s, is exactly what our succeeded refunds of it add up to.", r.amt(r.x))
+	}
+	if r.note&noteByPRID != 0 {
+		sep()
+		fmt.Fprintf(b, "Paired by the provider refund id %s: the provider's record spells the refund number %q, ours is %q.", r.T.ProviderRefundID(), r.T.RefundNo(), r.O.RefundNo())
+	}
+	if r.note&noteNoMoneyMove != 0 {
+		sep()
+		fmt.Fprintf(b, "The provider's refunded total on the order, %s, is fully accounted for by our succeeded refunds of it: this refund has moved no money.", r.amt(r.x))
+	}
+	if r.alt != nil && r.why != whyAmountAgain {
+		sep()
+		fmt.Fprintf(b, "The provider also lists this refund id with %s (%s); it is counted once.", r.altAmt(r.alt), r.src(r.alt))
+	}
+}
+
+func (r *Row) altAmt(t *Theirs) string {
+	return major(t.Amount, t.Currency()) + " " + string(t.Currency())
+}
+
+func (r *Row) ourAmt() string {
+	if r.O == nil {
+		return "nothing (we have no such refund)"
+	}
+	return r.amt(r.O.Amount)
+}
+
+// src names a provider record's place for a reason: its statement row.
+func (r *Row) src(t *Theirs) string {
+	if t.Row > 0 {
+		return fmt.Sprintf("input %d row %d", t.Source+1, t.Row)
+	}
+	return fmt.Sprintf("input %d", t.Source+1)
+}
+
+// diffWords says which side has more, by how much.
+func diffWords(r *Row, d int64) string {
+	switch {
+	case d > 0:
+		return r.amt(d) + " more at the provider"
+	case d < 0:
+		return r.amt(-d) + " less at the provider"
+	}
+	return "the same"
 }
 
 func orNone(s string) string {
@@ -154,6 +243,16 @@ func (r *Row) Todo() string {
 		return "The order is refunded beyond its total: find the refund that should not have been paid and recover it."
 	case whyPendingOurs, whyPendingTheirs, whyLookupFailed:
 		return "Nothing to do yet: the nightly reconcile checks it again; resume the run to poll the provider sooner."
+	case whyCannotTell:
+		return "Resume the run (bulkrefund run on the same sheet): it re-sends the same refund number, which the provider answers with this refund's own outcome; it never pays twice. Or check the refund in the provider's console."
+	case whyBlocked:
+		return "Fix the provider configuration (credentials, account), then resume the run: it looks the refund up before it sends anything."
+	case whyUnconfirmed:
+		return "Check the refund's amount in the provider's console or statement (reconcile --statement), then explain it with reconcile resolve."
+	case whyOrderUnconfirmed, whyOrderTotal:
+		return "Compare the order's refunds in the provider's console with ours: a refund made outside our runs, or one of ours the provider does not have, explains the difference. Do not re-send anything before it is found."
+	case whyAmountAgain:
+		return "Ask the provider which amount is final for this refund id; if the customer got a different amount than we asked, correct it with finance approval."
 	case whyNotSent:
 		return "Resume the run (bulkrefund run on the same sheet) to send it, or remove it from the sheet if it is no longer owed."
 	case whyFailedBoth, whyFailedNoRecord:

@@ -21,30 +21,46 @@ type Result struct {
 	Totals []Total
 	Meta   Meta
 
+	// Ages has the history of every exception row (Row.Age); Cleared the
+	// exceptions of earlier nights this reconciliation found settled. Both
+	// come from Inputs.History; without one every exception is new tonight.
+	Ages    []Age
+	Cleared []Cleared
+
 	Options Options
 
 	// The records the rows point into.
 	Ours   []Ours
 	Theirs []Theirs
+
+	covered map[string]cover // open exceptions of earlier nights → what this one found instead
 }
 
-// OrderNet is one order's refunds netted against its total.
+// OrderNet is one order's refunds in one currency netted against its
+// total. An order has one line per currency its refunds were recorded in
+// (by us or by the provider); a line in another currency than the order's
+// own is flagged and has no total or net, so that no sum mixes currencies.
 type OrderNet struct {
 	Provider, Account, OrderNo, ProviderOrderID string
 	Currency                                    money.Currency
+	// OrderCurrency is the order's own currency (the orders ledger's, else
+	// that of our refunds of it); CurrencyDiffers is Currency != OrderCurrency.
+	OrderCurrency   money.Currency
+	CurrencyDiffers bool
 	// Total is the order total from the orders ledger, else the largest
 	// total our refund rows carried; TotalFrom says which ("orders",
 	// "refund sheet") or is empty when no total is known.
 	Total     int64
 	TotalFrom string
-	// RefundedProvider sums the provider's succeeded records of the order;
-	// RefundedOurs sums our refunds of the order recorded as succeeded.
+	// RefundedProvider sums the provider's succeeded records of the order
+	// in this currency; RefundedOurs sums our refunds of the order in this
+	// currency recorded as succeeded.
 	RefundedProvider int64
 	RefundedOurs     int64
 	// Net is Total − RefundedProvider; meaningful only when TotalFrom != "".
 	Net        int64
 	OverRefund bool // RefundedProvider > Total, or a total is known and RefundedOurs > Total
-	Refunds    int  // rows of the order
+	Refunds    int  // rows of the order in this currency
 }
 
 // CategoryTotal counts the rows of one category in one currency.
@@ -74,46 +90,62 @@ type Total struct {
 // slices are kept (rows point into them) and ours/theirs must not be
 // changed afterwards.
 func Reconcile(ours []Ours, theirs []Theirs, orders []Order, opt Options) *Result {
+	return reconcile(ours, theirs, orders, opt, nil)
+}
+
+func reconcile(ours []Ours, theirs []Theirs, orders []Order, opt Options, open map[string]*Tracked) *Result {
 	if opt.Location == nil {
 		opt.Location = time.UTC
 	}
-	rows := match(ours, theirs, opt.AmountTolerance)
-	setSortKeys(rows)
+	x := newIdents(ours, theirs, orders)
+	rows := match(x, ours, theirs, opt.AmountTolerance)
+	rows = pairByProviderRefundID(x, rows, opt.AmountTolerance)
+	rows = confirmOrders(x, rows)
+	setSortKeys(x, rows)
 	slices.SortFunc(rows, func(a, b Row) int { return cmpRows(&a, &b) })
 
 	res := &Result{Options: opt, Ours: ours, Theirs: theirs}
-	// Orders are computed on every row, before the period filter: whether
-	// an order is over-refunded depends on all its refunds, not on those of
-	// the period.
-	nets := netOrders(rows, orders)
-
+	res.covered = coverage(rows, open)
+	ledger := sortedOrders(orders)
 	keep := rows[:0]
-	keepOrder := make([]bool, len(nets))
-	oi := 0
-	for i := range rows {
-		r := &rows[i]
-		for oi < len(nets) && !sameOrder(r, &nets[oi]) {
-			oi++
+	li := 0
+	// One order at a time: its nets are computed on every row, before the
+	// period filter (whether an order is over-refunded depends on all its
+	// refunds, not on those of the period), and its lines are listed when
+	// any of its rows is in the period.
+	for start := 0; start < len(rows); {
+		end := start + 1
+		for end < len(rows) && sameOrderRows(&rows[end], &rows[start]) {
+			end++
 		}
-		if !inPeriod(r, opt) {
-			continue
+		r0 := &rows[start]
+		p, a := r0.Provider(), r0.Account()
+		for li < len(ledger) && cmpOrder(ledger[li].Provider, ledger[li].Account, ledger[li].OrderNo, p, a, r0.ord) < 0 {
+			li++
 		}
-		if oi < len(nets) {
-			keepOrder[oi] = true
+		var lo *Order
+		if li < len(ledger) && cmpOrder(ledger[li].Provider, ledger[li].Account, ledger[li].OrderNo, p, a, r0.ord) == 0 {
+			lo = ledger[li]
 		}
-		keep = append(keep, *r)
+		nets := netOrder(rows[start:end], lo)
+		listed := false
+		for i := start; i < end; i++ {
+			if inPeriod(&rows[i], opt, open) {
+				keep = append(keep, rows[i])
+				listed = true
+			}
+		}
+		if listed {
+			res.Orders = append(res.Orders, nets...)
+		}
+		start = end
 	}
 	res.Rows = slices.Clip(keep)
-	for i := range nets {
-		if keepOrder[i] {
-			res.Orders = append(res.Orders, nets[i])
-		}
-	}
 	res.Summary, res.Totals = summarize(res.Rows, opt.Location)
 	return res
 }
 
-func inPeriod(r *Row, opt Options) bool {
+func inPeriod(r *Row, opt Options, open map[string]*Tracked) bool {
 	if r.Category == Pending {
 		return true
 	}
@@ -121,104 +153,122 @@ func inPeriod(r *Row, opt Options) bool {
 	if t.IsZero() {
 		return true
 	}
-	if !opt.From.IsZero() && t.Before(opt.From) {
-		return false
+	if (opt.From.IsZero() || !t.Before(opt.From)) && (opt.To.IsZero() || t.Before(opt.To)) {
+		return true
 	}
-	if !opt.To.IsZero() && !t.Before(opt.To) {
-		return false
+	// An exception still open from an earlier night stays in the report
+	// until it clears or is explained, whenever it happened.
+	if len(open) > 0 && r.Category.Exception() {
+		_, ok := open[r.exceptionID()]
+		return ok
 	}
-	return true
+	return false
 }
 
-func sameOrder(r *Row, n *OrderNet) bool {
-	return r.Provider() == n.Provider && r.Account() == n.Account && r.OrderNo() == n.OrderNo && r.Currency() == n.Currency
-}
-
-func cmpOrder(p, a, o string, c money.Currency, p2, a2, o2 string, c2 money.Currency) int {
+func cmpOrder(p, a, o string, p2, a2, o2 string) int {
 	if x := strings.Compare(p, p2); x != 0 {
 		return x
 	}
 	if x := strings.Compare(a, a2); x != 0 {
 		return x
 	}
-	if x := strings.Compare(o, o2); x != 0 {
-		return x
-	}
-	return strings.Compare(string(c), string(c2))
+	return strings.Compare(o, o2)
 }
 
-// netOrders walks the sorted rows one order at a time, merging in the
-// ledger (sorted the same way), and flags the refunds that take an order
-// beyond its total as DUPLICATE.
-func netOrders(rows []Row, orders []Order) []OrderNet {
+// sortedOrders sorts the orders ledger as the rows are: provider, account,
+// order number (the rows' order identity is the order number whenever the
+// ledger can know the order).
+func sortedOrders(orders []Order) []*Order {
 	ledger := make([]*Order, len(orders))
 	for i := range orders {
 		ledger[i] = &orders[i]
 	}
 	slices.SortStableFunc(ledger, func(a, b *Order) int {
-		return cmpOrder(a.Provider, a.Account, a.OrderNo, a.Currency, b.Provider, b.Account, b.OrderNo, b.Currency)
+		return cmpOrder(a.Provider, a.Account, a.OrderNo, b.Provider, b.Account, b.OrderNo)
 	})
-	// Count the orders first: a million OrderNets grown by doubling would
-	// hold two copies at the moment the slice grows.
-	groups := 0
+	return ledger
+}
+
+// netOrder nets one order's rows: one line per currency, the order's own
+// first. Each row adds our refunded amount to the line of our currency and
+// the provider's to the line of its currency, so a refund recorded in
+// another currency than the order's is a line of its own. Refunds that take
+// the order beyond its total are flagged DUPLICATE.
+func netOrder(rows []Row, lo *Order) []OrderNet {
+	r0 := &rows[0]
+	base := OrderNet{Provider: r0.Provider(), Account: r0.Account(), OrderNo: r0.OrderNo()}
+	if lo != nil {
+		base.OrderNo, base.ProviderOrderID, base.OrderCurrency = lo.OrderNo, lo.ProviderOrderID, lo.Currency
+		base.Total, base.TotalFrom = lo.Total, "orders"
+	}
 	for i := range rows {
-		if i == 0 || !sameOrderRows(&rows[i], &rows[i-1]) {
-			groups++
+		r := &rows[i]
+		if base.ProviderOrderID == "" {
+			base.ProviderOrderID = r.ProviderOrderID()
+		}
+		if base.OrderNo == "" {
+			base.OrderNo = r.OrderNo()
+		}
+		if base.OrderCurrency == "" && r.O != nil {
+			base.OrderCurrency = r.O.Currency()
 		}
 	}
-	nets := make([]OrderNet, 0, groups)
-	li := 0
-	var group []*Row
-	for start := 0; start < len(rows); {
-		r0 := &rows[start]
-		end := start + 1
-		for end < len(rows) && sameOrderRows(&rows[end], r0) {
-			end++
-		}
-		n := OrderNet{Provider: r0.Provider(), Account: r0.Account(), OrderNo: r0.OrderNo(), Currency: r0.Currency(), Refunds: end - start}
-		for li < len(ledger) && cmpOrder(ledger[li].Provider, ledger[li].Account, ledger[li].OrderNo, ledger[li].Currency,
-			n.Provider, n.Account, n.OrderNo, n.Currency) < 0 {
-			li++
-		}
-		if li < len(ledger) && cmpOrder(ledger[li].Provider, ledger[li].Account, ledger[li].OrderNo, ledger[li].Currency,
-			n.Provider, n.Account, n.OrderNo, n.Currency) == 0 {
-			n.Total, n.TotalFrom = ledger[li].Total, "orders"
-			n.ProviderOrderID = ledger[li].ProviderOrderID
-		}
-		group = group[:0]
-		for i := start; i < end; i++ {
-			r := &rows[i]
-			group = append(group, r)
-			if n.ProviderOrderID == "" {
-				n.ProviderOrderID = r.ProviderOrderID()
+	if base.OrderCurrency == "" {
+		base.OrderCurrency = r0.Currency()
+	}
+	lines := []OrderNet{base}
+	lines[0].Currency = base.OrderCurrency
+	line := func(c money.Currency) *OrderNet {
+		for i := range lines {
+			if lines[i].Currency == c {
+				return &lines[i]
 			}
-			if n.TotalFrom != "orders" && r.O != nil && r.O.Total > 0 && r.O.Total > n.Total {
+		}
+		n := base
+		n.Currency, n.CurrencyDiffers, n.Total, n.TotalFrom = c, true, 0, ""
+		lines = append(lines, n)
+		return &lines[len(lines)-1]
+	}
+	for i := range rows {
+		r := &rows[i]
+		line(r.Currency()).Refunds++
+		if r.O != nil {
+			n := line(r.O.Currency())
+			n.RefundedOurs += r.OurRefunded()
+			if !n.CurrencyDiffers && lo == nil && r.O.Total > n.Total {
 				n.Total, n.TotalFrom = r.O.Total, "refund sheet"
 			}
-			n.RefundedProvider += r.ProviderRefunded()
-			n.RefundedOurs += r.OurRefunded()
 		}
-		if n.TotalFrom != "" {
-			n.Net = n.Total - n.RefundedProvider
-			n.OverRefund = n.RefundedProvider > n.Total || n.RefundedOurs > n.Total
-			if n.RefundedProvider > n.Total {
-				flagOverTotal(group, n.Total)
-			}
+		if r.T != nil {
+			line(r.ProviderCurrency()).RefundedProvider += r.ProviderRefunded()
 		}
-		nets = append(nets, n)
-		start = end
 	}
-	return nets
+	for i := range lines {
+		n := &lines[i]
+		if n.TotalFrom == "" {
+			continue
+		}
+		n.Net = n.Total - n.RefundedProvider
+		n.OverRefund = n.RefundedProvider > n.Total || n.RefundedOurs > n.Total
+		if n.RefundedProvider > n.Total {
+			flagOverTotal(rows, n.Currency, n.Total)
+		}
+	}
+	if len(lines) > 1 {
+		slices.SortStableFunc(lines[1:], func(a, b OrderNet) int { return strings.Compare(string(a.Currency), string(b.Currency)) })
+	}
+	return lines
 }
 
 // flagOverTotal marks the refunds that took an order past its total: in
-// the provider's time order, every succeeded refund after which the running
-// sum exceeds the total. Only MATCHED rows change category; a row already
-// in an exception category keeps the more specific verdict.
-func flagOverTotal(group []*Row, total int64) {
-	paid := make([]*Row, 0, len(group))
-	for _, r := range group {
-		if r.ProviderRefunded() > 0 {
+// the provider's time order, every succeeded refund in the order's currency
+// after which the running sum exceeds the total. Only MATCHED rows change
+// category; a row already in an exception category keeps the more specific
+// verdict.
+func flagOverTotal(rows []Row, cur money.Currency, total int64) {
+	paid := make([]*Row, 0, len(rows))
+	for i := range rows {
+		if r := &rows[i]; r.T != nil && r.ProviderCurrency() == cur && r.ProviderRefunded() != 0 {
 			paid = append(paid, r)
 		}
 	}
@@ -293,14 +343,14 @@ func summarize(rows []Row, loc *time.Location) ([]CategoryTotal, []Total) {
 			t.OurAmount += r.O.Amount
 			t.OurRefunded += r.OurRefunded()
 		}
-		if r.T != nil {
+		if v, ok := r.ProviderAmount(); ok {
 			ct := c
 			tt := t
-			if r.T.Currency() != cur {
-				ct = catFor(r.Category, r.T.Currency())
-				tt = totFor(r, r.T.Currency(), day)
+			if pc := r.ProviderCurrency(); pc != cur {
+				ct = catFor(r.Category, pc)
+				tt = totFor(r, pc, day)
 			}
-			ct.ProviderAmount += r.T.Amount
+			ct.ProviderAmount += v
 			ct.ProviderRefunded += r.ProviderRefunded()
 			tt.ProviderRefunded += r.ProviderRefunded()
 		}
@@ -339,14 +389,22 @@ func summarize(rows []Row, loc *time.Location) ([]CategoryTotal, []Total) {
 	return summary, totals
 }
 
-// Clean reports whether nothing needs a person: every row MATCHED or FAILED.
+// Clean reports whether nothing needs a person: every row MATCHED or
+// FAILED, or an exception an auditor has explained.
 func (res *Result) Clean() bool {
+	return res.Open() == 0
+}
+
+// Open counts the exceptions nobody has explained: what a nightly run's
+// exit code is about.
+func (res *Result) Open() int {
+	n := 0
 	for i := range res.Rows {
-		if res.Rows[i].Category.Exception() {
-			return false
+		if r := &res.Rows[i]; r.Category.Exception() && res.Resolution(r) == nil {
+			n++
 		}
 	}
-	return true
+	return n
 }
 
 // Count returns the number of rows in category c.

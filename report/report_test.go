@@ -87,8 +87,8 @@ func TestGoldenCSV(t *testing.T) {
 		t.Fatal(err)
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "*.csv"))
-	if len(files) != 9 {
-		t.Fatalf("%d CSV files, want 9", len(files))
+	if len(files) != 12 {
+		t.Fatalf("%d CSV files, want 12", len(files))
 	}
 	for _, f := range files {
 		got, err := os.ReadFile(f)
@@ -203,7 +203,7 @@ func checkTotals(t *testing.T, res *Result, unfiltered bool) {
 		p, a, o string
 		cur     money.Currency
 	}
-	orders := map[ok][2]int64{}
+	orders := map[ok][3]int64{}
 	loc := res.Options.Location
 	for i := range res.Rows {
 		r := &res.Rows[i]
@@ -224,20 +224,33 @@ func checkTotals(t *testing.T, res *Result, unfiltered bool) {
 				tt.ourRef += r.O.Amount
 			}
 		}
-		if r.T != nil {
-			s := get(ck{r.Category, r.T.Currency()})
-			s.prov += r.T.Amount
-			tp := gett(tk{r.Provider(), r.Account(), r.T.Currency(), day})
-			if r.T.Status == StatusSucceeded {
-				s.provRef += r.T.Amount
-				tp.provRef += r.T.Amount
+		if v, known := r.ProviderAmount(); known {
+			s := get(ck{r.Category, r.ProviderCurrency()})
+			s.prov += v
+			tp := gett(tk{r.Provider(), r.Account(), r.ProviderCurrency(), day})
+			if r.ProviderStatus() == StatusSucceeded {
+				s.provRef += v
+				tp.provRef += v
 			}
 		}
+		// Net by order: each side's refunded amount on the line of its own
+		// currency; a row counts on the line of its currency.
 		k := ok{r.Provider(), r.Account(), r.OrderNo(), r.Currency()}
 		v := orders[k]
-		v[0] += r.ProviderRefunded()
-		v[1] += r.OurRefunded()
+		v[2]++
 		orders[k] = v
+		if r.O != nil {
+			k := ok{r.Provider(), r.Account(), r.OrderNo(), r.O.Currency()}
+			v := orders[k]
+			v[1] += r.OurRefunded()
+			orders[k] = v
+		}
+		if r.T != nil {
+			k := ok{r.Provider(), r.Account(), r.OrderNo(), r.ProviderCurrency()}
+			v := orders[k]
+			v[0] += r.ProviderRefunded()
+			orders[k] = v
+		}
 	}
 	var n int
 	for _, s := range res.Summary {
@@ -271,9 +284,13 @@ func checkTotals(t *testing.T, res *Result, unfiltered bool) {
 		}
 		if unfiltered {
 			v, found := orders[ok{o.Provider, o.Account, o.OrderNo, o.Currency}]
-			if !found || v[0] != o.RefundedProvider || v[1] != o.RefundedOurs {
-				t.Errorf("order %s: refunded %d/%d, detail rows give %v", o.OrderNo, o.RefundedProvider, o.RefundedOurs, v)
+			if !found || v[0] != o.RefundedProvider || v[1] != o.RefundedOurs || v[2] != int64(o.Refunds) {
+				t.Errorf("order %s %s: refunded %d/%d in %d rows, detail rows give %v", o.OrderNo, o.Currency, o.RefundedProvider, o.RefundedOurs, o.Refunds, v)
 			}
+			if o.CurrencyDiffers != (o.Currency != o.OrderCurrency) || o.CurrencyDiffers && (o.TotalFrom != "" || o.OverRefund) {
+				t.Errorf("order %s %s: a line in another currency than the order's (%s) must be flagged and have no total: %+v", o.OrderNo, o.Currency, o.OrderCurrency, o)
+			}
+
 			seen++
 		}
 	}

@@ -2,6 +2,7 @@ package report
 
 import (
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -70,7 +71,25 @@ var orderCols = []colDef{
 	{"provider", kText}, {"account", kText}, {"order_no", kText}, {"provider_order_id", kText},
 	{"currency", kText}, {"total", kAmount}, {"total_from", kText},
 	{"refunded_per_provider", kAmount}, {"refunded_per_us", kAmount}, {"net", kAmount},
-	{"over_refund", kBool}, {"refunds", kInt},
+	{"over_refund", kBool}, {"refunds", kInt}, {"currency_differs", kBool},
+}
+
+// ageCols follow the refund columns on Exceptions: the exception's name
+// and history from one reconciliation to the next.
+var ageCols = []colDef{{"exception_id", kText}, {"first_seen", kTime}, {"last_seen", kTime}, {"nights_open", kInt}}
+
+// resolvedCols follow them on Resolved: the auditor's explanation.
+var resolvedCols = []colDef{{"resolved_at", kTime}, {"resolved_by", kText}, {"note", kText}}
+
+var excCols = slices.Concat(refundCols, ageCols)
+
+var resolvedSheetCols = slices.Concat(refundCols, ageCols, resolvedCols)
+
+var byAgeCols = []colDef{{"age", kText}, {"open", kInt}, {"explained", kInt}}
+
+var clearedCols = []colDef{
+	{"exception_id", kText}, {"category", kText}, {"first_seen", kTime}, {"nights_open", kInt},
+	{"cleared_at", kTime}, {"now", kText}, {"evidence", kText},
 }
 
 var summaryCols = []colDef{
@@ -152,15 +171,28 @@ func providerTotals(ts []Total) []Total {
 // sheets lays out the report. Every output writer walks the same list, so
 // the CSV, JSON and XLSX carry the same rows in the same order.
 func (res *Result) sheets() []sheet {
-	var exc, fail []int32
+	var exc, resolved, fail []int32
 	for i := range res.Rows {
 		switch c := res.Rows[i].Category; {
 		case c == Failed:
 			fail = append(fail, int32(i))
+		case c.Exception() && res.Resolution(&res.Rows[i]) != nil:
+			resolved = append(resolved, int32(i))
 		case c.Exception():
 			exc = append(exc, int32(i))
 		}
 	}
+	// The oldest exceptions first: they are the ones overdue.
+	oldestFirst := func(a, b int32) int {
+		x, y := res.Age(&res.Rows[a]), res.Age(&res.Rows[b])
+		if x == nil || y == nil {
+			return 0
+		}
+		return x.FirstSeen.Compare(y.FirstSeen)
+	}
+	slices.SortStableFunc(exc, oldestFirst)
+	slices.SortStableFunc(resolved, oldestFirst)
+	byAge := res.ByAge()
 	loc := res.Options.Location
 	if loc == nil {
 		loc = time.UTC
@@ -172,6 +204,9 @@ func (res *Result) sheets() []sheet {
 			name = s.Role
 			if s.Path != "" {
 				name = filepath.Base(s.Path)
+			}
+			if s.Role == "ledger" && s.BatchID != "" {
+				name += " batch " + s.BatchID[:min(12, len(s.BatchID))]
 			}
 		}
 		if row > 0 {
@@ -195,17 +230,28 @@ func (res *Result) sheets() []sheet {
 			f[20] = integer(int64(r.O.Attempts))
 			f[21] = text(sourceName(r.O.Source, r.O.Row))
 		}
+		pv, known := r.ProviderAmount()
+		if known {
+			f[11] = amount(pv, r.ProviderCurrency())
+		}
 		if r.T != nil {
-			f[11] = amount(r.T.Amount, r.T.Currency())
-			f[14] = text(r.T.Status.String())
+			f[14] = text(r.ProviderStatus().String())
 			f[22] = text(sourceName(r.T.Source, r.T.Row))
 		}
-		if r.O != nil && r.T != nil && r.O.Currency() == r.T.Currency() {
-			f[12] = amount(r.T.Amount-r.O.Amount, cur)
+		if r.O != nil && known && r.O.Currency() == r.ProviderCurrency() {
+			f[12] = amount(pv-r.O.Amount, cur)
 		}
 		f[15], f[16], f[17] = text(r.ProviderRefundID()), text(r.ProviderCode()), text(r.ProviderMessage())
 		t := r.Time()
 		f[18], f[19] = instant(t), day(t, loc)
+	}
+	aged := func(r *Row, f []field) {
+		n := len(refundCols)
+		refund(r, f)
+		f[n], f[n+1], f[n+2], f[n+3] = text(""), field{null: true}, field{null: true}, field{null: true}
+		if a := res.Age(r); a != nil {
+			f[n], f[n+1], f[n+2], f[n+3] = text(a.ID), instant(a.FirstSeen), instant(a.LastSeen), integer(int64(a.NightsOpen))
+		}
 	}
 	m := res.Meta
 	period := res.Period()
@@ -224,7 +270,10 @@ func (res *Result) sheets() []sheet {
 		{"period_basis", period.Basis},
 		{"time_zone", loc.String()},
 		{"rows", strconv.Itoa(len(res.Rows))},
-		{"exceptions", strconv.Itoa(len(exc))},
+		{"exceptions", strconv.Itoa(len(exc) + len(resolved))},
+		{"explained", strconv.Itoa(len(resolved))},
+		{"open_exceptions", strconv.Itoa(len(exc))},
+		{"cleared", strconv.Itoa(len(res.Cleared))},
 		{"failures", strconv.Itoa(len(fail))},
 	}
 	return []sheet{
@@ -245,6 +294,9 @@ func (res *Result) sheets() []sheet {
 			f[4], f[5] = integer(int64(t.Rows)), integer(int64(t.Exceptions))
 			f[6], f[7], f[8] = amount(t.OurAmount, t.Currency), amount(t.OurRefunded, t.Currency), amount(t.ProviderRefunded, t.Currency)
 		}},
+		{title: "Exceptions by age (days since first seen)", file: "exceptions_by_age", cols: byAgeCols, n: len(byAge), fill: func(i int, f []field) {
+			f[0], f[1], f[2] = text(byAge[i].Label), integer(int64(byAge[i].Open)), integer(int64(byAge[i].Explained))
+		}},
 		{title: "Inputs", file: "provenance", cols: provenanceCols, n: len(m.Sources), fill: func(i int, f []field) {
 			s := &m.Sources[i]
 			f[0], f[1], f[2], f[3], f[4], f[5] = text(s.Role), text(s.Path), text(s.SHA256), integer(int64(s.Records)), text(s.RunID), text(s.BatchID)
@@ -252,7 +304,19 @@ func (res *Result) sheets() []sheet {
 		{title: "Report", file: "report_info", cols: infoCols, n: len(info), fill: func(i int, f []field) {
 			f[0], f[1] = text(info[i][0]), text(info[i][1])
 		}},
-		{title: "Exceptions", file: "exceptions", cols: refundCols, n: len(exc), fill: func(i int, f []field) { refund(&res.Rows[exc[i]], f) }},
+		{title: "Exceptions", file: "exceptions", cols: excCols, n: len(exc), fill: func(i int, f []field) { aged(&res.Rows[exc[i]], f) }},
+		{title: "Resolved", file: "resolved", cols: resolvedSheetCols, n: len(resolved), fill: func(i int, f []field) {
+			r := &res.Rows[resolved[i]]
+			aged(r, f)
+			n := len(refundCols) + len(ageCols)
+			z := res.Resolution(r)
+			f[n], f[n+1], f[n+2] = instant(z.At), text(z.By), text(z.Note)
+		}},
+		{title: "Cleared", file: "cleared", cols: clearedCols, n: len(res.Cleared), fill: func(i int, f []field) {
+			c := &res.Cleared[i]
+			f[0], f[1], f[2], f[3] = text(c.ID), text(c.Category.String()), instant(c.FirstSeen), integer(int64(c.NightsOpen))
+			f[4], f[5], f[6] = instant(c.At), text(c.Now.String()), text(c.Evidence)
+		}},
 		{title: "Failures", file: "failures", cols: failureCols, n: len(fail), fill: func(i int, f []field) {
 			r := &res.Rows[fail[i]]
 			f[0], f[1], f[2], f[3] = text(r.Provider()), text(r.Account()), text(r.OrderNo()), text(r.RefundNo())
@@ -268,7 +332,7 @@ func (res *Result) sheets() []sheet {
 				f[5], f[9] = amount(o.Total, o.Currency), amount(o.Net, o.Currency)
 			}
 			f[7], f[8] = amount(o.RefundedProvider, o.Currency), amount(o.RefundedOurs, o.Currency)
-			f[10], f[11] = field{b: o.OverRefund}, integer(int64(o.Refunds))
+			f[10], f[11], f[12] = field{b: o.OverRefund}, integer(int64(o.Refunds)), field{b: o.CurrencyDiffers}
 		}},
 		{title: "All refunds", file: "all_refunds", cols: refundCols, n: len(res.Rows), fill: func(i int, f []field) { refund(&res.Rows[i], f) }},
 	}

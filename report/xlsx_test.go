@@ -32,7 +32,7 @@ func TestXLSXReadBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	want := []string{"Summary", "By provider", "Exceptions", "Failures", "Net by order", "Totals per day", "All refunds"}
+	want := []string{"Summary", "By provider", "Exceptions", "Resolved", "Cleared", "Failures", "Net by order", "Totals per day", "All refunds"}
 	if got := f.GetSheetList(); strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("sheets %v, want %v", got, want)
 	}

@@ -289,3 +289,21 @@ func sha(b []byte) string {
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
 }
+
+// TestCSVRowNumbers: rows are numbered as a spreadsheet shows the file:
+// encoding/csv skips a blank line, a spreadsheet shows it as a row; a
+// record spanning lines is one row.
+func TestCSVRowNumbers(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gaps.csv")
+	os.WriteFile(path, []byte("\nprovider,account,order_no,refund_no,refund_amount,operator\n"+
+		"quickpay,SH001,1,R1,1.00,op\n\n\n"+
+		"quickpay,SH001,2,R2,1.00,\"two\nlines\"\n"+
+		"quickpay,SH001,3,R3,x,op\n"), 0o600)
+	r, err := validate(t, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.sum.HeaderRow != 2 || r.items[3].RefundNo != "R1" || r.items[6].RefundNo != "R2" || r.invalid[7] == nil {
+		t.Errorf("header row %d, items %v, invalid rows %v", r.sum.HeaderRow, r.items, r.invalid)
+	}
+}

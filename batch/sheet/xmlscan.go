@@ -234,7 +234,10 @@ func (s *xmlScanner) markup(b []byte) (tokKind, int, error) {
 		if j < 0 {
 			return 0, 0, nil
 		}
-		name := bytes.TrimRight(b[2:j], " \t\r\n")
+		name := b[2:j]
+		for len(name) > 0 && isSpace(name[len(name)-1]) {
+			name = name[:len(name)-1]
+		}
 		if err := s.checkName(name); err != nil {
 			return 0, 0, err
 		}
@@ -361,7 +364,11 @@ func (s *xmlScanner) startTag(b []byte) (tokKind, int, error) {
 }
 
 func (s *xmlScanner) checkName(name []byte) error {
-	if len(name) == 0 || len(name) > maxNameLen || bytes.ContainsAny(name, "<'\"=&") {
+	bad := len(name) == 0 || len(name) > maxNameLen
+	for _, c := range name {
+		bad = bad || c == '<' || c == '\'' || c == '"' || c == '=' || c == '&'
+	}
+	if bad {
 		return s.syntax("bad element name %q", clipBytes(name))
 	}
 	return nil

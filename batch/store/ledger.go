@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/bulkrefund/bulkrefund/adapters"
 	"github.com/bulkrefund/bulkrefund/adapters/registry"
@@ -168,9 +170,6 @@ func (l *SQL) migrate(ctx context.Context) error {
 // ledger (reconciliation history, web users) name theirs, so that each
 // evolves on its own. Versions are kept in table ledger_schema.
 func (l *SQL) EnsureSchema(ctx context.Context, component string, migrations []string) error {
-	if _, err := l.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS ledger_schema (component TEXT PRIMARY KEY, version INTEGER NOT NULL)`); err != nil {
-		return l.errf("%w", err)
-	}
 	for {
 		tx, err := l.db.BeginTx(ctx, nil)
 		if err != nil {
@@ -182,6 +181,12 @@ func (l *SQL) EnsureSchema(ctx context.Context, component string, migrations []s
 				tx.Rollback()
 				return l.errf("%w", err)
 			}
+		}
+		// Created under the lock: two PostgreSQL sessions creating one
+		// table at once may both fail the IF NOT EXISTS check.
+		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS ledger_schema (component TEXT PRIMARY KEY, version INTEGER NOT NULL)`); err != nil {
+			tx.Rollback()
+			return l.errf("%w", err)
 		}
 		var v int
 		err = tx.QueryRowContext(ctx, l.d.Rebind(`SELECT version FROM ledger_schema WHERE component=?`), component).Scan(&v)
@@ -410,7 +415,8 @@ func (l *SQL) batchTx(ctx context.Context, q querier, id string) (Meta, error) {
 	if id == "" {
 		return Meta{}, ErrNoBatch
 	}
-	rows, err := q.QueryContext(ctx, l.d.Rebind(`SELECT `+batchCols+` FROM batches WHERE id >= ? AND id < ? ORDER BY id LIMIT 2`), id, id+"\U0010FFFF")
+	// A prefix match every engine takes alike, whatever its collation.
+	rows, err := q.QueryContext(ctx, l.d.Rebind(`SELECT `+batchCols+` FROM batches WHERE substr(id, 1, ?) = ? ORDER BY id LIMIT 2`), utf8.RuneCountInString(id), id)
 	if err != nil {
 		return Meta{}, l.errf("%w", err)
 	}
@@ -623,7 +629,7 @@ func (l *SQL) Run(ctx context.Context, batchID string) (Store, error) {
 // process of this host that no longer exists is taken over at once (a run
 // killed with SIGKILL is resumed without waiting for its lease to expire);
 // one held elsewhere waits for expiry.
-func (l *SQL) takeLease(ctx context.Context, id string) error {
+func (l *SQL) takeRunLease(ctx context.Context, id string) error {
 	now := time.Now()
 	res, err := l.exec(ctx, `UPDATE batches SET run_owner=?, run_lease_until=? WHERE id=? AND (run_owner='' OR run_owner=? OR run_lease_until<?)`,
 		l.owner, fmtTime(now.Add(l.runLeaseExpiry)), id, l.owner, fmtTime(now))
@@ -986,14 +992,53 @@ func (l *SQL) commit(group []*writeOp) {
 		}
 		return
 	}
-	tx, err := l.db.Begin()
+	// Several processes on one PostgreSQL ledger lock the rows of their
+	// groups; taking them in one order (by key, keeping each key's own
+	// writes in sequence) keeps two groups from waiting on each other.
+	order := make([]int, len(group))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return group[order[a]].key < group[order[b]].key })
+	var err error
+	for try := 1; ; try++ {
+		err = l.commitOnce(group, order, errs)
+		// A deadlock or serialization failure rolled everything back: the
+		// group is safe to run again.
+		if err == nil || !retryableTx(err) || try == 5 {
+			break
+		}
+		time.Sleep(time.Duration(try) * 5 * time.Millisecond)
+	}
 	if err != nil {
 		fail(err)
 		return
 	}
+	for i, op := range group {
+		answer(op, errs[i])
+	}
+}
+
+// retryableTx reports whether err is a transaction the engine aborted to
+// break a deadlock or a serialization conflict (PostgreSQL SQLSTATE 40P01,
+// 40001): it wrote nothing and may be run again.
+func retryableTx(err error) bool {
+	var se interface{ SQLState() string }
+	return errors.As(err, &se) && (se.SQLState() == "40P01" || se.SQLState() == "40001")
+}
+
+// commitOnce runs group's writes in one transaction, in order; errs gets
+// each op's compare-and-set miss.
+func (l *SQL) commitOnce(group []*writeOp, order []int, errs []error) error {
+	tx, err := l.db.Begin()
+	if err != nil {
+		return err
+	}
 	defer tx.Rollback()
 	now := fmtTime(time.Now())
-	for i, op := range group {
+	for _, i := range order {
+		op := group[i]
+		errs[i] = nil
 		if op.barrier {
 			continue
 		}
@@ -1013,20 +1058,13 @@ func (l *SQL) commit(group []*writeOp) {
 				o.Amount, o.Amount, pt, pt, op.c.Reason, now, op.key, string(op.from), op.version)
 		}
 		if err != nil {
-			fail(err)
-			return
+			return err
 		}
 		if n, _ := res.RowsAffected(); n != 1 {
 			errs[i] = fmt.Errorf("%w: %s (was %s, version %d)", ErrStateChanged, KeyText(op.key), op.from, op.version)
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		fail(err)
-		return
-	}
-	for i, op := range group {
-		answer(op, errs[i])
-	}
+	return tx.Commit()
 }
 
 // LostWrites is how many queued outcomes found their refund moved by

@@ -35,6 +35,7 @@ var toolVersion = version.String("bulkrefund")
 type runFlags struct {
 	config, sheet, ledger, results, logFormat, sandboxOrders, report string
 	sandbox, yes, dryRun, skipInvalid, quiet, newLedger, noBOM       bool
+	viaWorkers                                                       bool
 	parallel, maxAttempts, maxErrors                                 int
 	poll, callTimeout, drain, maxRetryAfter                          time.Duration
 	pollGiven                                                        bool
@@ -83,6 +84,7 @@ same command resumes).`,
 	fl.DurationVar(&f.maxRetryAfter, "max-retry-after", 60*time.Second, "honour a provider's Retry-After up to `DURATION`; an account asking for longer is paused for this run")
 	fl.BoolVarP(&f.yes, "yes", "y", false, "send without asking (required without a terminal)")
 	fl.BoolVarP(&f.dryRun, "dry-run", "n", false, "show what would happen to each row; send nothing")
+	fl.BoolVar(&f.viaWorkers, "via-workers", false, "approve the batch for bulkrefund worker processes and show their progress, instead of sending here (docs/postgres.md)")
 	fl.BoolVar(&f.skipInvalid, "skip-invalid", false, "run the valid rows even if some rows are invalid (they are listed)")
 	fl.IntVarP(&f.parallel, "parallel", "j", 16, "refunds in flight at once")
 	fl.DurationVar(&f.poll, "poll", 0, "keep looking up pending refunds for up to `DURATION` (e.g. 10m; default 10m when the batch holds providers that settle later, else 0)")
@@ -116,14 +118,19 @@ func cmdRun(e env, path string, f runFlags) int {
 	cfg := cli.Config{Path: f.config, Source: "--config"}
 	if f.config == "" && !f.sandbox && !f.dryRun {
 		var err error
-		if cfg, err = cli.FindConfig(""); err != nil {
+		// --via-workers: the workers have their own config; one found here
+		// is only checked against the sheet.
+		if cfg, err = cli.FindConfig(""); err != nil && !f.viaWorkers {
 			fmt.Fprintf(e.stderr, "bulkrefund run: %v\n", err)
 			return exitUsage
 		}
 		f.config = cfg.Path
 	}
 	switch {
-	case f.config == "" && !f.sandbox && !f.dryRun:
+	case f.viaWorkers && (f.sandbox || f.report != "" || f.dryRun):
+		fmt.Fprintln(e.stderr, "bulkrefund run: --via-workers goes with neither --sandbox, --report nor --dry-run")
+		return exitUsage
+	case f.config == "" && !f.sandbox && !f.dryRun && !f.viaWorkers:
 		fmt.Fprintln(e.stderr, "bulkrefund run: give --config FILE or --sandbox (or set $"+cli.ConfigEnv+", or create $XDG_CONFIG_HOME/bulkrefund/config.json)")
 		return exitUsage
 	case f.config != "" && f.sandbox:
@@ -253,9 +260,12 @@ func runSheet(e env, path string, f runFlags) int {
 			}
 			return provs.route, nil
 		},
-		Progress: counter, Results: f.results, ResultsOptions: results.Options{NoBOM: f.noBOM}, Controls: ctl,
+		Progress: counter, Results: f.results, ResultsOptions: results.Options{NoBOM: f.noBOM}, ViaWorkers: f.viaWorkers, Controls: ctl,
 		Options: runner.Options{Parallel: f.parallel, MaxAttempts: f.maxAttempts, CallTimeout: f.callTimeout,
 			DrainTimeout: f.drain, Poll: f.poll, Logger: logger, MaxRetryAfter: f.maxRetryAfter},
+	}
+	if f.viaWorkers && f.config == "" {
+		spec.Connect = nil // the workers have their own config
 	}
 	if f.report != "" {
 		spec.Report = func(ctx context.Context, l store.Ledger, batchID string) (bool, error) {
@@ -311,7 +321,9 @@ func runSheet(e env, path string, f runFlags) int {
 		},
 		Started: func(l *store.SQL, batchID string) {
 			where = l.Where()
-			stopProgress = runner.Watch(counter, printer, every)
+			if !f.viaWorkers {
+				stopProgress = runner.Watch(counter, printer, every)
+			}
 		},
 	})
 	if stopProgress != nil {
@@ -358,6 +370,10 @@ func runSheet(e env, path string, f runFlags) int {
 		return exitUsage
 	}
 
+	if f.viaWorkers {
+		signal.Stop(sigs) // watching has signals of its own: nothing is in flight here
+		return watchWorkers(e, ledgerSpec, out.BatchID, f, printer, every)
+	}
 	rsum := out.Run.Summary
 	if f.results != "" {
 		if out.Run.ResultsErr != nil {

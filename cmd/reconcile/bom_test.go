@@ -22,7 +22,7 @@ func TestCSVByteOrderMark(t *testing.T) {
 			t.Fatalf("exit %d: %s", code, stderr)
 		}
 		files, _ := filepath.Glob(filepath.Join(dir, "*.csv"))
-		if len(files) != 9 {
+		if len(files) != 12 {
 			t.Fatalf("%d CSV files", len(files))
 		}
 		for _, f := range files {

@@ -148,6 +148,7 @@ func writeConfig(t *testing.T, dir, baseURL string, accounts []sandbox.Account) 
 		if a.Provider == adapters.PayEase {
 			c["private_key_file"] = write("merchant.pem", a.MerchantPrivateKeyPEM)
 			c["platform_public_key_file"] = write("platform.pem", a.PlatformPublicKeyPEM)
+			c["notify_url"] = config.SandboxNotifyURL
 		} else {
 			c["secret_file"] = write("secret", []byte(a.Secret))
 		}

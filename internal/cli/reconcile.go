@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"os/user"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/bulkrefund/bulkrefund/adapters/config"
 	"github.com/bulkrefund/bulkrefund/app"
 	"github.com/bulkrefund/bulkrefund/report"
+	"github.com/bulkrefund/bulkrefund/report/history"
 )
 
 type reconcileFlags struct {
@@ -36,18 +38,21 @@ type reconcileFlags struct {
 func NewReconcileCmd(use string) *cobra.Command {
 	var f reconcileFlags
 	cmd := &cobra.Command{
-		Use:   use + " (--ledger PATH [--batch ID]... | --results FILE...) (--statement FILE... | --lookup) -o report.xlsx",
+		Use:   use + " (--ledger PATH [--batch ID]... | --state FILE... | --results FILE...) (--statement FILE... | --lookup) -o report.xlsx",
 		Short: "Match the refunds a run sent against what the providers record; write the report",
 		Long: `Match the refunds a run sent against what the providers record, and write the
 reconciliation report: XLSX (-o), one CSV per sheet (--csv) and JSON (--json).
 
-Our side is the ledger (--ledger, every batch or those of --batch) or results files
+Our side is the ledger (--ledger, every batch or those of --batch), per-batch
+state files of an earlier bulkrefund (--state, read as they are) or results files
 (--results); the provider side is statements (--statement) or live lookups
 (--lookup, with the provider config: --config, else $BULKREFUND_CONFIG, else
-$XDG_CONFIG_HOME/bulkrefund/config.json).
+$XDG_CONFIG_HOME/bulkrefund/config.json). With --ledger, the ledger keeps the
+exceptions from one night to the next (first_seen, nights_open, what cleared them);
+"resolve" records an auditor's explanation of one.
 
-Exit: 0 all matched or agreed failed, 1 exceptions or pending remain,
-2 usage or input error, 130 interrupted.`,
+Exit: 0 all matched or agreed failed, or explained; 1 unexplained exceptions or
+pending remain; 2 usage or input error; 130 interrupted.`,
 		Example: `  ` + use + ` --ledger ~/.local/state/bulkrefund/ledger.db --lookup \
       --orders orders.csv --tz Asia/Shanghai -o report.xlsx --csv report-csv/
   ` + use + ` --results results.csv --statement statement.csv -o report.xlsx`,
@@ -86,6 +91,7 @@ Exit: 0 all matched or agreed failed, 1 exceptions or pending remain,
 	fl := cmd.Flags()
 	fl.StringVar(&f.ledger, "ledger", "", "our side from the ledger at `PATH` (every batch, or those of --batch)")
 	fl.StringArrayVar(&f.in.Batches, "batch", nil, "only this batch `ID` of the ledger (repeatable)")
+	fl.StringArrayVar(&f.in.States, "state", nil, "a per-batch state `FILE` of an earlier bulkrefund, read as it is (repeatable)")
 	fl.StringArrayVar(&f.in.Results, "results", nil, "a run's results `FILE`, CSV or XLSX (repeatable)")
 	fl.StringArrayVar(&f.in.Statements, "statement", nil, "a provider statement `FILE`, CSV or XLSX (repeatable)")
 	fl.StringArrayVar(&f.in.Orders, "orders", nil, "orders ledger `FILE` for order totals (repeatable)")
@@ -101,11 +107,12 @@ Exit: 0 all matched or agreed failed, 1 exceptions or pending remain,
 	fl.StringVar(&f.csvDir, "csv", "", "also write one CSV per sheet into `DIR`")
 	fl.StringVar(&f.jsonPath, "json", "", "also write the rows as JSON to `FILE`")
 	fl.BoolVar(&f.noBOM, "no-bom", false, "write the --csv files without the UTF-8 byte-order mark Excel needs to show Chinese text")
-	for name, exts := range map[string][]string{"ledger": {"db"}, "results": {"csv", "xlsx"}, "statement": {"csv", "xlsx"},
+	for name, exts := range map[string][]string{"ledger": {"db"}, "state": {"db"}, "results": {"csv", "xlsx"}, "statement": {"csv", "xlsx"},
 		"orders": {"csv", "xlsx"}, "config": {"json"}, "output": {"xlsx"}, "json": {"json"}} {
 		cmd.MarkFlagFilename(name, exts...)
 	}
 	cmd.MarkFlagDirname("csv")
+	cmd.AddCommand(newResolveCmd())
 	return cmd
 }
 
@@ -128,6 +135,10 @@ func reconcile(ctx context.Context, f reconcileFlags, stdout, stderr io.Writer) 
 		}
 		defer l.Close()
 		in.Ledger = l
+		// The ledger keeps the exceptions from one night to the next.
+		if in.History, err = history.Open(ctx, l); err != nil {
+			return usageErr("%v", err)
+		}
 		if len(in.Batches) == 0 {
 			ms, err := l.Batches(ctx)
 			if err != nil {
@@ -140,8 +151,8 @@ func reconcile(ctx context.Context, f reconcileFlags, stdout, stderr io.Writer) 
 	} else if len(in.Batches) > 0 {
 		return usageErr("--batch needs --ledger")
 	}
-	if in.Ledger == nil && len(in.Results) == 0 {
-		return usageErr("no refunds of ours: give --ledger PATH or --results FILE")
+	if in.Ledger == nil && len(in.Results)+len(in.States) == 0 {
+		return usageErr("no refunds of ours: give --ledger PATH, --results FILE or --state FILE")
 	}
 	if len(in.Statements) == 0 && !lookup {
 		return usageErr("no provider side: give --statement FILE or --lookup --config FILE")
@@ -191,7 +202,7 @@ func reconcile(ctx context.Context, f reconcileFlags, stdout, stderr io.Writer) 
 		}
 	}
 	in.ToolVersion = version()
-	if in.Operator == "" && len(in.Batches) == 0 {
+	if in.Operator == "" && len(in.Batches)+len(in.States) == 0 {
 		in.Operator = currentUser()
 	}
 
@@ -270,6 +281,23 @@ func printSummary(w io.Writer, res *report.Result) {
 	}
 	if over > 0 {
 		fmt.Fprintf(w, "over-refunded orders: %d\n", over)
+	}
+	var ages []string
+	explained := 0
+	for _, a := range res.ByAge() {
+		if a.Open > 0 {
+			ages = append(ages, fmt.Sprintf("%s %d", a.Label, a.Open))
+		}
+		explained += a.Explained
+	}
+	if len(ages) > 0 {
+		fmt.Fprintf(w, "open exceptions by age: %s\n", strings.Join(ages, ", "))
+	}
+	if explained > 0 {
+		fmt.Fprintf(w, "explained exceptions: %d (listed on Resolved; they leave the exit code)\n", explained)
+	}
+	if n := len(res.Cleared); n > 0 {
+		fmt.Fprintf(w, "exceptions cleared since the last reconciliation: %d\n", n)
 	}
 }
 
