@@ -75,6 +75,9 @@ type SheetSpec struct {
 	Sheet     string // XLSX sheet; "" for the first visible one
 	MaxErrors int    // invalid-row messages kept in the log
 	Options   sheet.Options
+	// OnInvalid, if set, also gets every invalid row: its original cells
+	// and all its errors (the web page shows them with the cells marked).
+	OnInvalid func(cells []string, errs []*sheet.RowError) error
 }
 
 // Planned is a validated sheet, ready to be checked against the ledger.
@@ -94,7 +97,13 @@ func Load(s SheetSpec, operator string) (*Planned, error) {
 	opts.Sheet = s.Sheet
 	sum, err := sheet.Validate(s.Path, opts,
 		func(it batch.Item) error { p.Items = append(p.Items, it); return nil },
-		func(cells []string, errs []*sheet.RowError) error { p.Errors.Add(errs); return nil })
+		func(cells []string, errs []*sheet.RowError) error {
+			p.Errors.Add(errs)
+			if s.OnInvalid != nil {
+				return s.OnInvalid(cells, errs)
+			}
+			return nil
+		})
 	p.Validation = sum
 	if err != nil {
 		return p, err

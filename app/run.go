@@ -39,6 +39,9 @@ type Spec struct {
 	// Report, when set, reconciles the batch after a run that was not
 	// interrupted; clean is false when the report has exceptions.
 	Report func(ctx context.Context, l store.Ledger, batchID string) (clean bool, err error)
+	// Controls are the limits and maker-checker rules (controls.go); nil:
+	// none, but a rejected batch never runs all the same.
+	Controls *Controls
 	// ViaWorkers hands the batch to `bulkrefund worker` processes instead
 	// of sending it here: Run records it, approves it for the workers
 	// (worker.HandOver) and returns. Connect may then be nil: the workers
@@ -54,6 +57,10 @@ type Hooks struct {
 	Planned func(p *Planned, check store.PlanResult, known Known)
 	// Confirm decides whether to send; nil confirms.
 	Confirm func(p *Planned, check store.PlanResult) bool
+	// ConfirmTotals, for a batch above the controls' typed-confirmation
+	// threshold, has the operator type these totals; it replaces Confirm.
+	// Nil (an unattended run) is accepted only for an approved batch.
+	ConfirmTotals func(p *Planned, typed []Total) bool
 	// Started is called once the batch is in the ledger, before any call.
 	Started func(l *store.SQL, batchID string)
 }
@@ -68,6 +75,7 @@ type Outcome struct {
 	Report      bool // a report was written
 	ReportClean bool
 	ReportErr   error
+	Approval    *Decision // the approval the batch ran under, if any
 }
 
 // Clean reports whether the run left nothing to do: a clean sheet, every
@@ -159,7 +167,20 @@ func Run(ctx context.Context, spec Spec, h Hooks) (Outcome, error) {
 	if h.Planned != nil {
 		h.Planned(p, out.Check, known)
 	}
-	if h.Confirm != nil && !h.Confirm(p, out.Check) {
+	// The controls, before any confirmation and any call (controls.go).
+	if out.Approval, err = spec.Controls.Gate(ctx, l, p); err != nil {
+		return out, err
+	}
+	if typed := spec.Controls.TypedConfirmation(CurrencyTotals(p.Items)); len(typed) > 0 {
+		switch {
+		case h.ConfirmTotals != nil:
+			if !h.ConfirmTotals(p, typed) {
+				return out, ErrNotConfirmed
+			}
+		case out.Approval == nil:
+			return out, fmt.Errorf("%w: the batch's %s total is above it", ErrTypedTotalRequired, typed[0].Currency)
+		}
+	} else if h.Confirm != nil && !h.Confirm(p, out.Check) {
 		return out, ErrNotConfirmed
 	}
 

@@ -179,6 +179,9 @@ func (a Account) Limiter() *rate.Limiter {
 type Config struct {
 	Path     string
 	Accounts []Account
+	// Controls is the file's "controls" section as written (limits,
+	// maker-checker, typed confirmation), parsed by package app; nil if absent.
+	Controls json.RawMessage
 }
 
 // String summarizes the configuration without credentials.
@@ -202,6 +205,7 @@ func Key(provider, account string) string { return provider + "/" + account }
 type file struct {
 	Defaults Limits            `json:"defaults"`
 	Accounts []json.RawMessage `json:"accounts"`
+	Controls json.RawMessage   `json:"controls"`
 }
 
 // secretFields are keys that would put a credential into the file itself.
@@ -236,7 +240,7 @@ func load(path string, resolve bool) (*Config, error) {
 		return nil, &Error{Path: path, Field: "defaults." + field, Err: err}
 	}
 	dir := filepath.Dir(path)
-	cfg := &Config{Path: path}
+	cfg := &Config{Path: path, Controls: f.Controls}
 	seen := map[string]int{}
 	for i, rawAcc := range f.Accounts {
 		n := i + 1

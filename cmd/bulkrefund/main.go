@@ -48,7 +48,8 @@ Exit codes: 0 all clean, 1 invalid rows, failures, exceptions or pending
 refunds, 2 bad usage or unreadable input (nothing sent), 130 interrupted.`,
 	}
 	cli.RequireCommand(root)
-	root.AddCommand(newValidateCmd(e), newRunCmd(e), newStatusCmd(e), newSandboxCmd(e), newLedgerCmd(e), newWorkerCmd(e), cli.NewReconcileCmd("reconcile"))
+	root.AddCommand(newValidateCmd(e), newRunCmd(e), newStatusCmd(e), newSandboxCmd(e), newLedgerCmd(e), newWorkerCmd(e), cli.NewReconcileCmd("reconcile"),
+		newSubmitCmd(e), newApproveCmd(e), newRejectCmd(e), newServeCmd(e), newUserCmd(e))
 	cli.Setup(root, "bulkrefund")
 	return root
 }

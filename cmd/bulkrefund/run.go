@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -234,6 +235,14 @@ func runSheet(e env, path string, f runFlags) int {
 		}
 	}()
 
+	// The controls of the provider config (limits, maker-checker, typed
+	// totals): app.Run applies them before any confirmation and any call.
+	ctl, err := app.ReadControls(f.config)
+	if err != nil {
+		errf("%v", err)
+		return exitUsage
+	}
+
 	counter := &runner.Counter{}
 	logger, printer, every := progressOutput(e, f)
 	var stopProgress func()
@@ -251,7 +260,7 @@ func runSheet(e env, path string, f runFlags) int {
 			}
 			return provs.route, nil
 		},
-		Progress: counter, Results: f.results, ResultsOptions: results.Options{NoBOM: f.noBOM}, ViaWorkers: f.viaWorkers,
+		Progress: counter, Results: f.results, ResultsOptions: results.Options{NoBOM: f.noBOM}, ViaWorkers: f.viaWorkers, Controls: ctl,
 		Options: runner.Options{Parallel: f.parallel, MaxAttempts: f.maxAttempts, CallTimeout: f.callTimeout,
 			DrainTimeout: f.drain, Poll: f.poll, Logger: logger, MaxRetryAfter: f.maxRetryAfter},
 	}
@@ -263,7 +272,19 @@ func runSheet(e env, path string, f runFlags) int {
 			return writeRunReport(ctx, e, f, l, batchID, provs)
 		}
 	}
+	var confirmTotals func(p *app.Planned, typed []app.Total) bool
+	if !f.yes {
+		confirmTotals = func(p *app.Planned, typed []app.Total) bool {
+			in, ok := e.stdin.(*os.File)
+			if !ok || !term.IsTerminal(int(in.Fd())) {
+				errf("refusing to send refunds without a terminal to confirm on; pass --yes (e.g. from cron) for an approved batch")
+				return false
+			}
+			return typedTotals(bufio.NewReader(in), e.stdout, typed)
+		}
+	}
 	out, runErr := app.Run(runCtx, spec, app.Hooks{
+		ConfirmTotals: confirmTotals,
 		Planned: func(p *app.Planned, check store.PlanResult, known app.Known) {
 			if p.Validation.Invalid > 0 {
 				sheet.PrintReport(e.stdout, e.stderr, path, p.Validation, p.Errors)
@@ -309,6 +330,9 @@ func runSheet(e env, path string, f runFlags) int {
 		stopProgress()
 	}
 	p := out.Planned
+	if d := out.Approval; d != nil && out.BatchID != "" {
+		fmt.Fprintf(e.stdout, "Approved by %s on %s (content sha256 %.16s…)\n", d.Actor, d.At.Local().Format("2006-01-02 15:04"), d.Hash)
+	}
 
 	var invalid *app.InvalidRowsError
 	var conflict *store.ConflictError
@@ -331,6 +355,10 @@ func runSheet(e env, path string, f runFlags) int {
 		fmt.Fprintln(e.stderr, "  A refund number is the provider's idempotency key: the same number with another amount, order or account\n"+
 			"  is another refund to us but the same one to the provider. Give these rows new refund numbers, or\n"+
 			"  put the earlier values back if the sheet was edited by mistake.")
+		return exitUsage
+	case errors.Is(runErr, app.ErrOverLimit), errors.Is(runErr, app.ErrNeedsApproval), errors.Is(runErr, app.ErrRejected),
+		errors.Is(runErr, app.ErrTypedTotalRequired):
+		errf("%v", runErr)
 		return exitUsage
 	case errors.Is(runErr, app.ErrNotConfirmed):
 		return exitUsage
