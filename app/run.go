@@ -76,6 +76,10 @@ type Outcome struct {
 	ReportClean bool
 	ReportErr   error
 	Approval    *Decision // the approval the batch ran under, if any
+	// Unsettled lists the batch's first refunds that were sent and did
+	// not succeed; MoreUnsettled says there are more.
+	Unsettled     []store.Record
+	MoreUnsettled bool
 }
 
 // Clean reports whether the run left nothing to do: a clean sheet, every
@@ -209,7 +213,11 @@ func Run(ctx context.Context, spec Spec, h Hooks) (Outcome, error) {
 
 	out.Run, err = Execute(ctx, l, out.BatchID, p.Meta.Operator, RunSpec{
 		Route: route, Options: spec.Options, Progress: spec.Progress, Results: spec.Results, ResultsOptions: spec.ResultsOptions})
-	if errors.Is(err, store.ErrInUse) || errors.Is(err, runner.ErrInterrupted) || out.Run.Summary.CountsErr != nil {
+	if errors.Is(err, store.ErrInUse) || out.Run.Summary.CountsErr != nil {
+		return out, err
+	}
+	out.Unsettled, out.MoreUnsettled = unsettled(ctx, l, out.BatchID, 20)
+	if errors.Is(err, runner.ErrInterrupted) {
 		return out, err
 	}
 	if spec.Report != nil {
@@ -218,6 +226,33 @@ func Run(ctx context.Context, spec Spec, h Hooks) (Outcome, error) {
 	}
 	return out, err
 }
+
+// unsettled returns up to max refunds of a batch that did not succeed and
+// were sent (failed, unknown, pending, blocked, submitting), and whether
+// there are more.
+func unsettled(ctx context.Context, l store.Ledger, batchID string, max int) ([]store.Record, bool) {
+	v, err := l.View(context.WithoutCancel(ctx), batchID)
+	if err != nil {
+		return nil, false
+	}
+	defer v.Close()
+	var out []store.Record
+	more := false
+	v.Each(context.WithoutCancel(ctx), func(r store.Record) error {
+		if r.State == store.Succeeded || r.State == store.Planned {
+			return nil
+		}
+		if len(out) == max {
+			more = true
+			return errEnough
+		}
+		out = append(out, r)
+		return nil
+	})
+	return out, more
+}
+
+var errEnough = errors.New("enough")
 
 // Known is what the ledger already holds of a sheet's refunds.
 type Known struct {

@@ -519,25 +519,11 @@ func printSummary(w io.Writer, out app.Outcome, runErr error) {
 			"Once the cause is fixed (free disk space, reachable ledger), run the same command again: it looks up the refunds\n"+
 			"in doubt first and sends the rest.\n", app.Resumable(s))
 	}
-	if s.CountsErr == nil {
-		if l, err := app.OpenLedgerExisting(context.Background(), out.Ledger); err == nil {
-			if v, err := l.View(context.Background(), out.BatchID); err == nil {
-				shown := 0
-				v.Each(context.Background(), func(r store.Record) error {
-					if r.State == store.Succeeded || r.State == store.Planned {
-						return nil
-					}
-					if shown == 20 {
-						fmt.Fprintf(w, "  ... see `bulkrefund status --batch %.16s` for all\n", out.BatchID)
-						return errStop
-					}
-					shown++
-					fmt.Fprintf(w, "  row %d %s refund %s %s %s: %s %s\n", r.Row, r.Provider, r.RefundNo, money.Format(r.Amount, r.Currency), r.Currency, r.State, reasonOf(r))
-					return nil
-				})
-			}
-			l.Close()
-		}
+	for _, r := range out.Unsettled {
+		fmt.Fprintf(w, "  row %d %s refund %s %s %s: %s %s\n", r.Row, r.Provider, r.RefundNo, money.Format(r.Amount, r.Currency), r.Currency, r.State, reasonOf(r))
+	}
+	if out.MoreUnsettled {
+		fmt.Fprintf(w, "  ... see `bulkrefund status --batch %.16s` for all\n", out.BatchID)
 	}
 	fmt.Fprintf(w, "Batch %.16s in ledger %s\n", out.BatchID, out.Ledger)
 }
