@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -20,7 +21,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulkrefund/bulkrefund/adapters"
 	"github.com/bulkrefund/bulkrefund/adapters/config"
 	"github.com/bulkrefund/bulkrefund/adapters/sandbox"
 	"github.com/bulkrefund/bulkrefund/app"
@@ -53,7 +53,10 @@ type env struct {
 type envOptions struct {
 	controls string // the config's "controls" section, JSON
 	poll     time.Duration
-	noNotify bool // PayEase's notifyUrl goes nowhere (refunds stay pending)
+	noNotify bool // the sandbox sends no notification (PayEase refunds stay pending)
+	// notifyDelay holds each notification back this long (so that it
+	// arrives after the run has ended).
+	notifyDelay time.Duration
 	faults   sandbox.Faults
 }
 
@@ -79,23 +82,46 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sb, err := sandbox.Start(sandbox.Config{Orders: orders, Faults: o.faults})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	base := "http://" + ln.Addr().String()
+	// The sample's rows name a notifyUrl off this machine, which the
+	// sandbox never calls; its NotifyURL takes every notification instead,
+	// and this relay hands each to the server's endpoint of its provider
+	// (PayEase's carry an encryptKey header), as two notifyUrls would.
+	sbc := sandbox.Config{Orders: orders, Faults: o.faults}
+	if !o.noNotify {
+		relay := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			time.Sleep(o.notifyDelay)
+			target := base + "/notify/nomad"
+			if r.Header.Get("encryptKey") != "" {
+				target = base + "/notify/payease"
+			}
+			req, _ := http.NewRequestWithContext(r.Context(), http.MethodPost, target, r.Body)
+			req.Header = r.Header.Clone()
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadGateway)
+				return
+			}
+			defer res.Body.Close()
+			w.WriteHeader(res.StatusCode)
+			io.Copy(w, res.Body)
+		}))
+		t.Cleanup(relay.Close)
+		sbc.NotifyURL = relay.URL
+	}
+	sb, err := sandbox.Start(sbc)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg := config.ForSandbox(sb.URL(), sb.Accounts())
 	for i := range cfg.Accounts {
 		// A rate of its own lets the report's live lookups go faster than
 		// their gentle default for accounts without one.
 		cfg.Accounts[i].Rate, cfg.Accounts[i].Burst = 500, 50
-		if cfg.Accounts[i].Provider == adapters.PayEase && !o.noNotify {
-			cfg.Accounts[i].NotifyURL = base + "/notify/payease"
-		}
 	}
 	ctl, err := app.ParseControls([]byte(o.controls), "test config")
 	if err != nil {
