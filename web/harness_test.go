@@ -57,7 +57,7 @@ type envOptions struct {
 	// notifyDelay holds each notification back this long (so that it
 	// arrives after the run has ended).
 	notifyDelay time.Duration
-	faults   sandbox.Faults
+	faults      sandbox.Faults
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
