@@ -26,6 +26,7 @@ import (
 	"github.com/bulkrefund/bulkrefund/app"
 	"github.com/bulkrefund/bulkrefund/batch/runner"
 	"github.com/bulkrefund/bulkrefund/batch/store"
+	"github.com/bulkrefund/bulkrefund/batch/store/pgtest"
 	"github.com/bulkrefund/bulkrefund/web"
 )
 
@@ -54,6 +55,7 @@ type envOptions struct {
 	controls string // the config's "controls" section, JSON
 	poll     time.Duration
 	noNotify bool // the sandbox sends no notification (PayEase refunds stay pending)
+	postgres bool // the ledger on PostgreSQL (pgtest) instead of SQLite
 	// notifyDelay holds each notification back this long (so that it
 	// arrives after the run has ended).
 	notifyDelay time.Duration
@@ -64,19 +66,26 @@ func newEnv(t *testing.T, o envOptions) *env {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	// Each test starts from a copy of a ledger that holds the users
-	// already: hashing their passwords (memory-hard on purpose) once per
-	// test binary, not once per test.
-	tmpl, err := os.ReadFile(usersLedger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "ledger.db"), tmpl, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	l, err := app.OpenLedger(ctx, filepath.Join(dir, "ledger.db"), false)
-	if err != nil {
-		t.Fatal(err)
+	var l *store.SQL
+	if o.postgres {
+		l = pgtest.Open(t)
+		if err := addUsers(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		// Each test starts from a copy of a ledger that holds the users
+		// already: hashing their passwords (memory-hard on purpose) once
+		// per test binary, not once per test.
+		tmpl, err := os.ReadFile(usersLedger)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "ledger.db"), tmpl, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if l, err = app.OpenLedger(ctx, filepath.Join(dir, "ledger.db"), false); err != nil {
+			t.Fatal(err)
+		}
 	}
 	orders, err := sandbox.LoadOrders(sampleOrders, time.Now())
 	if err != nil {
@@ -159,7 +168,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	code := m.Run()
+	code := pgtest.Main(m) // runs the tests, with a throw-away PostgreSQL database
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -170,13 +179,20 @@ func makeUsersLedger(path string) error {
 	if err != nil {
 		return err
 	}
+	if err := addUsers(ctx, l); err != nil {
+		l.Close()
+		return err
+	}
+	return l.Close()
+}
+
+func addUsers(ctx context.Context, l *store.SQL) error {
 	for _, u := range [][2]string{{"alice", web.RoleMaker}, {"bob", web.RoleChecker}, {"carol", web.RoleAuditor}, {"dan", web.RoleAdmin}, {"erin", web.RoleChecker}} {
 		if err := web.AddUser(ctx, l, u[0], u[1], password, "test"); err != nil {
-			l.Close()
 			return err
 		}
 	}
-	return l.Close()
+	return nil
 }
 
 // lockedWriter lets the server's logger be read by the test.
