@@ -37,11 +37,11 @@ func TestOnPostgres(t *testing.T) {
 	dan.waitRun(id, 2*time.Minute)
 	waitSucceeded(t, dan, id, 230)
 	for path, want := range map[string]string{
-		"/batches/" + id + "?page=4":                      "Page 5 of 5",
-		"/batches/" + id + "/watch?q=R20261100001-2":      "R20261100001-2",
-		"/batches/" + id + "/watch?state=succeeded":       "Next 50",
+		"/batches/" + id + "?page=4":                       "Page 5 of 5",
+		"/batches/" + id + "/watch?q=R20261100001-2":       "R20261100001-2",
+		"/batches/" + id + "/watch?state=succeeded":        "Next 50",
 		"/batches/" + id + "/rows?state=failed&base=watch": "No row matches",
-		"/audit?batch=" + id:                              "approved",
+		"/audit?batch=" + id:                               "approved",
 	} {
 		if p := carol.get(path); p.status != http.StatusOK || !strings.Contains(p.body, want) {
 			t.Errorf("%s: %d, lacks %q", path, p.status, want)
