@@ -7,17 +7,18 @@ import (
 	"github.com/bulkrefund/bulkrefund/batch/store"
 )
 
-// HandOver gives a batch recorded in the ledger to the workers: a batch
-// not yet approved is approved by actor (who confirmed the plan), with an
-// audit entry; an approved, running or done batch is left as it is. It
-// returns the batch's status before.
+// HandOver gives a batch recorded in the ledger to the workers: a planned
+// batch is approved by actor (who confirmed the plan), with an audit entry;
+// an approved, running or done batch is left as it is, and so is one
+// submitted for a checker's approval: the workers take it once a checker
+// approves it. It returns the batch's status before.
 func HandOver(ctx context.Context, l *store.SQL, batchID, actor string) (string, error) {
 	m, err := l.Batch(ctx, batchID)
 	if err != nil {
 		return "", err
 	}
 	switch m.Status {
-	case store.BatchApproved, store.BatchRunning, store.BatchDone:
+	case store.BatchApproved, store.BatchRunning, store.BatchDone, store.BatchSubmitted:
 		return m.Status, nil
 	case store.BatchRejected:
 		return m.Status, fmt.Errorf("batch %.16s was rejected: the workers do not take it", batchID)

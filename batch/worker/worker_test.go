@@ -276,3 +276,37 @@ func TestDrain(t *testing.T) {
 		t.Errorf("%d requests sent, %d succeeded", sent.Load(), states[store.Succeeded])
 	}
 }
+
+// A batch submitted for a checker's approval is not approved by a
+// hand-over: the workers take it only once a checker approves it.
+func TestHandOverLeavesSubmittedForApproval(t *testing.T) {
+	l := pgtest.Open(t)
+	items := []batch.Item{{Row: 2, Refund: adapters.Refund{Provider: adapters.QuickPay, Account: "a", OrderNo: "O1", RefundNo: "R1",
+		Amount: 100, Total: 100, Currency: "CNY", Action: adapters.ActionRefund, Operator: "op"}}}
+	m := store.Meta{BatchID: batch.Identity(items), SourcePath: "s.csv", SourceSHA256: "00", Operator: "maker", Created: time.Now(), Status: store.BatchSubmitted}
+	if _, err := l.Plan(t.Context(), m, items); err != nil {
+		t.Fatal(err)
+	}
+	if before, err := worker.HandOver(t.Context(), l, m.BatchID, "maker"); err != nil || before != store.BatchSubmitted {
+		t.Fatalf("hand-over: %s %v", before, err)
+	}
+	if got, _ := l.Batch(t.Context(), m.BatchID); got.Status != store.BatchSubmitted {
+		t.Fatalf("status after the hand-over: %s", got.Status)
+	}
+	if recs, err := l.Claim(t.Context(), store.ClaimRequest{Owner: "w", N: 5, Lease: time.Minute}); err != nil || len(recs) != 0 {
+		t.Fatalf("claimed %d of a batch waiting for approval (%v)", len(recs), err)
+	}
+	planned := m
+	planned.Status = ""
+	items[0].RefundNo = "R2"
+	planned.BatchID = batch.Identity(items)
+	if _, err := l.Plan(t.Context(), planned, items); err != nil {
+		t.Fatal(err)
+	}
+	if before, err := worker.HandOver(t.Context(), l, planned.BatchID, "op"); err != nil || before != store.BatchPlanned {
+		t.Fatalf("hand-over of a planned batch: %s %v", before, err)
+	}
+	if recs, _ := l.Claim(t.Context(), store.ClaimRequest{Owner: "w", N: 5, Lease: time.Minute}); len(recs) != 1 || recs[0].RefundNo != "R2" {
+		t.Fatalf("claims after handing over the planned batch: %+v", recs)
+	}
+}

@@ -267,7 +267,11 @@ func watchWorkers(e env, ledgerSpec, batchID string, f runFlags, printer runner.
 		}
 		if !hinted && p.States[store.Planned] == p.Items && time.Since(started) > 30*time.Second {
 			hinted = true
-			errf("no worker has taken any refund of the batch yet: is one running? (`bulkrefund worker --ledger %s --config FILE`)", l.Where())
+			if m, err := l.Batch(ctx, batchID); err == nil && m.Status == store.BatchSubmitted {
+				errf("batch %.16s waits for a checker's approval (`bulkrefund approve %.16s`); the workers take it then", batchID, batchID)
+			} else {
+				errf("no worker has taken any refund of the batch yet: is one running? (`bulkrefund worker --ledger %s --config FILE`)", l.Where())
+			}
 		}
 		select {
 		case <-sigs:

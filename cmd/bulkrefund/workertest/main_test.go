@@ -35,6 +35,12 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
+	// The commands under test never see the provider config or the ledger
+	// of the machine running the tests.
+	os.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "config"))
+	os.Setenv("XDG_STATE_HOME", filepath.Join(dir, "state"))
+	os.Unsetenv("BULKREFUND_CONFIG")
+	os.Unsetenv("BULKREFUND_LEDGER")
 	bin = filepath.Join(dir, "bulkrefund")
 	args := []string{"build", "-o", bin}
 	if raceEnabled {

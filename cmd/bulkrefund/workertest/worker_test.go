@@ -62,7 +62,7 @@ func TestCrash(t *testing.T) {
 	run := start(t, "run --via-workers", "run", sheet, "--ledger", url, "--via-workers", "--yes", "--config", sb.Config, "--poll", "2m")
 	// A short lease so that the killed workers' refunds come back within
 	// the test; calls are short (2-10 ms) against a 2s timeout.
-	wargs := workerArgs(url, sb.Config, "--parallel", "16", "--call-timeout", "2s", "--lease", "5s")
+	wargs := workerArgs(url, sb.Config, "--parallel", "16", "--call-timeout", "5s", "--lease", "12s")
 	workers := []*proc{start(t, "worker 1", wargs...), start(t, "worker 2", wargs...), start(t, "worker 3", wargs...)}
 
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
