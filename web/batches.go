@@ -195,9 +195,9 @@ func (s *Server) loadBatchPage(r *http.Request, sess *session) (*batchPage, erro
 	_, runErr := app.MayRun(ctx, s.l, m.BatchID, bp.Plan.ByCur, s.ctl)
 	switch {
 	case errors.Is(runErr, app.ErrRejected):
-		bp.RunBlocked = "It was rejected; it never runs."
+		bp.RunBlocked = "It was rejected: it never runs."
 	case errors.Is(runErr, app.ErrNeedsApproval):
-		bp.RunBlocked = "It waits for a checker's approval (someone other than " + bp.Approval.Submitter() + ")."
+		bp.RunBlocked = "It waits for a checker's approval (someone other than " + bp.Approval.Submitter() + ") before it can run."
 	case runErr != nil:
 		bp.RunBlocked = runErr.Error()
 	case len(bp.Breaches) > 0:

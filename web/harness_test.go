@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -20,12 +21,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulkrefund/bulkrefund/adapters"
 	"github.com/bulkrefund/bulkrefund/adapters/config"
 	"github.com/bulkrefund/bulkrefund/adapters/sandbox"
 	"github.com/bulkrefund/bulkrefund/app"
 	"github.com/bulkrefund/bulkrefund/batch/runner"
 	"github.com/bulkrefund/bulkrefund/batch/store"
+	"github.com/bulkrefund/bulkrefund/batch/store/pgtest"
 	"github.com/bulkrefund/bulkrefund/web"
 )
 
@@ -53,33 +54,40 @@ type env struct {
 type envOptions struct {
 	controls string // the config's "controls" section, JSON
 	poll     time.Duration
-	noNotify bool // PayEase's notifyUrl goes nowhere (refunds stay pending)
-	faults   sandbox.Faults
+	noNotify bool // the sandbox sends no notification (PayEase refunds stay pending)
+	postgres bool // the ledger on PostgreSQL (pgtest) instead of SQLite
+	// notifyDelay holds each notification back this long (so that it
+	// arrives after the run has ended).
+	notifyDelay time.Duration
+	faults      sandbox.Faults
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	// Each test starts from a copy of a ledger that holds the users
-	// already: hashing their passwords (memory-hard on purpose) once per
-	// test binary, not once per test.
-	tmpl, err := os.ReadFile(usersLedger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "ledger.db"), tmpl, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	l, err := app.OpenLedger(ctx, filepath.Join(dir, "ledger.db"), false)
-	if err != nil {
-		t.Fatal(err)
+	var l *store.SQL
+	if o.postgres {
+		l = pgtest.Open(t)
+		if err := addUsers(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		// Each test starts from a copy of a ledger that holds the users
+		// already: hashing their passwords (memory-hard on purpose) once
+		// per test binary, not once per test.
+		tmpl, err := os.ReadFile(usersLedger)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "ledger.db"), tmpl, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if l, err = app.OpenLedger(ctx, filepath.Join(dir, "ledger.db"), false); err != nil {
+			t.Fatal(err)
+		}
 	}
 	orders, err := sandbox.LoadOrders(sampleOrders, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	sb, err := sandbox.Start(sandbox.Config{Orders: orders, Faults: o.faults})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,14 +96,41 @@ func newEnv(t *testing.T, o envOptions) *env {
 		t.Fatal(err)
 	}
 	base := "http://" + ln.Addr().String()
+	// The sample's rows name a notifyUrl off this machine, which the
+	// sandbox never calls; its NotifyURL takes every notification instead,
+	// and this relay hands each to the server's endpoint of its provider
+	// (PayEase's carry an encryptKey header), as two notifyUrls would.
+	sbc := sandbox.Config{Orders: orders, Faults: o.faults}
+	if !o.noNotify {
+		relay := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			time.Sleep(o.notifyDelay)
+			target := base + "/notify/nomad"
+			if r.Header.Get("encryptKey") != "" {
+				target = base + "/notify/payease"
+			}
+			req, _ := http.NewRequestWithContext(r.Context(), http.MethodPost, target, r.Body)
+			req.Header = r.Header.Clone()
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadGateway)
+				return
+			}
+			defer res.Body.Close()
+			w.WriteHeader(res.StatusCode)
+			io.Copy(w, res.Body)
+		}))
+		t.Cleanup(relay.Close)
+		sbc.NotifyURL = relay.URL
+	}
+	sb, err := sandbox.Start(sbc)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg := config.ForSandbox(sb.URL(), sb.Accounts())
 	for i := range cfg.Accounts {
 		// A rate of its own lets the report's live lookups go faster than
 		// their gentle default for accounts without one.
 		cfg.Accounts[i].Rate, cfg.Accounts[i].Burst = 500, 50
-		if cfg.Accounts[i].Provider == adapters.PayEase && !o.noNotify {
-			cfg.Accounts[i].NotifyURL = base + "/notify/payease"
-		}
 	}
 	ctl, err := app.ParseControls([]byte(o.controls), "test config")
 	if err != nil {
@@ -133,7 +168,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	code := m.Run()
+	code := pgtest.Main(m) // runs the tests, with a throw-away PostgreSQL database
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -144,13 +179,20 @@ func makeUsersLedger(path string) error {
 	if err != nil {
 		return err
 	}
+	if err := addUsers(ctx, l); err != nil {
+		l.Close()
+		return err
+	}
+	return l.Close()
+}
+
+func addUsers(ctx context.Context, l *store.SQL) error {
 	for _, u := range [][2]string{{"alice", web.RoleMaker}, {"bob", web.RoleChecker}, {"carol", web.RoleAuditor}, {"dan", web.RoleAdmin}, {"erin", web.RoleChecker}} {
 		if err := web.AddUser(ctx, l, u[0], u[1], password, "test"); err != nil {
-			l.Close()
 			return err
 		}
 	}
-	return l.Close()
+	return nil
 }
 
 // lockedWriter lets the server's logger be read by the test.

@@ -84,6 +84,9 @@ func (s *Server) settle(r *http.Request, provider, account string, out adapters.
 	case err == nil:
 		if res.Changed {
 			s.log.Info("web: notification settled a refund", "provider", provider, "account", account, "refund_no", out.RefundNo, "from", res.From, "to", res.To)
+			if res.To.Final() {
+				s.finishLater(res.Row.FirstBatch)
+			}
 		}
 		return nil
 	case errors.Is(err, app.ErrNotifyMismatch), errors.Is(err, app.ErrNotifyUnknown), errors.Is(err, app.ErrNotifyConflict):
@@ -156,4 +159,50 @@ func (s *Server) notifyNomad(w http.ResponseWriter, r *http.Request) {
 	}
 	// Assumed (PROVIDERS.md): Nomad expects the plain answer "success".
 	w.Write([]byte("success"))
+}
+
+// finishLater marks a batch done once notifications have settled its last
+// refunds: a run that ended with refunds pending left it running. The check
+// waits a second after the latest notification of the batch, so that a
+// burst of them costs one count of its rows, not one each.
+func (s *Server) finishLater(batchID string) {
+	if batchID == "" {
+		return
+	}
+	s.finishMu.Lock()
+	defer s.finishMu.Unlock()
+	if t, ok := s.finishing[batchID]; ok {
+		t.Reset(time.Second)
+		return
+	}
+	s.wg.Add(1)
+	s.finishing[batchID] = time.AfterFunc(time.Second, func() {
+		defer s.wg.Done()
+		s.finishMu.Lock()
+		delete(s.finishing, batchID)
+		s.finishMu.Unlock()
+		if s.ctx.Err() != nil || s.runs.active(batchID) {
+			return // a run here ends by marking it itself
+		}
+		counts, err := s.stateCounts(s.ctx, batchID)
+		if err != nil {
+			return
+		}
+		final, total, ok := 0, 0, map[store.State]int{}
+		for _, c := range counts {
+			total += c.Items
+			ok[c.State] += c.Items
+			if c.State.Final() {
+				final += c.Items
+			}
+		}
+		if total == 0 || final != total {
+			return
+		}
+		err = s.l.SetBatchStatusFrom(s.ctx, batchID, []string{store.BatchRunning}, store.BatchDone, store.Audit{Actor: "bulkrefund", Action: "finished",
+			Detail: fmt.Sprintf("%d succeeded, %d failed: the last settled by the providers' notifications", ok[store.Succeeded], ok[store.Failed])})
+		if err == nil {
+			s.log.Info("web: batch finished by notifications", "batch", batchID)
+		}
+	})
 }

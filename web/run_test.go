@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"bufio"
+	"context"
 	"net/http"
 	"net/url"
 	"slices"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/xuri/excelize/v2"
+
+	"github.com/bulkrefund/bulkrefund/batch/store"
 )
 
 // TestRunInServer: the sample (230 refunds, four providers) submitted by a
@@ -17,7 +20,7 @@ import (
 // PayEase's through its notifications; results and the report download
 // and read back; the audit trail tells who did what.
 func TestRunInServer(t *testing.T) {
-	e := newEnv(t, envOptions{controls: approvalAlways, poll: 30 * time.Second})
+	e := newEnv(t, envOptions{controls: approvalAlways, notifyDelay: 2 * time.Second})
 	alice, bob := e.as("alice"), e.as("bob")
 	id := alice.submitSheet(sampleXLSX)
 	if p := bob.post("/batches/"+id+"/approve", url.Values{"comment": {"matches FIN-2231"}}); p.status != http.StatusSeeOther {
@@ -55,8 +58,16 @@ func TestRunInServer(t *testing.T) {
 	}
 	p := alice.waitRun(id, 2*time.Minute)
 	t.Logf("run ended %v after start", time.Since(started))
-	if p["done"].(float64) != 230 || p["succeeded"].(float64) != 230 {
-		t.Fatalf("progress: %v", p)
+	if p["done"].(float64) != 230 || p["pending"].(float64) != 47 || p["status"] != store.BatchRunning {
+		t.Fatalf("progress at the run's end: %v; want PayEase's 47 pending", p)
+	}
+	// PayEase accepts a refund and settles it later; with no polling, its
+	// notifications settle them.
+	waitSucceeded(t, alice, id, 230)
+	if n := strings.Count(e.logs(), `notification settled a refund" provider=payease`); n == 0 {
+		t.Errorf("no PayEase refund was settled by its notification")
+	} else {
+		t.Logf("%d PayEase refunds settled by their notification", n)
 	}
 	settledOK(t, e, id)
 
@@ -87,10 +98,17 @@ func TestRunInServer(t *testing.T) {
 		t.Fatalf("report sheets: %v", rx.GetSheetList())
 	}
 	acts := e.auditActions(id)
-	for _, want := range []string{"alice uploaded", "alice submitted", "bob approved", "alice ran", "alice finished", "carol report"} {
+	waitStatus(t, e, id, store.BatchDone)
+	for _, want := range []string{"alice uploaded", "alice submitted", "bob approved", "alice ran", "carol report"} {
 		if !slices.Contains(acts, want) {
 			t.Errorf("audit lacks %q: %v", want, acts)
 		}
+	}
+	// The run ended with PayEase's refunds pending (their notifications
+	// came later): the server marked the batch finished once they settled
+	// the last of them.
+	if !slices.Contains(acts, "bulkrefund finished") || slices.Contains(acts, "alice finished") {
+		t.Errorf("audit: %v; want the batch finished by the notifications", acts)
 	}
 	audit := e.as("carol").get("/audit?batch=" + id)
 	for _, want := range []string{"matches FIN-2231", "bob", "approved", "ran"} {
@@ -101,6 +119,38 @@ func TestRunInServer(t *testing.T) {
 	// Done: a batch whose every refund is final does not run again.
 	if p := alice.post("/batches/"+id+"/run", nil); p.status != http.StatusConflict {
 		t.Errorf("running a finished batch: %d", p.status)
+	}
+}
+
+// waitStatus waits until the batch has status st.
+func waitStatus(t *testing.T, e *env, id, st string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		m, err := e.Ledger.Batch(context.Background(), id)
+		if err == nil && m.Status == st {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("batch status %q, want %q (%v)", m.Status, st, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// waitSucceeded waits until want refunds of the batch succeeded.
+func waitSucceeded(t *testing.T, c *client, id string, want int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		p := c.progress(id)
+		if int(p["succeeded"].(float64)) == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%v succeeded of %d wanted: %v", p["succeeded"], want, p)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

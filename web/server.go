@@ -26,6 +26,7 @@ import (
 	"github.com/bulkrefund/bulkrefund/app"
 	"github.com/bulkrefund/bulkrefund/batch/runner"
 	"github.com/bulkrefund/bulkrefund/batch/store"
+	"github.com/bulkrefund/bulkrefund/report/history"
 )
 
 //go:embed templates/*.html
@@ -72,7 +73,11 @@ type Server struct {
 	logins    *loginLimiter
 	runs      *runs
 	plans     *planCache
+	hist      *history.Store // the nightly reconciliation's exception history
 	handler   http.Handler
+
+	finishMu  sync.Mutex
+	finishing map[string]*time.Timer // batches to mark done once notifications settle them
 
 	ctx    context.Context // cancelled by Close: stops runs
 	cancel context.CancelFunc
@@ -111,7 +116,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		return nil, fmt.Errorf("web: data directory: %w", err)
 	}
 	s := &Server{o: o, l: o.Ledger, root: root, dataDir: dir, log: o.Logger, ctl: o.Controls,
-		logins: newLoginLimiter(), runs: newRuns(), plans: newPlanCache(64)}
+		logins: newLoginLimiter(), runs: newRuns(), plans: newPlanCache(64), finishing: map[string]*time.Timer{}}
 	if o.Providers != nil {
 		if s.providers, err = app.NewProviders(o.Providers); err != nil {
 			root.Close()
@@ -131,6 +136,10 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		root.Close()
 		return nil, err
 	}
+	if s.hist, err = history.Open(ctx, o.Ledger); err != nil {
+		root.Close()
+		return nil, err
+	}
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	s.handler = s.routes()
 	return s, nil
@@ -144,6 +153,14 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // directory. The ledger stays open: it is the caller's.
 func (s *Server) Close() error {
 	s.cancel()
+	s.finishMu.Lock()
+	for id, t := range s.finishing {
+		if t.Stop() {
+			s.wg.Done()
+		}
+		delete(s.finishing, id)
+	}
+	s.finishMu.Unlock()
 	s.wg.Wait()
 	return s.root.Close()
 }

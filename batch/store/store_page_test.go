@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bulkrefund/bulkrefund/adapters"
+	"github.com/bulkrefund/bulkrefund/batch"
 	"github.com/bulkrefund/bulkrefund/batch/store"
 	"github.com/bulkrefund/bulkrefund/batch/store/storetest"
 )
@@ -34,10 +35,32 @@ func pageAll(t testing.TB, l *store.SQL, q store.PageQuery) (nos []string, pages
 	}
 }
 
-func TestBatchPage(t *testing.T) {
+// onBoth runs a test on a SQLite ledger and on a PostgreSQL one (engines):
+// the page queries are plain SQL both take.
+func onBoth(t *testing.T, fn func(t *testing.T, l *store.SQL)) {
+	engines(t, func(t *testing.T, o storetest.Opener) { fn(t, o.New(t)) })
+}
+
+// planBatch plans items as one batch of l and opens it for a run.
+func planBatch(t *testing.T, l *store.SQL, items []batch.Item) store.Store {
+	t.Helper()
+	if _, err := l.Plan(context.Background(), storetest.Meta(items, "a.csv"), items); err != nil {
+		t.Fatal(err)
+	}
+	st, err := l.Run(context.Background(), storetest.Meta(items, "").BatchID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func TestBatchPage(t *testing.T) { onBoth(t, testBatchPage) }
+
+func testBatchPage(t *testing.T, l *store.SQL) {
 	ctx := context.Background()
 	items := storetest.Items(237, 0)
-	l, st := storetest.NewBatch(t, filepath.Join(t.TempDir(), "ledger.db"), storetest.Meta(items, "a.csv"), items)
+	st := planBatch(t, l, items)
 	// A second batch sharing none of the rows must never show up.
 	other := storetest.Items(50, 1000)
 	if _, err := l.Plan(ctx, storetest.Meta(other, "b.csv"), other); err != nil {
@@ -90,10 +113,12 @@ func TestBatchPage(t *testing.T) {
 	}
 }
 
-func TestSetBatchStatusFrom(t *testing.T) {
+func TestSetBatchStatusFrom(t *testing.T) { onBoth(t, testSetBatchStatusFrom) }
+
+func testSetBatchStatusFrom(t *testing.T, l *store.SQL) {
 	ctx := context.Background()
 	items := storetest.Items(4, 0)
-	l, _ := storetest.NewBatch(t, filepath.Join(t.TempDir(), "ledger.db"), storetest.Meta(items, "a.csv"), items)
+	planBatch(t, l, items)
 	id := storetest.Meta(items, "").BatchID
 	if err := l.SetBatchStatusFrom(ctx, id, []string{store.BatchPlanned, store.BatchSubmitted}, store.BatchApproved,
 		store.Audit{Actor: "bob", Action: "approved"}); err != nil {
@@ -115,9 +140,10 @@ func TestSetBatchStatusFrom(t *testing.T) {
 	}
 }
 
-func TestAuditPage(t *testing.T) {
+func TestAuditPage(t *testing.T) { onBoth(t, testAuditPage) }
+
+func testAuditPage(t *testing.T, l *store.SQL) {
 	ctx := context.Background()
-	l := openSQLite(t, filepath.Join(t.TempDir(), "ledger.db"))
 	for i := range 25 {
 		b := ""
 		if i%5 == 0 {
