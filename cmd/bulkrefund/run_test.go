@@ -208,7 +208,18 @@ func TestRunEditedSheetResumes(t *testing.T) {
 	if code, stdout, stderr := runCmd(t, append([]string{"run", "testdata/run/small.csv"}, base...)...); code != exitOK {
 		t.Fatalf("first run: exit %d\n%s\n%s", code, stdout, stderr)
 	}
-	code, stdout, stderr := runCmd(t, append([]string{"run", "testdata/run/small_plus.csv"}, base...)...)
+	// A reason fixed: the same refunds, nothing sent.
+	src, err := os.ReadFile("testdata/run/small.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := filepath.Join(t.TempDir(), "edited.csv")
+	os.WriteFile(edited, []byte(strings.Replace(string(src), "部分退货", "部分退货（已核对）", 1)), 0o644)
+	code, stdout, stderr := runCmd(t, append([]string{"run", edited}, base...)...)
+	if code != exitOK || !strings.Contains(stdout, "The ledger already holds succeeded 13") || !strings.Contains(stdout, "(0 provider calls this run)") {
+		t.Errorf("reason edited: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	code, stdout, stderr = runCmd(t, append([]string{"run", "testdata/run/small_plus.csv"}, base...)...)
 	if code != exitOK || !strings.Contains(stdout, "The ledger already holds succeeded 13") || !strings.Contains(stdout, "Summary: 14 rows: succeeded 14 (1 provider calls this run)") {
 		t.Errorf("grown sheet: exit %d\n%s\n%s", code, stdout, stderr)
 	}
