@@ -27,6 +27,9 @@ import (
 // or chromium on $PATH.
 func chromiumPath() string {
 	if p := os.Getenv("BULKREFUND_CHROMIUM"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return ""
+		}
 		return p
 	}
 	if _, err := os.Stat("/usr/bin/chromium"); err == nil {

@@ -97,8 +97,8 @@ func TestRunInServer(t *testing.T) {
 	if !slices.Contains(rx.GetSheetList(), "Summary") {
 		t.Fatalf("report sheets: %v", rx.GetSheetList())
 	}
-	acts := e.auditActions(id)
 	waitStatus(t, e, id, store.BatchDone)
+	acts := e.auditActions(id)
 	for _, want := range []string{"alice uploaded", "alice submitted", "bob approved", "alice ran", "carol report"} {
 		if !slices.Contains(acts, want) {
 			t.Errorf("audit lacks %q: %v", want, acts)
