@@ -21,7 +21,9 @@ if ! command -v soffice >/dev/null 2>&1; then
 	exit 0
 fi
 mkdir -p "$out"
-rm -f "$out"/*.xlsx "$out"/*.pdf "$out"/*.png
+rm -f "$out"/*.xlsx "$out"/*.pdf "$out"/*.png "$out"/*.csv
+# The sample run's state goes under OUTDIR, not the user's state directory.
+state=$(cd "$out" && pwd)/state
 
 # exit status 1 of both commands means "finished, with refunds that are
 # not clean": the files are written, and are what is to be looked at.
@@ -30,7 +32,7 @@ tolerate1() {
 }
 
 echo "render-pdf: the sample run (samples/refunds.xlsx against the sandbox)"
-XDG_STATE_HOME="$out/state" tolerate1 go run ./cmd/bulkrefund run samples/refunds.xlsx --sandbox --yes --poll 10s --quiet \
+XDG_STATE_HOME="$state" tolerate1 go run ./cmd/bulkrefund run samples/refunds.xlsx --sandbox --yes --poll 10s --quiet \
 	--results "$out/results.xlsx" --report "$out/report.xlsx"
 
 echo "render-pdf: the fixture report (report/testdata/sample: every exception category)"
